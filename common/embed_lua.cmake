@@ -1,0 +1,20 @@
+# Turns common/lua/*.lua into a C table of {name, source} (bp_scripts_gen.c), so the
+# scripts ship inside the binary and are SCRIPT LOADed at connect time.
+# Invoked as: cmake -DOUT=file.c -DSRC_DIR=dir -P embed_lua.cmake
+file(GLOB scripts "${SRC_DIR}/*.lua")
+list(SORT scripts)
+set(body "/* generated from common/lua/*.lua by embed_lua.cmake: do not edit */\n")
+string(APPEND body "#include \"bp_scripts.h\"\n\n")
+set(table "")
+set(n 0)
+foreach(f ${scripts})
+  get_filename_component(name "${f}" NAME_WE)
+  file(READ "${f}" hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "static const char src_${n}[] = {${bytes}0x00};\n")
+  string(APPEND table "    {\"${name}\", src_${n}, sizeof(src_${n}) - 1},\n")
+  math(EXPR n "${n} + 1")
+endforeach()
+string(APPEND body "\nconst bp_script_source bp_script_sources[] = {\n${table}    {0, 0, 0}\n};\n")
+file(WRITE "${OUT}.tmp" "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
