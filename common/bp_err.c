@@ -55,17 +55,20 @@ void bp_err_set_ssl(bp_err *err, bp_err_kind kind, const char *fmt, ...)
 
 void bp_err_prefix(bp_err *err, const char *fmt, ...)
 {
-    char prefix[256];
     char old[sizeof(err->msg)];
+    size_t len;
     va_list ap;
 
     if (err == NULL)
         return;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof(prefix), fmt, ap);
-    va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    len = strlen(err->msg);
+    if (len + 2 < sizeof(err->msg))
+        snprintf(err->msg + len, sizeof(err->msg) - len, ": %.*s",
+                 (int)(sizeof(err->msg) - len - 3), old);
 }
 
 void bp_err_clear(bp_err *err)

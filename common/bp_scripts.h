@@ -1,4 +1,4 @@
-/* bp_scripts.h -- bullpen's Lua scripts (common/lua/*.lua), embedded at build time, and
+/* bp_scripts.h -- bullpen's Lua scripts (common/lua/NAME.lua), embedded at build time, and
  * running them with EVALSHA and an EVAL fallback on NOSCRIPT (after a Redis restart or
  * SCRIPT FLUSH). */
 #ifndef BP_SCRIPTS_H

@@ -3,7 +3,7 @@
 # Invoked as: cmake -DOUT=file.c -DSRC_DIR=dir -P embed_lua.cmake
 file(GLOB scripts "${SRC_DIR}/*.lua")
 list(SORT scripts)
-set(body "/* generated from common/lua/*.lua by embed_lua.cmake: do not edit */\n")
+set(body "/* generated from common/lua/ by embed_lua.cmake: do not edit */\n")
 string(APPEND body "#include \"bp_scripts.h\"\n\n")
 set(table "")
 set(n 0)
