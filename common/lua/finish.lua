@@ -1,0 +1,198 @@
+--[[ finish.lua -- the end of a run, in one atomic call: Bull's moveToFinished (completed or
+  final failure), saveStacktrace + moveToDelayed / retryJob (a failed run with attempts
+  left), and the optional fetch-next (bull-protocol.md §7.6-§7.8, §7.15, §13).
+
+  The lock is compared with the token before anything is written: a worker that lost its
+  lock changes nothing (not even the stacktrace), and whoever owns the job settles it.
+
+  KEYS[1]  K(active)
+  ARGV[1]  key base "P:Q:"
+  ARGV[2]  token: the lock value expected (and the one fetch-next locks with)
+  ARGV[3]  job id, or "" for "the job in active whose lock holds the token" (the master
+           failing a timed-out worker's job)
+  ARGV[4]  "completed" or "failed"
+  ARGV[5]  completed: the returnvalue JSON text; failed: the failedReason (raw)
+  ARGV[6]  now (ms): finishedOn, and processedOn of the fetched job
+  ARGV[7]  failed: the stack line to append to stacktrace, "" for none
+  ARGV[8]  "1" to take the next job from wait in the same call
+  ARGV[9]  lock duration (ms) for the fetched job
+
+  Returns {code, next, id}
+    code  1 completed, 2 failed for good, 3 retry after a backoff (delayed),
+          4 retry at once (wait/paused), 0 no job holds the token (ARGV[3] ""),
+          -1 hash missing, -2 lock missing, -6 lock held by another token, -3 not in active
+    next  false, or the fetched job as take.lua returns it
+    id    the job id the code is about ]]
+local base = ARGV[1]
+local token = ARGV[2]
+local id = ARGV[3]
+local mode = ARGV[4]
+local value = ARGV[5]
+local now = ARGV[6]
+local nowN = tonumber(now)
+local active = KEYS[1]
+
+local function decode(s)
+  if not s then return {} end
+  local ok, v = pcall(cjson.decode, s)
+  if ok and type(v) == 'table' then return v end
+  return {}
+end
+
+-- JSON string literal for s (cjson escapes '/' as '\/', which JSON.parse reads back)
+local function jstr(s)
+  return cjson.encode(tostring(s))
+end
+
+local function push_waiting(jk, jid, lifo)
+  local target = base .. 'wait'
+  if redis.call('EXISTS', base .. 'meta-paused') == 1 then target = base .. 'paused' end
+  local priority = tonumber(redis.call('HGET', jk, 'priority')) or 0
+  if priority == 0 then
+    if lifo then redis.call('RPUSH', target, jid) else redis.call('LPUSH', target, jid) end
+    return
+  end
+  local pkey = base .. 'priority'
+  redis.call('ZADD', pkey, priority, jid)
+  local c = redis.call('ZCOUNT', pkey, 0, priority)
+  local len = redis.call('LLEN', target)
+  local pivot = redis.call('LINDEX', target, len - (c - 1))
+  if pivot then
+    redis.call('LINSERT', target, 'BEFORE', pivot, jid)
+  else
+    redis.call('RPUSH', target, jid)
+  end
+end
+
+-- removeOnComplete / removeOnFail -> age (s) and count; count nil = keep everything
+local function retention(v)
+  if v == true then return nil, 0 end
+  if type(v) == 'number' then return nil, v end
+  if type(v) == 'table' then return tonumber(v.age), tonumber(v.count) end
+  return nil, nil
+end
+
+local function drop_job(jid)
+  redis.call('DEL', base .. jid, base .. jid .. ':logs')
+end
+
+-- trims the whole set, not only jobs that carried the option (pitfall 13)
+local function trim(set, age, count)
+  if age and age > 0 then
+    local limit = string.format('%.0f', nowN - age * 1000)
+    local old = redis.call('ZRANGEBYSCORE', set, '-inf', limit)
+    for _, jid in ipairs(old) do drop_job(jid) end
+    if #old > 0 then redis.call('ZREMRANGEBYSCORE', set, '-inf', limit) end
+  end
+  if count and count > 0 then
+    local old = redis.call('ZREVRANGE', set, count, -1)
+    for _, jid in ipairs(old) do drop_job(jid) end
+    if #old > 0 then redis.call('ZREMRANGEBYRANK', set, 0, -(count + 1)) end
+  end
+end
+
+local function finished(jk, set, field, val, keepopt, deid)
+  if deid then
+    local dekey = base .. 'de:' .. deid
+    local pttl = redis.call('PTTL', dekey)
+    if pttl == 0 or pttl == -1 then redis.call('DEL', dekey) end
+  end
+  local age, count = retention(keepopt)
+  if count == 0 then
+    drop_job(id)
+  else
+    redis.call('ZADD', set, now, id)
+    redis.call('HMSET', jk, field, val, 'finishedOn', now)
+    trim(set, age, count)
+  end
+end
+
+local function backoff_ms(b, made)
+  if type(b) == 'number' then return math.floor(b) end
+  if type(b) ~= 'table' then return 0 end
+  local d = tonumber(b.delay) or 0
+  if b.type == 'fixed' then return math.floor(d) end
+  if b.type == 'exponential' then return math.floor((2 ^ made - 1) * d + 0.5) end
+  return 0 -- a custom strategy lives in a Node worker's settings: retry at once
+end
+
+if id == '' then
+  for _, a in ipairs(redis.call('LRANGE', active, 0, -1)) do
+    if redis.call('GET', base .. a .. ':lock') == token then
+      id = a
+      break
+    end
+  end
+  if id == '' then return {0, false, ''} end
+end
+
+local jk = base .. id
+if redis.call('EXISTS', jk) == 0 then return {-1, false, id} end
+local lock = redis.call('GET', jk .. ':lock')
+if not lock then return {-2, false, id} end
+if lock ~= token then return {-6, false, id} end
+redis.call('DEL', jk .. ':lock')
+redis.call('SREM', base .. 'stalled', id)
+if redis.call('LREM', active, -1, id) == 0 then return {-3, false, id} end
+
+local code
+if mode == 'completed' then
+  local f = redis.call('HMGET', jk, 'opts', 'deid')
+  local opts = decode(f[1])
+  finished(jk, base .. 'completed', 'returnvalue', value, opts.removeOnComplete, f[2])
+  redis.call('PUBLISH', base .. 'completed', '{"jobId":' .. jstr(id) .. ',"val":' .. jstr(value) .. '}')
+  code = 1
+else
+  local f = redis.call('HMGET', jk, 'opts', 'deid', 'stacktrace')
+  local opts = decode(f[1])
+  local made = redis.call('HINCRBY', jk, 'attemptsMade', 1)
+  local st = decode(f[3])
+  if ARGV[7] ~= '' then st[#st + 1] = ARGV[7] end
+  local limit = tonumber(opts.stackTraceLimit)
+  if limit and limit > 0 and #st > limit then
+    local kept = {}
+    for i = #st - limit + 1, #st do kept[#kept + 1] = st[i] end
+    st = kept
+  end
+  local stjson = '[]'
+  if #st > 0 then stjson = cjson.encode(st) end
+  redis.call('HMSET', jk, 'failedReason', value, 'stacktrace', stjson)
+  local attempts = tonumber(opts.attempts) or 1
+  if made < attempts then
+    local delay = backoff_ms(opts.backoff, made)
+    if delay > 0 then
+      local due = nowN + delay
+      local low = tonumber(id)
+      if low then low = bit.band(low, 4095) else low = 0 end
+      redis.call('ZADD', base .. 'delayed', string.format('%.0f', due * 4096 + low), id)
+      redis.call('PUBLISH', base .. 'delayed', string.format('%.0f', due))
+      code = 3
+    else
+      push_waiting(jk, id, opts.lifo == true)
+      code = 4
+    end
+  else
+    finished(jk, base .. 'failed', 'failedReason', value, opts.removeOnFail, f[2])
+    redis.call('PUBLISH', base .. 'failed', '{"jobId":' .. jstr(id) .. ',"val":' .. jstr(value) .. '}')
+    code = 2
+  end
+end
+
+if ARGV[8] == '1' then
+  while true do
+    local nid = redis.call('RPOPLPUSH', base .. 'wait', active)
+    if not nid then break end
+    local nk = base .. nid
+    if redis.call('EXISTS', nk) == 1 then
+      redis.call('SET', nk .. ':lock', token, 'PX', ARGV[9])
+      redis.call('ZREM', base .. 'priority', nid)
+      redis.call('PUBLISH', base .. 'active@' .. token, nid)
+      redis.call('HSET', nk, 'processedOn', now)
+      local n = redis.call('HMGET', nk, 'name', 'data', 'opts', 'attemptsMade', 'timestamp',
+                           'stalledCounter')
+      return {code, {nid, n[1], n[2], n[3], n[4], n[5], n[6]}, id}
+    end
+    redis.call('LREM', active, 1, nid)
+  end
+end
+return {code, false, id}

@@ -1,0 +1,126 @@
+--[[ stalled.lua -- Bull's stalled checker (moveStalledJobsToWait, bull-protocol.md §7.10), and
+  the same recovery for the jobs of one dead worker, found by its lock token.
+
+  KEYS[1]  K(active)
+  ARGV[1]  key base "P:Q:"
+  ARGV[2]  now (ms)
+  ARGV[3]  stalled interval (ms): the PX of stalled-check
+  ARGV[4]  maxStalledCount
+  ARGV[5]  "check": the periodic check, at most once per interval across every process;
+           "token": every job in active whose lock holds ARGV[6] (a worker that died)
+  ARGV[6]  token (mode "token")
+  ARGV[7]  failedReason and failed-event text when a dead worker's job fails (mode "token")
+
+  A stalled job goes back to the front of wait (RPUSH; paused while paused) with
+  stalledCounter + 1 and a stalled@ event, or fails for good once stalledCounter exceeds
+  maxStalledCount (attempts are not consulted). Bull's texts differ between the hash and
+  the event; both are kept as they are.
+
+  Returns {failed ids, recovered ids, ran} with ran 0 when another process checked less
+  than an interval ago (mode "check"). ]]
+local base = ARGV[1]
+local now = ARGV[2]
+local nowN = tonumber(now)
+local maxStalled = tonumber(ARGV[4]) or 1
+local active = KEYS[1]
+local failed, recovered = {}, {}
+
+local function decode(s)
+  if not s then return {} end
+  local ok, v = pcall(cjson.decode, s)
+  if ok and type(v) == 'table' then return v end
+  return {}
+end
+
+local function drop_job(jid)
+  redis.call('DEL', base .. jid, base .. jid .. ':logs')
+end
+
+local function apply_remove_on_fail(id, v)
+  local set = base .. 'failed'
+  local age, count
+  if v == true then
+    count = 0
+  elseif type(v) == 'number' then
+    count = v
+  elseif type(v) == 'table' then
+    age, count = tonumber(v.age), tonumber(v.count)
+  end
+  if count == 0 then
+    drop_job(id)
+    redis.call('ZREM', set, id)
+    return
+  end
+  if age and age > 0 then
+    local limit = string.format('%.0f', nowN - age * 1000)
+    local old = redis.call('ZRANGEBYSCORE', set, '-inf', limit)
+    for _, jid in ipairs(old) do drop_job(jid) end
+    if #old > 0 then redis.call('ZREMRANGEBYSCORE', set, '-inf', limit) end
+  end
+  if count and count > 0 then
+    local old = redis.call('ZREVRANGE', set, count, -1)
+    for _, jid in ipairs(old) do drop_job(jid) end
+    if #old > 0 then redis.call('ZREMRANGEBYRANK', set, 0, -(count + 1)) end
+  end
+end
+
+local function stall(id, hash_text, event_text)
+  local jk = base .. id
+  if redis.call('LREM', active, 1, id) == 0 then return end -- another worker settled it
+  if redis.call('EXISTS', jk) == 0 then return end       -- removed: nothing to bring back
+  local c = redis.call('HINCRBY', jk, 'stalledCounter', 1)
+  if c > maxStalled then
+    local f = redis.call('HMGET', jk, 'opts', 'deid')
+    redis.call('ZADD', base .. 'failed', now, id)
+    redis.call('HMSET', jk, 'failedReason', hash_text, 'finishedOn', now)
+    if f[2] then
+      local dekey = base .. 'de:' .. f[2]
+      local pttl = redis.call('PTTL', dekey)
+      if pttl == 0 or pttl == -1 then redis.call('DEL', dekey) end
+    end
+    redis.call('PUBLISH', base .. 'failed',
+               '{"jobId":' .. cjson.encode(id) .. ', "val": ' .. cjson.encode(event_text) .. '}')
+    apply_remove_on_fail(id, decode(f[1]).removeOnFail)
+    failed[#failed + 1] = id
+  else
+    local target = base .. 'wait'
+    if redis.call('EXISTS', base .. 'meta-paused') == 1 then target = base .. 'paused' end
+    redis.call('RPUSH', target, id)
+    redis.call('PUBLISH', base .. 'stalled@', id)
+    recovered[#recovered + 1] = id
+  end
+end
+
+if ARGV[5] == 'token' then
+  local token = ARGV[6]
+  for _, id in ipairs(redis.call('LRANGE', active, 0, -1)) do
+    local lk = base .. id .. ':lock'
+    if redis.call('GET', lk) == token then
+      redis.call('DEL', lk)
+      redis.call('SREM', base .. 'stalled', id)
+      stall(id, ARGV[7], ARGV[7])
+    end
+  end
+  return {failed, recovered, 1}
+end
+
+local check = base .. 'stalled-check'
+if redis.call('EXISTS', check) == 1 then return {{}, {}, 0} end
+redis.call('SET', check, now, 'PX', ARGV[3])
+
+local skey = base .. 'stalled'
+local candidates = redis.call('SMEMBERS', skey)
+if #candidates > 0 then
+  redis.call('DEL', skey)
+  for _, id in ipairs(candidates) do
+    if redis.call('EXISTS', base .. id .. ':lock') == 0 then
+      stall(id, 'job stalled more than allowable limit', 'job stalled more than maxStalledCount')
+    end
+  end
+end
+
+local ids = redis.call('LRANGE', active, 0, -1)
+for i = 1, #ids, 7000 do
+  redis.call('SADD', skey, unpack(ids, i, math.min(i + 6999, #ids)))
+end
+return {failed, recovered, 1}
