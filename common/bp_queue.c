@@ -1,0 +1,801 @@
+/* bp_queue.c -- the Bull v4 queue protocol on the C side: keys, job parsing, and one call of
+ * one Lua script (common/lua/) per operation.
+ *
+ * Every state change happens inside a script, so each operation is atomic the way Bull's
+ * are (bull-protocol.md §13); this file only builds argument vectors and reads replies. The
+ * argv of a call lives on the stack: keys and numbers are formatted into fixed buffers and
+ * the large strings (data, returnvalue, reason) are passed by pointer, never copied. Time is
+ * always the caller's wall clock in integer ms (bp_now_ms()), never Redis TIME. Every error
+ * names the queue, the script and the job. */
+#include "bp_queue.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis.h>
+#include <jansson.h>
+
+#include "bp_log.h"
+#include "bp_queue_internal.h"
+#include "bp_scripts.h"
+#include "bp_time.h"
+
+#define BP_ARGS_MAX 16  /* the longest script call (add) has 13 entries */
+#define BP_KEY_MAX  512 /* key_base (< 400) plus the longest suffix we build */
+
+/* The keys and arguments of one script call, on the caller's stack. */
+typedef struct bp_args {
+    int n;                      /* entries used */
+    const char *v[BP_ARGS_MAX]; /* borrowed strings */
+    size_t len[BP_ARGS_MAX];    /* their lengths */
+} bp_args;
+
+static void args_add(bp_args *a, const char *s, size_t len)
+{
+    a->v[a->n] = s;
+    a->len[a->n] = len;
+    a->n++;
+}
+
+static void args_str(bp_args *a, const char *s)
+{
+    args_add(a, s, strlen(s));
+}
+
+void bp_queue_init(bp_queue *q, const char *prefix, const char *name, const char *token,
+                   int lock_duration_ms, int stalled_interval_ms, int max_stalled)
+{
+    memset(q, 0, sizeof(*q));
+    snprintf(q->prefix, sizeof(q->prefix), "%s", prefix != NULL ? prefix : "bull");
+    snprintf(q->name, sizeof(q->name), "%s", name);
+    snprintf(q->key_base, sizeof(q->key_base), "%s:%s:", q->prefix, q->name);
+    if (token != NULL && token[0] != '\0')
+        snprintf(q->token, sizeof(q->token), "%s", token);
+    else
+        bp_uuid4(q->token);
+    q->lock_duration_ms = lock_duration_ms > 0 ? lock_duration_ms : 30000;
+    q->stalled_interval_ms = stalled_interval_ms > 0 ? stalled_interval_ms : 30000;
+    q->max_stalled = max_stalled >= 0 ? max_stalled : 1;
+}
+
+int bp_queue_key(const bp_queue *q, const char *suffix, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s%s", q->key_base, suffix);
+
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    return n;
+}
+
+/* K(suffix) into buf (BP_KEY_MAX); err names the key when it does not fit. */
+static int key_of(const bp_queue *q, const char *suffix, char *buf, bp_err *err)
+{
+    int n = bp_queue_key(q, suffix, buf, BP_KEY_MAX);
+
+    if (n < 0)
+        bp_err_set(err, BP_ERR_PROTOCOL, 0,
+                   "queue '%s': key '%s%s' is longer than %d bytes; use a shorter job id", q->name,
+                   q->key_base, suffix, BP_KEY_MAX - 1);
+    return n;
+}
+
+int bp_queue_delayed_score(int64_t due_ms, uint64_t low, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%" PRIu64, (uint64_t)due_ms * 4096u + (low & 4095u));
+
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    return n;
+}
+
+uint64_t bp_queue_id_low_bits(const char *id)
+{
+    char *end;
+    unsigned long long v;
+
+    if (id == NULL || id[0] < '0' || id[0] > '9')
+        return 0;
+    v = strtoull(id, &end, 10);
+    if (*end != '\0')
+        return 0;
+    return v & 4095u;
+}
+
+/* Run script name; on failure err reads "queue 'q': script 'finish' for job 42: <why>". */
+static redisReply *run(bp_conn *c, const bp_queue *q, const char *name, const char *job_id,
+                       int numkeys, bp_args *a, bp_err *err)
+{
+    const bp_script *s = bp_script_get(name);
+    redisReply *r;
+
+    if (s == NULL) {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0,
+                   "queue '%s': script '%s' is not embedded in this binary "
+                   "(common/lua/%s.lua); rebuild bullpen",
+                   q->name, name, name);
+        return NULL;
+    }
+    r = bp_script_run(c, s, numkeys, a->n, a->v, a->len, err);
+    if (r == NULL) {
+        if (job_id != NULL)
+            bp_err_prefix(err, "queue '%s': script '%s' for job %s", q->name, name, job_id);
+        else
+            bp_err_prefix(err, "queue '%s': script '%s'", q->name, name);
+    }
+    return r;
+}
+
+/* The reply did not have the shape the script returns: a bug or a foreign script. */
+static void bad_reply(const bp_queue *q, const char *name, const char *job_id, const redisReply *r,
+                      bp_err *err)
+{
+    bp_err_set(err, BP_ERR_PROTOCOL, 0,
+               "queue '%s': script '%s'%s%s: unexpected reply (type %d); is another program "
+               "using a script with the same SHA-1?",
+               q->name, name, job_id != NULL ? " for job " : "", job_id != NULL ? job_id : "",
+               r != NULL ? r->type : -1);
+}
+
+static char *dup_str(const redisReply *e, const char *fallback, size_t *len_out)
+{
+    const char *s = fallback;
+    size_t len = strlen(fallback);
+    char *p;
+
+    if (e != NULL && e->type == REDIS_REPLY_STRING) {
+        s = e->str;
+        len = e->len;
+    }
+    p = malloc(len + 1);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    if (len_out != NULL)
+        *len_out = len;
+    return p;
+}
+
+static int64_t int_of(const redisReply *e)
+{
+    if (e == NULL)
+        return 0;
+    if (e->type == REDIS_REPLY_INTEGER)
+        return e->integer;
+    if (e->type == REDIS_REPLY_STRING)
+        return strtoll(e->str, NULL, 10);
+    return 0;
+}
+
+/* attempts and timeout from the opts JSON (Bull: parseInt(attempts), default 1). Text that
+ * is not JSON is read as {} so the job still runs; the Lua side does the same. */
+static void read_opts(bp_job *job)
+{
+    json_t *o = json_loads(job->opts, JSON_DECODE_ANY, NULL);
+    json_t *v;
+
+    job->attempts = 1;
+    job->timeout_ms = 0;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return;
+    }
+    v = json_object_get(o, "attempts"); /* borrowed */
+    if (json_is_number(v) && json_number_value(v) >= 1)
+        job->attempts = (int)json_number_value(v);
+    else if (json_is_string(v) && atoi(json_string_value(v)) >= 1)
+        job->attempts = atoi(json_string_value(v));
+    v = json_object_get(o, "timeout");
+    if (json_is_number(v) && json_number_value(v) > 0)
+        job->timeout_ms = (int64_t)json_number_value(v);
+    json_decref(o);
+}
+
+int bp_job_from_reply(const redisReply *r, int64_t processed_on, bp_job **out, bp_err *err)
+{
+    bp_job *job;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 7 ||
+        r->element[0]->type != REDIS_REPLY_STRING) {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0,
+                   "job reply is not {id, name, data, opts, attemptsMade, timestamp, "
+                   "stalledCounter}");
+        return -1;
+    }
+    job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        goto out_nomem;
+    job->id = dup_str(r->element[0], "", NULL);
+    job->name = dup_str(r->element[1], "__default__", NULL);
+    job->data = dup_str(r->element[2], "{}", &job->data_len);
+    job->opts = dup_str(r->element[3], "{}", NULL);
+    if (job->id == NULL || job->name == NULL || job->data == NULL || job->opts == NULL)
+        goto out_free_job;
+    job->attempts_made = (int)int_of(r->element[4]);
+    job->timestamp = int_of(r->element[5]);
+    job->stalled_counter = (int)int_of(r->element[6]);
+    job->processed_on = processed_on;
+    read_opts(job);
+    *out = job;
+    return 0;
+
+out_free_job:
+    bp_job_free(job);
+out_nomem:
+    bp_err_set(err, BP_ERR_IO, 12, "out of memory reading job %.*s",
+               (int)(r->element[0]->len > 64 ? 64 : r->element[0]->len), r->element[0]->str);
+    return -1;
+}
+
+void bp_job_free(bp_job *job)
+{
+    if (job == NULL)
+        return;
+    free(job->id);
+    free(job->name);
+    free(job->data);
+    free(job->opts);
+    free(job);
+}
+
+int bp_queue_pull(bp_conn *bclient, const bp_queue *q, int block_s, int wake_fd, char **id_out,
+                  bp_err *err)
+{
+    char wait[BP_KEY_MAX], active[BP_KEY_MAX], secs[16];
+    const char *argv[4] = {"BRPOPLPUSH", wait, active, secs};
+    size_t len[4] = {10, 0, 0, 0};
+    redisReply *r;
+    int rc = -1;
+
+    if (key_of(q, "wait", wait, err) < 0 || key_of(q, "active", active, err) < 0)
+        return -1;
+    len[1] = strlen(wait);
+    len[2] = strlen(active);
+    len[3] = (size_t)snprintf(secs, sizeof(secs), "%d", block_s > 0 ? block_s : 0);
+    r = bp_conn_blocking_argv(bclient, 4, argv, len, block_s, wake_fd, err);
+    if (r == NULL) {
+        if (err != NULL && err->kind != BP_ERR_WOKEN)
+            bp_err_prefix(err, "queue '%s': BRPOPLPUSH", q->name);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_NIL) {
+        rc = 0;
+    } else if (r->type == REDIS_REPLY_STRING) {
+        *id_out = dup_str(r, "", NULL);
+        if (*id_out == NULL)
+            bp_err_set(err, BP_ERR_IO, 12, "queue '%s': out of memory after BRPOPLPUSH", q->name);
+        else
+            rc = 1;
+    } else {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "queue '%s': BRPOPLPUSH: unexpected reply type %d",
+                   q->name, r->type);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* take.lua with id ("" = pop). */
+static int take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_err *err)
+{
+    char active[BP_KEY_MAX], dur[16], now[24];
+    int64_t now_ms = bp_now_ms();
+    bp_args a = {0};
+    redisReply *r;
+    int rc = -1;
+
+    if (key_of(q, "active", active, err) < 0)
+        return -1;
+    args_str(&a, active);
+    args_str(&a, q->key_base);
+    args_str(&a, q->token);
+    args_add(&a, dur, (size_t)snprintf(dur, sizeof(dur), "%d", q->lock_duration_ms));
+    args_add(&a, now, (size_t)snprintf(now, sizeof(now), "%" PRId64, now_ms));
+    args_str(&a, id);
+    r = run(c, q, "take", id[0] != '\0' ? id : NULL, 1, &a, err);
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_NIL) {
+        rc = 0; /* nothing waiting */
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+        rc = 0; /* the hash vanished: dropped from active */
+    } else if (bp_job_from_reply(r, now_ms, out, err) == 0) {
+        rc = 1;
+    } else {
+        bp_err_prefix(err, "queue '%s': script 'take'%s%s", q->name, id[0] ? " for job " : "", id);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int bp_queue_take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_err *err)
+{
+    if (id == NULL || id[0] == '\0') {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "queue '%s': take needs the pulled job id", q->name);
+        return -1;
+    }
+    return take(c, q, id, out, err);
+}
+
+int bp_queue_take_next(bp_conn *c, const bp_queue *q, bp_job **out, bp_err *err)
+{
+    return take(c, q, "", out, err);
+}
+
+/* The codes finish.lua returns when it moved nothing (bull-protocol.md §7.8). */
+static void explain_untouched(const bp_queue *q, const char *id, long long code, bp_err *err)
+{
+    const char *why;
+
+    switch (code) {
+    case -1:
+        why = "its hash is gone (removed while active); nothing was moved";
+        break;
+    case -2:
+        why = "its lock expired (renew it within lock_duration_ms); left for the stalled check";
+        break;
+    case -6:
+        why = "its lock is held by another worker; left to that worker";
+        break;
+    case -3:
+        why = "it is no longer in the active list; nothing was moved";
+        break;
+    default:
+        why = "no job in active holds this token";
+        break;
+    }
+    bp_err_set(err, BP_ERR_NONE, 0, "queue '%s': job %s: %s", q->name, id, why);
+}
+
+/* finish.lua. id "" = the job whose lock holds token (fail_token). Returns 1 moved, 0
+ * untouched (err says why), -1 error. */
+static int finish(bp_conn *c, const bp_queue *q, const char *token, const char *id, bool completed,
+                  const char *value, size_t value_len, const char *stack, bool fetch_next,
+                  bp_job **next, bp_err *err)
+{
+    char active[BP_KEY_MAX], dur[16], now[24];
+    int64_t now_ms = bp_now_ms();
+    bp_args a = {0};
+    redisReply *r;
+    long long code;
+    int rc = -1;
+
+    if (next != NULL)
+        *next = NULL;
+    if (key_of(q, "active", active, err) < 0)
+        return -1;
+    args_str(&a, active);
+    args_str(&a, q->key_base);
+    args_str(&a, token);
+    args_str(&a, id);
+    args_add(&a, completed ? "completed" : "failed", completed ? 9 : 6);
+    args_add(&a, value, value_len);
+    args_add(&a, now, (size_t)snprintf(now, sizeof(now), "%" PRId64, now_ms));
+    args_str(&a, stack != NULL ? stack : "");
+    args_add(&a, fetch_next && next != NULL ? "1" : "0", 1);
+    args_add(&a, dur, (size_t)snprintf(dur, sizeof(dur), "%d", q->lock_duration_ms));
+    r = run(c, q, "finish", id[0] != '\0' ? id : NULL, 1, &a, err);
+    if (r == NULL)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        bad_reply(q, "finish", id, r, err);
+        goto out_free_reply;
+    }
+    code = r->element[0]->integer;
+    if (code >= 1) {
+        rc = 1;
+    } else {
+        explain_untouched(q, r->element[2]->type == REDIS_REPLY_STRING ? r->element[2]->str : id,
+                          code, err);
+        rc = 0;
+    }
+    if (r->element[1]->type == REDIS_REPLY_ARRAY && next != NULL) {
+        if (bp_job_from_reply(r->element[1], now_ms, next, err) != 0) {
+            /* the fetched job sits locked in active: the stalled check returns it */
+            bp_err_prefix(err, "queue '%s': script 'finish' for job %s: fetched job", q->name, id);
+            rc = -1;
+        }
+    }
+out_free_reply:
+    freeReplyObject(r);
+    return rc;
+}
+
+int bp_queue_complete(bp_conn *c, const bp_queue *q, const bp_job *job, const char *returnvalue,
+                      size_t len, bool fetch_next, bp_job **next, bp_err *err)
+{
+    if (returnvalue == NULL) {
+        returnvalue = "null"; /* Bull stores null for an undefined result */
+        len = 4;
+    }
+    return finish(c, q, q->token, job->id, true, returnvalue, len, NULL, fetch_next, next, err);
+}
+
+int bp_queue_fail(bp_conn *c, const bp_queue *q, const bp_job *job, const char *reason,
+                  const char *stack, bool fetch_next, bp_job **next, bp_err *err)
+{
+    if (reason == NULL)
+        reason = "";
+    return finish(c, q, q->token, job->id, false, reason, strlen(reason), stack, fetch_next, next,
+                  err);
+}
+
+int bp_queue_fail_token(bp_conn *c, const bp_queue *q, const char *token, const char *reason,
+                        bp_err *err)
+{
+    int rc;
+
+    if (reason == NULL)
+        reason = "";
+    rc = finish(c, q, token, "", false, reason, strlen(reason), NULL, false, NULL, err);
+    if (rc == 0 && err != NULL)
+        err->msg[0] = '\0';
+    return rc;
+}
+
+int bp_queue_extend_lock(bp_conn *c, const bp_queue *q, const char *job_id, bp_err *err)
+{
+    char lock[BP_KEY_MAX], stalled[BP_KEY_MAX], dur[16], suffix[BP_KEY_MAX];
+    bp_args a = {0};
+    redisReply *r;
+    int rc = -1;
+
+    if (snprintf(suffix, sizeof(suffix), "%s:lock", job_id) >= (int)sizeof(suffix) ||
+        key_of(q, suffix, lock, err) < 0 || key_of(q, "stalled", stalled, err) < 0)
+        return -1;
+    args_str(&a, lock);
+    args_str(&a, stalled);
+    args_str(&a, q->token);
+    args_add(&a, dur, (size_t)snprintf(dur, sizeof(dur), "%d", q->lock_duration_ms));
+    args_str(&a, job_id);
+    r = run(c, q, "extend_lock", job_id, 2, &a, err);
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        rc = r->integer == 1 ? 1 : 0;
+    else
+        bad_reply(q, "extend_lock", job_id, r, err);
+    freeReplyObject(r);
+    return rc;
+}
+
+int bp_queue_progress(bp_conn *c, const bp_queue *q, const char *job_id, const char *progress,
+                      bp_err *err)
+{
+    char jk[BP_KEY_MAX], chan[BP_KEY_MAX];
+    bp_args a = {0};
+    redisReply *r;
+
+    if (key_of(q, job_id, jk, err) < 0 || key_of(q, "progress", chan, err) < 0)
+        return -1;
+    args_str(&a, jk);
+    args_str(&a, chan);
+    args_str(&a, job_id);
+    args_str(&a, progress != NULL && progress[0] != '\0' ? progress : "0");
+    r = run(c, q, "progress", job_id, 2, &a, err);
+    if (r == NULL)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+int bp_queue_log(bp_conn *c, const bp_queue *q, const char *job_id, const char *line, bp_err *err)
+{
+    char jk[BP_KEY_MAX], logs[BP_KEY_MAX], suffix[BP_KEY_MAX];
+    bp_args a = {0};
+    redisReply *r;
+
+    if (snprintf(suffix, sizeof(suffix), "%s:logs", job_id) >= (int)sizeof(suffix) ||
+        key_of(q, job_id, jk, err) < 0 || key_of(q, suffix, logs, err) < 0)
+        return -1;
+    args_str(&a, jk);
+    args_str(&a, logs);
+    args_str(&a, line != NULL ? line : "");
+    r = run(c, q, "log", job_id, 2, &a, err);
+    if (r == NULL)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+int bp_queue_promote(bp_conn *c, const bp_queue *q, int64_t *next_due_ms, bp_err *err)
+{
+    char delayed[BP_KEY_MAX], now[24];
+    bp_args a = {0};
+    redisReply *r;
+    int rc = -1;
+
+    if (key_of(q, "delayed", delayed, err) < 0)
+        return -1;
+    args_str(&a, delayed);
+    args_str(&a, q->key_base);
+    args_add(&a, now, (size_t)snprintf(now, sizeof(now), "%" PRId64, bp_now_ms()));
+    args_str(&a, q->token);
+    r = run(c, q, "promote", NULL, 1, &a, err);
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER) {
+        if (next_due_ms != NULL)
+            *next_due_ms = int_of(r->element[1]);
+        rc = (int)r->element[0]->integer;
+    } else {
+        bad_reply(q, "promote", NULL, r, err);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Log each id of a stalled.lua result list at notice level (the caller gets only a count). */
+static int log_ids(const bp_queue *q, const redisReply *list, const char *what, const char *cause)
+{
+    if (list->type != REDIS_REPLY_ARRAY)
+        return 0;
+    for (size_t i = 0; i < list->elements; i++)
+        if (list->element[i]->type == REDIS_REPLY_STRING)
+            bp_log_notice("queue '%s': job %s %s (%s)", q->name, list->element[i]->str, what,
+                          cause);
+    return (int)list->elements;
+}
+
+/* stalled.lua in mode "check" or "token". */
+static int stalled(bp_conn *c, const bp_queue *q, const char *mode, const char *token,
+                   const char *reason, bp_err *err)
+{
+    char active[BP_KEY_MAX], now[24], ivl[16], max[16];
+    bp_args a = {0};
+    redisReply *r;
+    const char *cause = token[0] != '\0' ? reason : "its lock expired: stalled";
+    int rc = -1;
+
+    if (key_of(q, "active", active, err) < 0)
+        return -1;
+    args_str(&a, active);
+    args_str(&a, q->key_base);
+    args_add(&a, now, (size_t)snprintf(now, sizeof(now), "%" PRId64, bp_now_ms()));
+    args_add(&a, ivl, (size_t)snprintf(ivl, sizeof(ivl), "%d", q->stalled_interval_ms));
+    args_add(&a, max, (size_t)snprintf(max, sizeof(max), "%d", q->max_stalled));
+    args_str(&a, mode);
+    args_str(&a, token);
+    args_str(&a, reason);
+    r = run(c, q, "stalled", NULL, 1, &a, err);
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+        rc = log_ids(q, r->element[0], "failed: stalled more than max_stalled", cause);
+        rc += log_ids(q, r->element[1], "moved back to wait", cause);
+    } else {
+        bad_reply(q, "stalled", NULL, r, err);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int bp_queue_check_stalled(bp_conn *c, const bp_queue *q, bp_err *err)
+{
+    return stalled(c, q, "check", "", "", err);
+}
+
+int bp_queue_recover_token(bp_conn *c, const bp_queue *q, const char *token, const char *reason,
+                           bp_err *err)
+{
+    if (token == NULL || token[0] == '\0') {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "queue '%s': recover needs the dead worker's token",
+                   q->name);
+        return -1;
+    }
+    return stalled(c, q, "token", token, reason != NULL ? reason : "worker died", err);
+}
+
+static char *json_text(const json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* An integer option: JSON integer, or a real with no fraction (JS has one number type). */
+static bool int_opt(const json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    if (json_is_real(v)) {
+        *out = (int64_t)json_real_value(v);
+        return true;
+    }
+    return false;
+}
+
+void bp_add_plan_clear(bp_add_plan *plan)
+{
+    free(plan->opts);
+    free(plan->job_id);
+    free(plan->debounce_id);
+    memset(plan, 0, sizeof(*plan));
+}
+
+int bp_add_plan_make(bp_add_plan *plan, const char *opts_json, int64_t now_ms, bp_err *err)
+{
+    json_error_t jerr;
+    json_t *o, *v;
+    int64_t n;
+
+    memset(plan, 0, sizeof(*plan));
+    if (opts_json == NULL || opts_json[0] == '\0')
+        opts_json = "{}";
+    o = json_loads(opts_json, JSON_DECODE_ANY, &jerr);
+    if (o == NULL) {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "opts: invalid JSON at line %d column %d: %s",
+                   jerr.line, jerr.column, jerr.text);
+        return -1;
+    }
+    if (!json_is_object(o)) {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "opts: must be a JSON object like {\"attempts\": 3}");
+        goto out_decref;
+    }
+    /* Bull's setDefaultOpts: given keys keep their place, missing defaults are appended */
+    v = json_object_get(o, "attempts"); /* borrowed */
+    if (v == NULL)
+        json_object_set_new(o, "attempts", json_integer(1)); /* steals the new integer */
+    else if (!int_opt(v, &n)) {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "opts: 'attempts' must be a number");
+        goto out_decref;
+    } else
+        json_object_set_new(o, "attempts", json_integer(n)); /* parseInt */
+    v = json_object_get(o, "delay");
+    if (v == NULL) {
+        json_object_set_new(o, "delay", json_integer(0));
+    } else if (!int_opt(v, &plan->delay)) {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "opts: 'delay' must be a number of ms");
+        goto out_decref;
+    }
+    if (plan->delay < 0)
+        plan->delay = 0;
+    v = json_object_get(o, "timestamp");
+    if (v == NULL) {
+        plan->timestamp = now_ms;
+        json_object_set_new(o, "timestamp", json_integer(now_ms));
+    } else if (!int_opt(v, &plan->timestamp)) {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "opts: 'timestamp' must be a number of ms");
+        goto out_decref;
+    }
+    v = json_object_get(o, "backoff"); /* a bare number means fixed */
+    if (json_is_number(v)) {
+        json_t *b = json_object();
+        json_object_set_new(b, "type", json_string("fixed"));
+        json_object_set_new(b, "delay", json_deep_copy(v));
+        json_object_set_new(o, "backoff", b); /* steals b */
+    }
+    v = json_object_get(o, "priority");
+    if (v != NULL && !json_is_null(v) && !int_opt(v, &plan->priority)) {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "opts: 'priority' must be an integer >= 1");
+        goto out_decref;
+    }
+    if (plan->priority < 0)
+        plan->priority = 0;
+    plan->lifo = json_is_true(json_object_get(o, "lifo"));
+    v = json_object_get(o, "jobId");
+    if (json_is_string(v))
+        plan->job_id = strdup(json_string_value(v));
+    else if (json_is_number(v))
+        plan->job_id = json_text(v);
+    else if (v != NULL && !json_is_null(v)) {
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "opts: 'jobId' must be a string or a number");
+        goto out_decref;
+    }
+    v = json_object_get(o, "debounce");
+    if (json_is_object(v) && json_object_get(v, "id") != NULL) {
+        json_t *did = json_object_get(v, "id");
+        plan->debounce_id = json_is_string(did) ? strdup(json_string_value(did)) : json_text(did);
+        int_opt(json_object_get(v, "ttl"), &plan->debounce_ttl);
+    }
+    plan->opts = json_text(o);
+    if (plan->opts == NULL) {
+        bp_err_set(err, BP_ERR_IO, 12, "opts: out of memory");
+        goto out_decref;
+    }
+    json_decref(o);
+    return 0;
+
+out_decref:
+    json_decref(o);
+    bp_add_plan_clear(plan);
+    return -1;
+}
+
+int bp_queue_add(bp_conn *c, const bp_queue *q, const char *name, const char *data,
+                 const char *opts, char **id_out, bp_err *err)
+{
+    char wait[BP_KEY_MAX], ts[24], delay[24], prio[24], ttl[24];
+    bp_add_plan plan;
+    bp_args a = {0};
+    redisReply *r;
+    int rc = -1;
+
+    if (key_of(q, "wait", wait, err) < 0)
+        return -1;
+    if (bp_add_plan_make(&plan, opts, bp_now_ms(), err) != 0) {
+        bp_err_prefix(err, "queue '%s': add", q->name);
+        return -1;
+    }
+    args_str(&a, wait);
+    args_str(&a, q->key_base);
+    args_str(&a, plan.job_id != NULL ? plan.job_id : "");
+    args_str(&a, name != NULL && name[0] != '\0' ? name : "__default__");
+    args_str(&a, data != NULL ? data : "{}");
+    args_str(&a, plan.opts);
+    args_add(&a, ts, (size_t)snprintf(ts, sizeof(ts), "%" PRId64, plan.timestamp));
+    args_add(&a, delay, (size_t)snprintf(delay, sizeof(delay), "%" PRId64, plan.delay));
+    args_add(&a, prio, (size_t)snprintf(prio, sizeof(prio), "%" PRId64, plan.priority));
+    args_add(&a, plan.lifo ? "1" : "0", 1);
+    args_str(&a, q->token);
+    args_str(&a, plan.debounce_id != NULL ? plan.debounce_id : "");
+    args_add(&a, ttl, (size_t)snprintf(ttl, sizeof(ttl), "%" PRId64, plan.debounce_ttl));
+    r = run(c, q, "add", plan.job_id, 1, &a, err);
+    if (r == NULL)
+        goto out_clear;
+    if (r->type == REDIS_REPLY_STRING) {
+        *id_out = dup_str(r, "", NULL);
+        rc = *id_out != NULL ? 0 : -1;
+        if (rc != 0)
+            bp_err_set(err, BP_ERR_IO, 12, "queue '%s': add: out of memory", q->name);
+    } else {
+        bad_reply(q, "add", plan.job_id, r, err);
+    }
+    freeReplyObject(r);
+out_clear:
+    bp_add_plan_clear(&plan);
+    return rc;
+}
+
+/* counts.lua: the six counts and the pause flag. */
+static int counts(bp_conn *c, const bp_queue *q, long long out[7], bp_err *err)
+{
+    char wait[BP_KEY_MAX];
+    bp_args a = {0};
+    redisReply *r;
+    int rc = -1;
+
+    if (key_of(q, "wait", wait, err) < 0)
+        return -1;
+    args_str(&a, wait);
+    args_str(&a, q->key_base);
+    r = run(c, q, "counts", NULL, 1, &a, err);
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 7) {
+        for (int i = 0; i < 7; i++)
+            out[i] = int_of(r->element[i]);
+        rc = 0;
+    } else {
+        bad_reply(q, "counts", NULL, r, err);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int bp_queue_get_counts(bp_conn *c, const bp_queue *q, bp_queue_counts *out, bp_err *err)
+{
+    long long v[7];
+
+    if (counts(c, q, v, err) != 0)
+        return -1;
+    out->waiting = v[0];
+    out->active = v[1];
+    out->completed = v[2];
+    out->failed = v[3];
+    out->delayed = v[4];
+    out->paused = v[5];
+    return 0;
+}
+
+int bp_queue_is_paused(bp_conn *c, const bp_queue *q, bp_err *err)
+{
+    long long v[7];
+
+    if (counts(c, q, v, err) != 0)
+        return -1;
+    return v[6] != 0 ? 1 : 0;
+}

@@ -1,0 +1,47 @@
+/* bp_queue_internal.h -- the pure parts of the queue protocol (bp_queue.c), exposed for the
+ * unit tests and bp_cmd_queue.c: job parsing from a script reply, the delayed-score layout,
+ * and Bull's producer-side option handling for add. No I/O here. */
+#ifndef BP_QUEUE_INTERNAL_H
+#define BP_QUEUE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hiredis.h>
+
+#include "bp_err.h"
+#include "bp_queue.h"
+
+/* Build a job from the reply take.lua and finish.lua give for a taken job: an array {id,
+ * name, data, opts, attemptsMade, timestamp, stalledCounter} (nil for absent fields).
+ * processed_on is the ms the script wrote. Returns 0 with *out set (bp_job_free()), or -1
+ * with err set when the reply has another shape. */
+int bp_job_from_reply(const redisReply *r, int64_t processed_on, bp_job **out, bp_err *err);
+
+/* The delayed ZSET score (bull-protocol.md §6.3): due_ms * 4096 + (low & 4095), as the
+ * exact decimal text Redis gets. Returns the length written, or -1 if cap is too small. */
+int bp_queue_delayed_score(int64_t due_ms, uint64_t low, char *buf, size_t cap);
+
+/* The low bits a backoff retry uses: the job id as an integer (& 4095), 0 for a
+ * non-numeric id (JS "abc" & 4095 == 0). */
+uint64_t bp_queue_id_low_bits(const char *id);
+
+/* What Bull's producer derives from the options before its add script runs (job.js
+ * setDefaultOpts, backoffs.normalize, queue.add). */
+typedef struct bp_add_plan {
+    char *opts;           /* normalised opts JSON (malloc): attempts, delay, timestamp filled */
+    char *job_id;         /* opts.jobId as text (malloc), NULL for the counter */
+    int64_t timestamp;    /* opts.timestamp, else now */
+    int64_t delay;        /* opts.delay (ms, >= 0) */
+    int64_t priority;     /* opts.priority, 0 = none */
+    bool lifo;            /* opts.lifo */
+    char *debounce_id;    /* opts.debounce.id (malloc), NULL = none */
+    int64_t debounce_ttl; /* opts.debounce.ttl ms, 0 = none */
+} bp_add_plan;
+
+/* Fill plan from opts_json (NULL or "" = {}). Returns 0, or -1 with err set (kind
+ * BP_ERR_PROTOCOL) naming the JSON error position or the option that has the wrong type. */
+int bp_add_plan_make(bp_add_plan *plan, const char *opts_json, int64_t now_ms, bp_err *err);
+void bp_add_plan_clear(bp_add_plan *plan);
+
+#endif /* BP_QUEUE_INTERNAL_H */
