@@ -165,19 +165,17 @@ void bp_log(bp_log_level level, const char *fmt, ...)
         len = (size_t)snprintf(line, sizeof(line),
                                "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\","
                                "\"pid\":%ld,\"role\":\"",
-                               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                               tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level],
-                               (long)getpid());
+                               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                               tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], (long)getpid());
         len = json_escape(line, sizeof(line), len, bp_logger.role);
         len += (size_t)snprintf(line + len, sizeof(line) - len, "\",\"msg\":\"");
         len = json_escape(line, sizeof(line), len, msg);
         len += (size_t)snprintf(line + len, sizeof(line) - len, "\"}\n");
     } else {
-        len = (size_t)snprintf(line, sizeof(line),
-                               "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%s] %s (pid %ld): %s\n",
-                               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                               tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level],
-                               bp_logger.role, (long)getpid(), msg);
+        len = (size_t)snprintf(
+            line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%s] %s (pid %ld): %s\n",
+            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+            ts.tv_nsec / 1000000, level_names[level], bp_logger.role, (long)getpid(), msg);
     }
     if (len >= sizeof(line)) {
         len = sizeof(line) - 1;

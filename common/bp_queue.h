@@ -36,17 +36,17 @@ int bp_queue_key(const bp_queue *q, const char *suffix, char *buf, size_t cap);
  * the job (bp_job_free()). data and opts are the raw JSON text from the hash, never
  * re-encoded, so an echo is byte-exact. */
 typedef struct bp_job {
-    char *id;               /* the job id (any string) */
-    char *name;             /* job name, "__default__" when none */
-    char *data;             /* JSON text as stored */
-    size_t data_len;        /* bytes in data */
-    char *opts;             /* JSON text as stored ("{}" when missing) */
-    int attempts;           /* opts.attempts, default 1 */
-    int attempts_made;      /* failed attempts so far */
-    int64_t timeout_ms;     /* opts.timeout, 0 = none */
-    int64_t timestamp;      /* when it was added (ms) */
-    int64_t processed_on;   /* when this attempt started (ms) */
-    int stalled_counter;    /* times it stalled so far */
+    char *id;             /* the job id (any string) */
+    char *name;           /* job name, "__default__" when none */
+    char *data;           /* JSON text as stored */
+    size_t data_len;      /* bytes in data */
+    char *opts;           /* JSON text as stored ("{}" when missing) */
+    int attempts;         /* opts.attempts, default 1 */
+    int attempts_made;    /* failed attempts so far */
+    int64_t timeout_ms;   /* opts.timeout, 0 = none */
+    int64_t timestamp;    /* when it was added (ms) */
+    int64_t processed_on; /* when this attempt started (ms) */
+    int stalled_counter;  /* times it stalled so far */
 } bp_job;
 
 void bp_job_free(bp_job *job); /* NULL is a no-op */
@@ -85,8 +85,7 @@ int bp_queue_progress(bp_conn *c, const bp_queue *q, const char *job_id, const c
                       bp_err *err);
 
 /* job.log(line): RPUSH K(id:logs). 0 or -1. */
-int bp_queue_log(bp_conn *c, const bp_queue *q, const char *job_id, const char *line,
-                 bp_err *err);
+int bp_queue_log(bp_conn *c, const bp_queue *q, const char *job_id, const char *line, bp_err *err);
 
 /* Master housekeeping. Promote due delayed jobs; *next_due_ms gets the next due time (0 when
  * none). Returns the number promoted, or -1. */

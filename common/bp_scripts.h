@@ -36,8 +36,8 @@ int bp_scripts_load_all(bp_conn *c, bp_err *err);
 /* EVALSHA s numkeys keys... args...; on NOSCRIPT, EVAL the source. argv holds the keys
  * then the args (numkeys of them are keys). Returns the reply (error replies returned as
  * NULL with kind BP_ERR_REPLY), or NULL with err set. */
-redisReply *bp_script_run(bp_conn *c, const bp_script *s, int numkeys, int argc,
-                          const char **argv, const size_t *argvlen, bp_err *err);
+redisReply *bp_script_run(bp_conn *c, const bp_script *s, int numkeys, int argc, const char **argv,
+                          const size_t *argvlen, bp_err *err);
 
 /* Pipelined variant: append EVALSHA to c's output buffer (no reply read). The caller reads
  * the reply with bp_conn_read_reply() and must handle NOSCRIPT itself (by calling

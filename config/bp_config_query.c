@@ -1,8 +1,8 @@
 /* bp_config_query.c -- read-only questions asked of a loaded bp_config: which queue, which
  * handler for a job name, how many workers. */
-#include "bp_config.h"
-
 #include <string.h>
+
+#include "bp_config.h"
 
 const bp_queue_config *bp_config_queue(const bp_config *cfg, const char *name)
 {

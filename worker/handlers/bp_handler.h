@@ -18,15 +18,15 @@
 
 /* What the worker gives a handler for one job. */
 typedef struct bp_job_ctx {
-    const char *queue;      /* queue name */
-    const char *prefix;     /* key prefix ("bull") */
-    const char *job_id;     /* job id */
-    const char *job_name;   /* job name */
-    const char *data;       /* job data, JSON text as stored (NUL-terminated) */
-    size_t data_len;        /* bytes in data */
-    int attempt;            /* 1 for the first run */
-    volatile int *cancel;   /* non-zero when the job must stop (timeout, ctl cancel, shutdown) */
-    void *worker;           /* the worker, for the callbacks below */
+    const char *queue;    /* queue name */
+    const char *prefix;   /* key prefix ("bull") */
+    const char *job_id;   /* job id */
+    const char *job_name; /* job name */
+    const char *data;     /* job data, JSON text as stored (NUL-terminated) */
+    size_t data_len;      /* bytes in data */
+    int attempt;          /* 1 for the first run */
+    volatile int *cancel; /* non-zero when the job must stop (timeout, ctl cancel, shutdown) */
+    void *worker;         /* the worker, for the callbacks below */
     /* Set the job's progress (JSON text) and publish the progress event. */
     int (*progress)(void *worker, const char *json);
     /* Append a line to the job's logs. */
@@ -39,9 +39,9 @@ typedef struct bp_job_ctx {
 
 /* A handler's outcome. Exactly one of value and error is set (malloc'd; the worker frees). */
 typedef struct bp_result {
-    char *value;  /* JSON text: Bull's returnvalue */
-    size_t len;   /* bytes in value */
-    char *error;  /* failure message: Bull's failedReason */
+    char *value; /* JSON text: Bull's returnvalue */
+    size_t len;  /* bytes in value */
+    char *error; /* failure message: Bull's failedReason */
 } bp_result;
 
 typedef struct bp_handlers bp_handlers; /* opaque: one queue's routing table */

@@ -1,10 +1,10 @@
 /* bp_result.c -- filling and clearing a handler's outcome (bp_result in bp_handler.h). */
-#include "bp_handler.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "bp_handler.h"
 
 void bp_result_clear(bp_result *res)
 {

@@ -1,0 +1,143 @@
+/* bp_housekeeping.c -- queue housekeeping, once per host instead of once per worker:
+ * delayed promotion (armed by the queue's `delayed` channel and at least every 5 s), Bull's
+ * stalled-job check (every stalled_interval_ms, guarded across hosts by K(stalled-check)),
+ * and the instant recovery of a dead worker's job by its lock token.
+ *
+ * A recovery that Redis cannot take now (outage) is kept in a small list and retried when
+ * the master's connection is back, so a worker death during an outage still loses nothing
+ * (and if the master itself dies, the lock expires and the stalled check takes over). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bp_log.h"
+#include "bp_master.h"
+
+#define BP_PROMOTE_EVERY_MS 5000 /* Bull's guardInterval: promotion runs at least this often */
+#define BP_PENDING_MAX                                              \
+    256 /* recoveries waiting for Redis; more than this are left to \
+           the stalled check (the lock expires) */
+
+typedef struct pending_recovery {
+    bp_queue q;       /* queue and the dead worker's token */
+    char reason[512]; /* failedReason text if it fails */
+    bool timeout;     /* a timeout kill: fail with retry rules, not a stall */
+} pending_recovery;
+
+static pending_recovery pending[BP_PENDING_MAX];
+static int n_pending;
+
+static int do_recover(bp_master *m, const pending_recovery *p)
+{
+    bp_err err;
+    int n;
+
+    if (m->client == NULL)
+        return -1;
+    if (p->timeout)
+        n = bp_queue_fail_token(m->client, &p->q, p->q.token, p->reason, &err);
+    else
+        n = bp_queue_recover_token(m->client, &p->q, p->q.token, p->reason, &err);
+    if (n < 0) {
+        bp_log_error("cannot recover the jobs of a dead worker on '%s': %s; will retry", p->q.name,
+                     err.msg);
+        if (err.kind != BP_ERR_REPLY)
+            bp_master_redis_drop(m, err.msg);
+        return -1;
+    }
+    if (n > 0)
+        bp_log_notice("recovered %d job%s of '%s' at once (%s)", n, n == 1 ? "" : "s", p->q.name,
+                      p->reason);
+    return 0;
+}
+
+void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout)
+{
+    pending_recovery p;
+
+    memset(&p, 0, sizeof(p));
+    p.q = s->q;
+    p.timeout = timeout;
+    if (timeout)
+        snprintf(p.reason, sizeof(p.reason), "Promise timed out after %lld milliseconds",
+                 (long long)s->job_timeout_ms);
+    else
+        snprintf(p.reason, sizeof(p.reason), "%s", reason);
+    if (do_recover(m, &p) == 0)
+        return;
+    if (n_pending < BP_PENDING_MAX)
+        pending[n_pending++] = p;
+    else
+        bp_log_warn("too many recoveries waiting for Redis; the stalled check will recover "
+                    "the job of token %s when its lock expires",
+                    p.q.token);
+}
+
+void bp_housekeeping_flush(bp_master *m)
+{
+    while (n_pending > 0 && m->client != NULL) {
+        if (do_recover(m, &pending[0]) != 0)
+            return;
+        memmove(&pending[0], &pending[1], sizeof(pending[0]) * (size_t)(n_pending - 1));
+        n_pending--;
+    }
+}
+
+void bp_housekeeping_on_delayed(bp_master *m, const char *channel, const char *msg)
+{
+    int64_t due = atoll(msg); /* "<due ms>" or "<due>.<frac>": the integer part is enough */
+    int64_t in = due - bp_now_ms();
+
+    for (size_t i = 0; i < m->cfg->n_queues; i++) {
+        char key[600];
+        bp_queue_key(&m->queues[i], "delayed", key, sizeof(key));
+        if (strcmp(key, channel) != 0)
+            continue;
+        int64_t at = bp_mono_ms() + (in > 0 ? in : 0);
+        if (at < m->next_promote_mono[i])
+            m->next_promote_mono[i] = at;
+    }
+}
+
+void bp_housekeeping_tick(bp_master *m)
+{
+    int64_t now = bp_mono_ms();
+
+    if (m->client == NULL)
+        return;
+    bp_housekeeping_flush(m);
+    for (size_t i = 0; i < m->cfg->n_queues && m->client != NULL; i++) {
+        bp_queue *q = &m->queues[i];
+        bp_err err;
+
+        if (now >= m->next_promote_mono[i]) {
+            int64_t next_due = 0;
+            int n = bp_queue_promote(m->client, q, &next_due, &err);
+            int64_t next = now + BP_PROMOTE_EVERY_MS;
+            if (n < 0) {
+                bp_log_warn("cannot promote delayed jobs of '%s': %s", q->name, err.msg);
+                if (err.kind != BP_ERR_REPLY)
+                    bp_master_redis_drop(m, err.msg);
+                continue;
+            }
+            if (next_due > 0) {
+                int64_t in = next_due - bp_now_ms();
+                if (now + (in > 0 ? in : 0) < next)
+                    next = now + (in > 0 ? in : 0);
+            }
+            m->next_promote_mono[i] = next;
+        }
+        if (m->client != NULL && now >= m->next_stalled_mono[i]) {
+            int n = bp_queue_check_stalled(m->client, q, &err);
+            m->next_stalled_mono[i] = now + m->cfg->queues[i].stalled_interval_ms;
+            if (n < 0) {
+                bp_log_warn("stalled-job check of '%s' failed: %s", q->name, err.msg);
+                if (err.kind != BP_ERR_REPLY)
+                    bp_master_redis_drop(m, err.msg);
+            } else if (n > 0) {
+                bp_log_notice("stalled-job check of '%s': %d job%s recovered or failed", q->name, n,
+                              n == 1 ? "" : "s");
+            }
+        }
+    }
+}

@@ -1,0 +1,423 @@
+/* bp_master.c -- `bullpen run`: the master's life from start to exit.
+ *
+ * Start: load the configuration once, build the TLS context and handler tables once (the
+ * plugins are loaded here, before any fork), then fork the workers. Loop: poll the signal
+ * self-pipe and the subscriber; act on signal flags in a fixed order (shutdown, reap,
+ * reload, scale, quiet, reopen, upgrade); then the timers (Redis reconnect, health, house-
+ * keeping, respawns). The master never fetches jobs. */
+#include "bp_master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "bp_log.h"
+#include "bp_signals.h"
+#include "bp_tls.h"
+
+#define BP_MASTER_TICK_MS 100 /* the loop wakes at least this often for its timers */
+
+void bp_supervisor_set_child_hook(void (*hook)(void *), void *arg);
+
+/* One generation: config, TLS context, handler tables, per-queue state. */
+typedef struct generation {
+    bp_config *cfg;
+    SSL_CTX *tls;
+    bp_handlers **handlers;
+    int *want;
+    bp_queue *queues;
+    int64_t *next_promote_mono;
+    int64_t *next_stalled_mono;
+} generation;
+
+static void generation_free(generation *g)
+{
+    if (g->cfg != NULL && g->handlers != NULL) {
+        for (size_t i = 0; i < g->cfg->n_queues; i++)
+            bp_handlers_free(g->handlers[i]);
+    }
+    free(g->handlers);
+    free(g->want);
+    free(g->queues);
+    free(g->next_promote_mono);
+    free(g->next_stalled_mono);
+    bp_tls_ctx_free(g->tls);
+    bp_config_free(g->cfg);
+    memset(g, 0, sizeof(*g));
+}
+
+/* Build everything a generation needs from path. 0, or -1 with err (file:line for config). */
+static int generation_load(generation *g, const char *path, int workers_override, bp_err *err)
+{
+    size_t n;
+
+    memset(g, 0, sizeof(*g));
+    if (bp_config_load(&g->cfg, path, err) != 0)
+        return -1;
+    n = g->cfg->n_queues;
+    if (g->cfg->redis.transport == BP_TRANSPORT_TLS &&
+        bp_tls_ctx_new(&g->tls, &g->cfg->redis.tls, err) != 0)
+        goto out_free;
+    g->handlers = calloc(n, sizeof(*g->handlers));
+    g->want = calloc(n, sizeof(*g->want));
+    g->queues = calloc(n, sizeof(*g->queues));
+    g->next_promote_mono = calloc(n, sizeof(int64_t));
+    g->next_stalled_mono = calloc(n, sizeof(int64_t));
+    if (g->handlers == NULL || g->want == NULL || g->queues == NULL ||
+        g->next_promote_mono == NULL || g->next_stalled_mono == NULL) {
+        bp_err_set(err, BP_ERR_IO, ENOMEM, "out of memory");
+        goto out_free;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const bp_queue_config *qc = &g->cfg->queues[i];
+        if (bp_handlers_new(&g->handlers[i], qc, err) != 0)
+            goto out_free;
+        g->want[i] = workers_override >= 0 && i == 0 ? workers_override : qc->workers;
+        bp_queue_init(&g->queues[i], qc->prefix, qc->name, NULL, qc->lock_duration_ms,
+                      qc->stalled_interval_ms, qc->max_stalled);
+    }
+    return 0;
+
+out_free:
+    generation_free(g);
+    return -1;
+}
+
+static void generation_install(bp_master *m, generation *g)
+{
+    m->cfg = g->cfg;
+    m->tls = g->tls;
+    m->handlers = g->handlers;
+    m->want = g->want;
+    m->queues = g->queues;
+    m->next_promote_mono = g->next_promote_mono;
+    m->next_stalled_mono = g->next_stalled_mono;
+}
+
+static void generation_take(bp_master *m, generation *g)
+{
+    g->cfg = m->cfg;
+    g->tls = m->tls;
+    g->handlers = m->handlers;
+    g->want = m->want;
+    g->queues = m->queues;
+    g->next_promote_mono = m->next_promote_mono;
+    g->next_stalled_mono = m->next_stalled_mono;
+}
+
+static void set_channels(bp_master *m)
+{
+    const char *cc = m->cfg->pool.control_channel;
+    long pid = (long)getpid();
+
+    snprintf(m->control_channel, sizeof(m->control_channel), "%s", cc);
+    snprintf(m->to_worker_channel, sizeof(m->to_worker_channel), "%s:workers:%s:%ld", cc,
+             m->hostname, pid);
+    snprintf(m->heartbeat_channel, sizeof(m->heartbeat_channel), "%s:heartbeats:%s:%ld", cc,
+             m->hostname, pid);
+    snprintf(m->host_key, sizeof(m->host_key), "%s:host:%s:%ld", cc, m->hostname, pid);
+}
+
+static void open_log(const bp_config *cfg)
+{
+    if (bp_log_open(cfg->log.level, cfg->log.file, cfg->log.syslog, cfg->log.format) != 0)
+        bp_log_error("cannot open log file '%s': %s; logging to stderr (check log.file in %s)",
+                     cfg->log.file, strerror(errno), cfg->path);
+}
+
+static void reload(bp_master *m)
+{
+    generation fresh, old;
+    bp_err err;
+
+    bp_log_notice("reloading %s", m->opts->config_path);
+    if (generation_load(&fresh, m->opts->config_path, -1, &err) != 0) {
+        bp_log_error("reload refused, keeping the running configuration: %s", err.msg);
+        return;
+    }
+    generation_take(m, &old);
+    /* old slots keep their own bp_queue copy; those of queues that are gone retire now */
+    for (int i = 0; i < m->n_slots; i++) {
+        bp_slot *s = &m->slots[i];
+        int found = -1;
+        for (size_t q = 0; q < fresh.cfg->n_queues; q++) {
+            if (strcmp(fresh.cfg->queues[q].name, s->q.name) == 0)
+                found = (int)q;
+        }
+        if (found < 0 && s->in_use)
+            bp_supervisor_retire(s, "its queue is no longer configured");
+        s->queue_idx = found >= 0 ? found : 0;
+        if (!s->retiring && s->pid == 0)
+            s->in_use = 0; /* waiting to respawn: the new generation will fill it */
+    }
+    generation_install(m, &fresh);
+    m->generation++;
+    m->ready_logged = 0;
+    open_log(m->cfg);
+    /* the old handlers stay loaded in old workers (their own copy); free the master's */
+    generation_free(&old);
+    bp_log_notice("configuration reloaded (generation %d): workers are replaced one at a time",
+                  m->generation);
+}
+
+static void begin_stop(bp_master *m, int fast)
+{
+    if (m->stopping >= (fast ? 2 : 1))
+        return;
+    m->stopping = fast ? 2 : 1;
+    if (fast) {
+        bp_log_notice("fast stop: killing workers and recovering their jobs at once");
+        for (int i = 0; i < m->n_slots; i++) {
+            if (m->slots[i].pid > 0)
+                bp_supervisor_kill(m, &m->slots[i], BP_KILL_SHUTDOWN,
+                                   "fast stop while the job ran");
+        }
+        return;
+    }
+    m->stop_deadline_mono = bp_mono_ms() + m->cfg->pool.shutdown_timeout_ms;
+    bp_log_notice("graceful stop: workers finish their jobs (up to %d ms)",
+                  m->cfg->pool.shutdown_timeout_ms);
+    for (int i = 0; i < m->n_slots; i++) {
+        m->slots[i].retiring = 1;
+        m->slots[i].term_mono = bp_mono_ms();
+        if (m->slots[i].pid > 0)
+            kill(m->slots[i].pid, SIGTERM);
+    }
+}
+
+static void set_quiet(bp_master *m, int quiet)
+{
+    if (m->quiet == quiet)
+        return;
+    m->quiet = quiet;
+    bp_log_notice(quiet ? "quiet: workers stop pulling jobs (SIGCONT resumes)"
+                        : "resumed: workers pull jobs again");
+    bp_master_publish(m, m->to_worker_channel, quiet ? "pause" : "resume");
+}
+
+/* USR2: re-execute the binary, nginx style. The new master stops this one when it is up. */
+static void upgrade(bp_master *m)
+{
+    char from[32];
+    pid_t pid;
+
+    if (m->upgrade_child > 0) {
+        bp_log_warn("an upgrade is already running (new master pid %ld)", (long)m->upgrade_child);
+        return;
+    }
+    snprintf(from, sizeof(from), "%ld", (long)getpid());
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        bp_signals_reset_child();
+        setenv("BULLPEN_UPGRADE_FROM", from, 1);
+        execv("/proc/self/exe", m->opts->argv);
+        execvp(m->opts->argv[0], m->opts->argv);
+        _exit(EX_OSERR);
+    }
+    if (pid < 0) {
+        bp_log_error("upgrade: cannot fork: %s", strerror(errno));
+        return;
+    }
+    m->upgrade_child = pid;
+    bp_log_notice("upgrade: started the new master (pid %ld); this one stops when it is ready",
+                  (long)pid);
+}
+
+static void handle_signals(bp_master *m)
+{
+    bp_signal_flags *f = &bp_signals_pending;
+
+    if (f->shutdown_fast) {
+        f->shutdown_fast = 0;
+        begin_stop(m, 1);
+    }
+    if (f->shutdown_graceful) {
+        f->shutdown_graceful = 0;
+        begin_stop(m, 0);
+    }
+    if (f->child) {
+        f->child = 0;
+        bp_supervisor_reap(m);
+    }
+    if (f->reload) {
+        f->reload = 0;
+        if (!m->stopping)
+            reload(m);
+    }
+    if (f->more) {
+        f->more = 0;
+        bp_supervisor_scale(m, 0, m->want[0] + 1);
+    }
+    if (f->fewer) {
+        f->fewer = 0;
+        if (m->want[0] > 0)
+            bp_supervisor_scale(m, 0, m->want[0] - 1);
+    }
+    if (f->quiet) {
+        f->quiet = 0;
+        set_quiet(m, 1);
+    }
+    if (f->resume) {
+        f->resume = 0;
+        set_quiet(m, 0);
+    }
+    if (f->reopen) {
+        f->reopen = 0;
+        bp_log_reopen();
+        bp_supervisor_signal_all(m, SIGUSR1);
+        bp_log_info("log files reopened");
+    }
+    if (f->upgrade) {
+        f->upgrade = 0;
+        upgrade(m);
+    }
+}
+
+static void maybe_log_ready(bp_master *m)
+{
+    int want = 0, up = 0;
+
+    if (m->ready_logged || m->stopping)
+        return;
+    for (size_t i = 0; i < m->cfg->n_queues; i++)
+        want += m->want[i];
+    for (int i = 0; i < m->n_slots; i++)
+        up += m->slots[i].pid > 0 && m->slots[i].connected &&
+              m->slots[i].generation == m->generation && !m->slots[i].retiring;
+    if (up < want)
+        return;
+    m->ready_logged = 1;
+    if (m->cfg->n_queues == 1)
+        bp_log_notice("pool ready: %d worker%s on %s", up, up == 1 ? "" : "s",
+                      m->cfg->queues[0].name);
+    else
+        bp_log_notice("pool ready: %d workers on %zu queues", up, m->cfg->n_queues);
+    if (m->upgrade_from > 0) {
+        bp_log_notice("upgrade: asking the old master (pid %ld) to stop", (long)m->upgrade_from);
+        kill(m->upgrade_from, SIGTERM);
+        m->upgrade_from = 0;
+    }
+}
+
+static void close_in_child(void *arg)
+{
+    (void)arg;
+}
+
+static void master_loop(bp_master *m, int sig_fd)
+{
+    for (;;) {
+        struct pollfd p[2] = {{.fd = sig_fd, .events = POLLIN},
+                              {.fd = m->sub != NULL ? bp_conn_fd(m->sub) : -1, .events = POLLIN}};
+        int timeout = BP_MASTER_TICK_MS;
+
+        if (m->sub != NULL && bp_conn_has_pending(m->sub))
+            timeout = 0;
+        if (poll(p, 2, timeout) < 0 && errno != EINTR) {
+            bp_log_crit("poll: %s", strerror(errno));
+            m->exit_code = EX_OSERR;
+            break;
+        }
+        if (p[0].revents & POLLIN)
+            bp_signals_drain();
+        handle_signals(m);
+        if (m->sub != NULL &&
+            ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) || bp_conn_has_pending(m->sub)))
+            bp_master_redis_poll(m);
+        bp_supervisor_reap(m); /* also catches a SIGCHLD that raced the flag */
+        if (m->halted && !m->stopping)
+            begin_stop(m, 0);
+        if (m->stopping) {
+            if (m->stopping == 1 && bp_mono_ms() > m->stop_deadline_mono) {
+                for (int i = 0; i < m->n_slots; i++) {
+                    if (m->slots[i].pid > 0)
+                        bp_supervisor_kill(m, &m->slots[i], BP_KILL_SHUTDOWN,
+                                           "still running after shutdown_timeout_ms = %d",
+                                           m->cfg->pool.shutdown_timeout_ms);
+                }
+            }
+            if (bp_supervisor_alive(m) == 0) {
+                bp_master_redis_tick(m);
+                bp_housekeeping_flush(m);
+                break;
+            }
+        }
+        bp_master_redis_tick(m);
+        bp_health_tick(m);
+        bp_housekeeping_tick(m);
+        bp_supervisor_tick(m);
+        bp_supervisor_spawn_due(m);
+        maybe_log_ready(m);
+    }
+}
+
+int bp_master_run(const bp_run_options *opts)
+{
+    bp_master m;
+    generation g;
+    bp_err err;
+    int sig_fd;
+    const char *from = getenv("BULLPEN_UPGRADE_FROM");
+
+    memset(&m, 0, sizeof(m));
+    m.opts = opts;
+    m.exit_code = 0;
+    bp_log_set_role("master");
+    if (generation_load(&g, opts->config_path, opts->workers_override, &err) != 0) {
+        bp_log_error("%s", err.msg);
+        return bp_err_exit_code(&err) == EX_SOFTWARE ? EX_CONFIG : bp_err_exit_code(&err);
+    }
+    generation_install(&m, &g);
+    open_log(m.cfg);
+    bp_log_info("configuration read from %s", m.cfg->path);
+    if (m.tls != NULL)
+        bp_log_info("TLS context built: CA %s, verification %s",
+                    m.cfg->redis.tls.ca_file != NULL ? m.cfg->redis.tls.ca_file : "(system store)",
+                    m.cfg->redis.tls.verify ? "on" : "OFF");
+    if (m.cfg->pool.control_key == NULL)
+        bp_log_notice("no pool.control_key_file: every bullpen ctl command will be refused");
+    if (from != NULL) {
+        m.upgrade_from = (pid_t)atol(from);
+        unsetenv("BULLPEN_UPGRADE_FROM");
+    }
+    if (gethostname(m.hostname, sizeof(m.hostname) - 1) != 0)
+        snprintf(m.hostname, sizeof(m.hostname), "localhost");
+    srandom((unsigned)(getpid() ^ bp_mono_us()));
+    set_channels(&m);
+    bp_backoff_init(&m.redis_backoff, 200, 10000, 0);
+    if (pipe2(m.death_pipe, O_CLOEXEC) != 0) {
+        bp_log_crit("cannot create the master pipe: %s", strerror(errno));
+        generation_take(&m, &g);
+        generation_free(&g);
+        return EX_OSERR;
+    }
+    sig_fd = bp_signals_install_master();
+    bp_supervisor_init(&m);
+    bp_supervisor_set_child_hook(close_in_child, &m);
+    bp_master_redis_tick(&m);
+    if (m.client == NULL)
+        bp_log_warn("starting without Redis: workers are started when it answers");
+    m.breaker_open = m.client == NULL;
+
+    master_loop(&m, sig_fd);
+
+    bp_log_notice("stopped");
+    bp_conn_close(m.client);
+    bp_conn_close(m.sub);
+    close(m.death_pipe[0]);
+    close(m.death_pipe[1]);
+    free(m.slots);
+    generation_take(&m, &g);
+    generation_free(&g);
+    return m.exit_code;
+}

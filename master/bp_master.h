@@ -1,0 +1,156 @@
+/* bp_master.h -- the master process: its state, shared by the master's own files
+ * (bp_master.c main loop, bp_supervisor.c slots, bp_health.c heartbeats and verdicts,
+ * bp_housekeeping.c delayed/stalled/recovery, bp_master_redis.c connections).
+ *
+ * The master never runs jobs. It parses the configuration once, builds the TLS context and
+ * the handler tables (plugins) once per generation, forks the workers, reaps and respawns
+ * them, watches them over pub/sub, and does the queue housekeeping once per host. */
+#ifndef BP_MASTER_H
+#define BP_MASTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "bp_config.h"
+#include "bp_conn.h"
+#include "bp_handler.h"
+#include "bp_queue.h"
+#include "bp_time.h"
+#include "bp_worker.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+
+/* Why the master killed a worker (decides the recovery text and the metrics label). */
+typedef enum bp_kill_cause {
+    BP_KILL_NONE,
+    BP_KILL_HUNG,     /* no heartbeat, deaf subscriber, silent bclient, frozen loop */
+    BP_KILL_TIMEOUT,  /* job past its timeout and the grace */
+    BP_KILL_SHUTDOWN, /* fast stop, or graceful stop past shutdown_timeout_ms */
+} bp_kill_cause;
+
+/* One worker process slot. */
+typedef struct bp_slot {
+    int in_use;               /* slot holds a worker (running or waiting to respawn) */
+    int queue_idx;            /* index in the current config's queues */
+    int index;                /* worker number shown in logs and titles */
+    int generation;           /* config generation it was started with */
+    pid_t pid;                /* 0 while not running */
+    bp_queue q;               /* its queue and lock token (for recovery by token) */
+    int64_t spawned_mono;     /* when it was forked */
+    int64_t respawn_at_mono;  /* earliest next spawn (per-slot backoff) */
+    bp_backoff backoff;       /* per-slot respawn pacing */
+    int quick_deaths;         /* deaths soon after start, in a row */
+    int retiring;             /* TERM sent on purpose: do not respawn */
+    int64_t term_mono;        /* when TERM was sent (for the KILL escalation) */
+    bp_kill_cause kill_cause; /* set when the master killed it */
+    char kill_reason[256];    /* the verdict, for the log and the failedReason */
+    int64_t soft_signal_mono; /* job timeout: when the soft signal went */
+    int recycle_after;        /* jobs before recycling (with jitter), 0 = never */
+    /* from the last heartbeat */
+    int64_t last_hb_mono;   /* 0 = none yet */
+    int connected;          /* a heartbeat has been seen: its connections are up */
+    char state[16];         /* idle busy paused draining */
+    char job[256];          /* current job id, "" when idle */
+    int64_t job_started_ms; /* wall ms */
+    int64_t job_timeout_ms; /* 0 = none */
+    long long ping_seq;     /* last ping its subscriber saw */
+    int64_t loop_ms;        /* wall ms its main loop last moved */
+    int64_t bclient_ms;     /* wall ms its bclient last returned */
+    long long jobs_done;
+    long long jobs_failed;
+    long long rss_kb;
+} bp_slot;
+
+typedef struct bp_run_options {
+    const char *config_path; /* -c */
+    int workers_override;    /* -w N, -1 = from the config */
+    bool daemonize;          /* -d */
+    const char *pidfile;     /* --pidfile, NULL = pool.pidfile */
+    int argc;                /* the original command line, for USR2 re-exec */
+    char **argv;
+} bp_run_options;
+
+typedef struct bp_master {
+    const bp_run_options *opts;
+    bp_config *cfg;             /* current generation */
+    int generation;             /* bumped by every successful reload */
+    SSL_CTX *tls;               /* current generation's context; NULL without TLS */
+    bp_handlers **handlers;     /* per queue of cfg */
+    int *want;                  /* wanted workers per queue of cfg */
+    bp_queue *queues;           /* per queue of cfg, master token (housekeeping) */
+    int64_t *next_promote_mono; /* per queue */
+    int64_t *next_stalled_mono; /* per queue */
+    char hostname[256];
+
+    bp_slot *slots;    /* the process table */
+    int n_slots;       /* entries in slots (in use or not) */
+    int next_index;    /* next worker number */
+    int death_pipe[2]; /* workers hold the read end: EOF = the master is gone */
+
+    bp_conn *client;           /* housekeeping, pings, host key ("master") */
+    bp_conn *sub;              /* control + heartbeat + delayed channels ("master-subscriber") */
+    int64_t sub_up_since_mono; /* 0 while the subscriber is down: verdicts suspended */
+    int64_t next_redis_try_mono;
+    bp_backoff redis_backoff; /* the master's reconnect pacing */
+    char control_channel[BP_CHANNEL_MAX];
+    char to_worker_channel[BP_CHANNEL_MAX];
+    char heartbeat_channel[BP_CHANNEL_MAX];
+    char host_key[BP_CHANNEL_MAX];
+
+    long long ping_seq; /* last ping sent */
+    int64_t next_ping_mono;
+
+    int breaker_open;   /* Redis unreachable: no spawns until it answers again */
+    int start_failures; /* workers that exited 75 at start, in a row */
+
+    int quiet;                  /* TSTP: workers do not pull */
+    int stopping;               /* 1 graceful, 2 fast */
+    int64_t stop_deadline_mono; /* graceful: kill what still runs after this */
+    int halted;                 /* a worker exited 78: the configuration must be fixed */
+    int ready_logged;           /* "pool ready" said for this generation */
+    int exit_code;              /* what bullpen run exits with */
+    pid_t upgrade_from;         /* the old master to stop when this one is ready (USR2) */
+    pid_t upgrade_child;        /* the new master this one exec'd (USR2) */
+    void *pidfile;              /* bp_pidfile *, NULL without one */
+    void *ctl_nonces;           /* replay cache for signed ctl messages */
+} bp_master;
+
+/* bullpen run: returns the exit code. */
+int bp_master_run(const bp_run_options *opts);
+
+/* bp_master_redis.c */
+void bp_master_redis_tick(bp_master *m); /* (re)connect, subscribe */
+void bp_master_redis_poll(bp_master *m); /* read subscriber messages */
+void bp_master_redis_drop(bp_master *m, const char *why);
+int bp_master_publish(bp_master *m, const char *channel, const char *msg);
+
+/* bp_supervisor.c */
+void bp_supervisor_init(bp_master *m);
+void bp_supervisor_spawn_due(bp_master *m); /* fork what is wanted and due */
+void bp_supervisor_reap(bp_master *m);      /* wait4 every exited child */
+void bp_supervisor_kill(bp_master *m, bp_slot *s, bp_kill_cause cause, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void bp_supervisor_retire(bp_slot *s, const char *why); /* TERM, no respawn */
+void bp_supervisor_scale(bp_master *m, int queue_idx, int n);
+void bp_supervisor_signal_all(bp_master *m, int signo);
+void bp_supervisor_tick(bp_master *m);       /* escalation, recycling, reload roll */
+int bp_supervisor_alive(const bp_master *m); /* running worker processes */
+bp_slot *bp_supervisor_find_pid(bp_master *m, pid_t pid);
+
+/* bp_health.c */
+void bp_health_on_heartbeat(bp_master *m, const char *json, size_t len);
+void bp_health_tick(bp_master *m);      /* pings, verdicts, host key */
+void bp_health_on_sub_up(bp_master *m); /* forgive silence during an outage */
+
+/* bp_housekeeping.c */
+void bp_housekeeping_tick(bp_master *m);
+void bp_housekeeping_on_delayed(bp_master *m, const char *channel, const char *msg);
+void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout);
+void bp_housekeeping_flush(bp_master *m); /* retry recoveries Redis refused */
+
+/* bp_master_ctl.c: a message on the control channel (signed ctl command). */
+void bp_master_on_ctl(bp_master *m, const char *text, size_t len);
+
+#endif /* BP_MASTER_H */

@@ -1,0 +1,318 @@
+/* bp_keeper.c -- the worker's keeper thread: owner of the subscriber connection and of the
+ * worker's timers.
+ *
+ * It answers the master's pings with heartbeats (and sends one every heartbeat_ms anyway,
+ * carrying the last ping seq it saw, so a deaf subscriber shows as a stale seq), extends the
+ * current job's lock every lock_renew_ms, cancels a job past its timeout, and watches the
+ * pipe from the master: EOF means the master died, and the worker stops after its job.
+ * Because this runs beside the handler, a CPU-bound job never "stalls" the way a busy Node
+ * event loop does. The client connection is shared with the main thread under client_lock. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "bp_log.h"
+#include "bp_worker_internal.h"
+
+#define BP_KEEPER_SUB_BASE_MS 100  /* first subscriber reconnect within 0.1 s */
+#define BP_KEEPER_SUB_MAX_MS  5000 /* then at most one try per 5 s */
+
+typedef struct keeper_timers {
+    int64_t next_heartbeat; /* monotonic ms */
+    int64_t next_sub_try;   /* monotonic ms; subscriber reconnect */
+    bp_backoff sub_backoff;
+    int subscribed;
+} keeper_timers;
+
+static const char *state_name(int s)
+{
+    switch (s) {
+    case BP_WORKER_BUSY:
+        return "busy";
+    case BP_WORKER_PAUSED:
+        return "paused";
+    case BP_WORKER_DRAINING:
+        return "draining";
+    default:
+        return "idle";
+    }
+}
+
+static long rss_kb(void)
+{
+    long pages_total = 0, pages_rss = 0;
+    FILE *f = fopen("/proc/self/statm", "re");
+
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages_total, &pages_rss) != 2)
+        pages_rss = 0;
+    fclose(f);
+    return pages_rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+void bp_worker_heartbeat(bp_worker *w)
+{
+    json_t *hb;
+    char *text;
+    bp_err err;
+    redisReply *r = NULL;
+    int state = atomic_load(&w->state);
+
+    pthread_mutex_lock(&w->state_lock);
+    hb = json_pack(
+        "{s:i, s:I, s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "i",
+        w->spec->index, "pid", (json_int_t)getpid(), "host", w->spec->hostname, "q", w->q.name,
+        "st", state_name(state), "seq", (json_int_t)atomic_load(&w->last_ping_seq), "job",
+        w->job_id[0] != '\0' ? w->job_id : NULL, "js", (json_int_t)w->job_started_ms, "jt",
+        (json_int_t)w->job_timeout_ms, "loop", (json_int_t)atomic_load(&w->loop_moved_ms), "bc",
+        (json_int_t)atomic_load(&w->bclient_back_ms), "done",
+        (json_int_t)atomic_load(&w->jobs_done), "failed", (json_int_t)atomic_load(&w->jobs_failed),
+        "rss", (json_int_t)rss_kb());
+    pthread_mutex_unlock(&w->state_lock);
+    if (hb == NULL)
+        return;
+    text = json_dumps(hb, JSON_COMPACT);
+    json_decref(hb);
+    if (text == NULL)
+        return;
+    pthread_mutex_lock(&w->client_lock);
+    if (bp_worker_client_ensure(w, &err) == 0)
+        r = bp_conn_command(w->client, &err, "PUBLISH %s %s", w->spec->heartbeat_channel, text);
+    pthread_mutex_unlock(&w->client_lock);
+    if (r != NULL)
+        freeReplyObject(r);
+    free(text);
+}
+
+static void renew_lock(bp_worker *w)
+{
+    char id[sizeof(w->job_id)];
+    int64_t now = bp_mono_ms();
+    int due;
+    bp_err err;
+    int rc = -1;
+
+    pthread_mutex_lock(&w->state_lock);
+    due = w->job_id[0] != '\0' && now - w->lock_extended_mono >= w->spec->queue->lock_renew_ms;
+    memcpy(id, w->job_id, sizeof(id));
+    pthread_mutex_unlock(&w->state_lock);
+    if (!due)
+        return;
+    pthread_mutex_lock(&w->client_lock);
+    if (bp_worker_client_ensure(w, &err) == 0)
+        rc = bp_queue_extend_lock(w->client, &w->q, id, &err);
+    pthread_mutex_unlock(&w->client_lock);
+    pthread_mutex_lock(&w->state_lock);
+    if (rc >= 0 && strcmp(id, w->job_id) == 0)
+        w->lock_extended_mono = now;
+    pthread_mutex_unlock(&w->state_lock);
+    if (rc == 0)
+        bp_log_warn("job %s: lock lost (taken by the stalled check or another worker); its "
+                    "outcome will not be recorded",
+                    id);
+    else if (rc < 0)
+        bp_log_warn("job %s: cannot extend its lock: %s; retrying", id, err.msg);
+}
+
+static void check_deadline(bp_worker *w)
+{
+    int64_t now = bp_now_ms();
+
+    pthread_mutex_lock(&w->state_lock);
+    if (w->job_id[0] != '\0' && w->job_timeout_ms > 0 && !w->cancel &&
+        now >= w->job_started_ms + w->job_timeout_ms) {
+        atomic_store(&w->cancel_reason, BP_CANCEL_TIMEOUT);
+        w->cancel = 1;
+        bp_log_warn("job %s: timed out after %lld ms; cancelling it", w->job_id,
+                    (long long)w->job_timeout_ms);
+    }
+    pthread_mutex_unlock(&w->state_lock);
+}
+
+/* Milliseconds until the keeper must act next (heartbeat, lock renewal, job deadline). */
+static int next_wait_ms(bp_worker *w, const keeper_timers *t)
+{
+    int64_t mono = bp_mono_ms();
+    int64_t wait = t->next_heartbeat - mono;
+
+    pthread_mutex_lock(&w->state_lock);
+    if (w->job_id[0] != '\0') {
+        int64_t renew = w->lock_extended_mono + w->spec->queue->lock_renew_ms - mono;
+        if (renew < wait)
+            wait = renew;
+        if (w->job_timeout_ms > 0 && !w->cancel) {
+            int64_t left = w->job_started_ms + w->job_timeout_ms - bp_now_ms();
+            if (left < wait)
+                wait = left;
+        }
+    }
+    pthread_mutex_unlock(&w->state_lock);
+    if (!t->subscribed && t->next_sub_try - mono < wait)
+        wait = t->next_sub_try - mono;
+    if (wait < 0)
+        wait = 0;
+    return (int)(wait > 60000 ? 60000 : wait);
+}
+
+static void handle_message(bp_worker *w, const char *msg, size_t len)
+{
+    char text[512];
+
+    snprintf(text, sizeof(text), "%.*s", (int)(len < sizeof(text) - 1 ? len : sizeof(text) - 1),
+             msg);
+    if (strncmp(text, "ping ", 5) == 0) {
+        atomic_store(&w->last_ping_seq, atoll(text + 5));
+        bp_worker_heartbeat(w); /* the echo: proves all three connections at once */
+    } else if (strcmp(text, "pause") == 0) {
+        if (!atomic_exchange(&w->paused, 1))
+            bp_log_info("paused: not pulling new jobs");
+        bp_worker_wake(w);
+    } else if (strcmp(text, "resume") == 0) {
+        if (atomic_exchange(&w->paused, 0))
+            bp_log_info("resumed: pulling jobs again");
+        bp_worker_wake(w);
+    } else if (strncmp(text, "cancel ", 7) == 0) {
+        pthread_mutex_lock(&w->state_lock);
+        if (w->job_id[0] != '\0' && strcmp(w->job_id, text + 7) == 0) {
+            atomic_store(&w->cancel_reason, BP_CANCEL_CTL);
+            w->cancel = 1;
+            bp_log_notice("job %s: cancelled by bullpen ctl", w->job_id);
+        }
+        pthread_mutex_unlock(&w->state_lock);
+    } else if (strcmp(text, "shutdown") == 0) {
+        atomic_store(&w->stopping, 1);
+        bp_worker_wake(w);
+    }
+}
+
+static int subscribe(bp_worker *w, bp_err *err)
+{
+    redisReply *r;
+
+    if (w->subscriber == NULL || !bp_conn_ok(w->subscriber)) {
+        bp_conn_close(w->subscriber);
+        w->subscriber = NULL;
+        if (bp_worker_connect(w, &w->subscriber, w->conn_name_sub, err) != 0)
+            return -1;
+    }
+    r = bp_conn_command(w->subscriber, err, "SUBSCRIBE %s", w->spec->to_worker_channel);
+    if (r == NULL)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+static void read_subscriber(bp_worker *w, keeper_timers *t)
+{
+    do {
+        redisReply *r = NULL;
+        bp_err err;
+
+        if (bp_conn_read_reply(w->subscriber, &r, 1000, -1, &err) != 0) {
+            bp_log_warn("subscriber: %s; reconnecting", err.msg);
+            bp_conn_close(w->subscriber);
+            w->subscriber = NULL;
+            t->subscribed = 0;
+            t->next_sub_try = bp_mono_ms() + bp_backoff_next(&t->sub_backoff);
+            return;
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
+            strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING)
+            handle_message(w, r->element[2]->str, r->element[2]->len);
+        freeReplyObject(r);
+    } while (bp_conn_has_pending(w->subscriber));
+}
+
+/* The master's pipe: EOF (or an error) means the master is gone. */
+static int master_gone(bp_worker *w)
+{
+    char buf[16];
+    ssize_t n = read(w->spec->master_pipe_fd, buf, sizeof(buf));
+
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+static void *keeper_main(void *arg)
+{
+    bp_worker *w = arg;
+    keeper_timers t = {0};
+    bp_err err;
+
+    bp_backoff_init(&t.sub_backoff, BP_KEEPER_SUB_BASE_MS, BP_KEEPER_SUB_MAX_MS, 0);
+    t.subscribed = subscribe(w, &err) == 0;
+    if (!t.subscribed)
+        bp_log_warn("subscriber: cannot subscribe to '%s': %s; retrying",
+                    w->spec->to_worker_channel, err.msg);
+    t.next_sub_try = bp_mono_ms() + bp_backoff_next(&t.sub_backoff);
+    bp_worker_heartbeat(w);
+    t.next_heartbeat = bp_mono_ms() + w->spec->cfg->pool.heartbeat_ms;
+
+    for (;;) {
+        struct pollfd p[3] = {
+            {.fd = w->keeper_pipe[0], .events = POLLIN},
+            {.fd = w->spec->master_pipe_fd, .events = POLLIN},
+            {.fd = t.subscribed ? bp_conn_fd(w->subscriber) : -1, .events = POLLIN},
+        };
+        int timeout = next_wait_ms(w, &t);
+
+        if (t.subscribed && bp_conn_has_pending(w->subscriber))
+            timeout = 0;
+        if (poll(p, 3, timeout) < 0 && errno != EINTR)
+            break;
+        if (p[0].revents & POLLIN) {
+            char buf[64];
+            ssize_t n = read(w->keeper_pipe[0], buf, sizeof(buf));
+            if (n > 0 && memchr(buf, 'q', (size_t)n) != NULL)
+                break;
+        }
+        if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && master_gone(w)) {
+            if (!atomic_exchange(&w->stopping, 1))
+                bp_log_warn("the master is gone: stopping after the current job");
+            bp_worker_wake(w);
+            p[1].fd = -1;
+        }
+        if (t.subscribed &&
+            ((p[2].revents & (POLLIN | POLLHUP | POLLERR)) || bp_conn_has_pending(w->subscriber)))
+            read_subscriber(w, &t);
+        if (!t.subscribed && bp_mono_ms() >= t.next_sub_try) {
+            t.subscribed = subscribe(w, &err) == 0;
+            if (t.subscribed) {
+                bp_backoff_reset(&t.sub_backoff);
+                bp_log_info("subscriber connection reopened");
+            } else {
+                t.next_sub_try = bp_mono_ms() + bp_backoff_next(&t.sub_backoff);
+            }
+        }
+        check_deadline(w);
+        renew_lock(w);
+        if (bp_mono_ms() >= t.next_heartbeat) {
+            bp_worker_heartbeat(w);
+            t.next_heartbeat = bp_mono_ms() + w->spec->cfg->pool.heartbeat_ms;
+        }
+    }
+    return NULL;
+}
+
+int bp_keeper_start(bp_worker *w, bp_err *err)
+{
+    int rc = pthread_create(&w->keeper, NULL, keeper_main, w);
+
+    if (rc != 0) {
+        bp_err_set(err, BP_ERR_IO, rc, "pthread_create: %s", strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+void bp_keeper_stop(bp_worker *w)
+{
+    (void)!write(w->keeper_pipe[1], "q", 1);
+    pthread_join(w->keeper, NULL);
+}

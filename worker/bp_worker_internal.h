@@ -1,0 +1,88 @@
+/* bp_worker_internal.h -- the state one worker process shares between its main thread
+ * (pull, run, finish) and its keeper thread (subscriber, heartbeats, lock renewal, job
+ * deadline). Private to worker/.
+ *
+ * Ownership: the main thread owns the bclient; the keeper owns the subscriber; the client
+ * connection is shared under client_lock (either thread may reconnect it while holding the
+ * lock). Fields the two threads both read are atomics or live under state_lock. */
+#ifndef BP_WORKER_INTERNAL_H
+#define BP_WORKER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "bp_conn.h"
+#include "bp_queue.h"
+#include "bp_time.h"
+#include "bp_worker.h"
+
+typedef enum bp_worker_state {
+    BP_WORKER_IDLE,
+    BP_WORKER_BUSY,
+    BP_WORKER_PAUSED,
+    BP_WORKER_DRAINING,
+} bp_worker_state;
+
+typedef enum bp_cancel_reason {
+    BP_CANCEL_NONE,
+    BP_CANCEL_TIMEOUT,  /* opts.timeout or queue job_timeout_ms passed */
+    BP_CANCEL_CTL,      /* bullpen ctl cancel ID */
+    BP_CANCEL_SHUTDOWN, /* fast stop */
+} bp_cancel_reason;
+
+typedef struct bp_worker {
+    const bp_worker_spec *spec;
+    bp_queue q;                 /* this worker's view of its queue (token = its own) */
+    char conn_name_client[600]; /* CLIENT SETNAME values */
+    char conn_name_sub[600];
+    char conn_name_bclient[900];
+
+    pthread_mutex_t client_lock; /* guards client */
+    bp_conn *client;             /* scripts, progress, heartbeats; shared */
+    bp_conn *bclient;            /* BRPOPLPUSH only; main thread */
+    long long bclient_id;        /* CLIENT ID of the bclient, -1 when unknown */
+    bp_conn *subscriber;         /* keeper thread only */
+    bp_backoff reconnect;        /* main thread's reconnect pacing */
+
+    int wake_pipe[2];   /* anyone -> main thread: stop blocking now */
+    int keeper_pipe[2]; /* main thread -> keeper: job changed, stop */
+    pthread_t keeper;
+    int keeper_started;
+
+    pthread_mutex_t state_lock; /* guards the current-job fields below */
+    char job_id[256];           /* current job id, "" when idle */
+    int64_t job_started_ms;     /* wall clock ms at take */
+    int64_t job_timeout_ms;     /* 0 = none */
+    int64_t lock_extended_mono; /* last successful extension (monotonic ms) */
+    char cancel_job_id[256];    /* ctl cancel that arrived for this job id */
+
+    volatile int cancel;               /* handlers poll this: non-zero = stop */
+    _Atomic int cancel_reason;         /* bp_cancel_reason */
+    _Atomic int state;                 /* bp_worker_state */
+    _Atomic int stopping;              /* leave after the current job */
+    _Atomic int paused;                /* stop pulling until resumed */
+    _Atomic long long last_ping_seq;   /* last ping the subscriber saw */
+    _Atomic long long loop_moved_ms;   /* wall ms when the main loop last moved */
+    _Atomic long long bclient_back_ms; /* wall ms when the bclient last returned */
+    _Atomic long long jobs_done;
+    _Atomic long long jobs_failed;
+} bp_worker;
+
+/* Keeper thread (bp_keeper.c). */
+int bp_keeper_start(bp_worker *w, bp_err *err);
+void bp_keeper_stop(bp_worker *w);
+
+/* Publish one heartbeat now (either thread). */
+void bp_worker_heartbeat(bp_worker *w);
+
+/* Wake the main thread out of a blocking pull or a paused wait. */
+void bp_worker_wake(bp_worker *w);
+
+/* Reconnect the client connection if it is broken (caller holds client_lock). 0 or -1. */
+int bp_worker_client_ensure(bp_worker *w, bp_err *err);
+
+/* Open one role's connection with this worker's name. */
+int bp_worker_connect(bp_worker *w, bp_conn **out, const char *name, bp_err *err);
+
+#endif /* BP_WORKER_INTERNAL_H */
