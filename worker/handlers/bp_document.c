@@ -1,0 +1,386 @@
+/* bp_document.c -- the document handler: the seed application's main job.
+ *
+ * Input {"path": "/abs/file"} or {"text": "..."}, optional "type". The flow costs two
+ * round trips to Redis for a document of up to BP_DOC_BATCH chunks:
+ *   1. map the file read-only (MAP_PRIVATE) or take the text, check max_bytes, hash the
+ *      input bytes (SHA-256, OpenSSL EVP) and validate UTF-8 on the mapping itself;
+ *   2. GET <prefix>:<queue>:doc:<sha256>: when present, return it with "cached": true;
+ *   3. extract into one buffer (bp_extract.h), cut chunks by offsets (bp_chunk.h);
+ *   4. one EVAL stores the chunk list, its expiry and the result (SET EX) atomically.
+ * A document with more chunks fills a temporary list in batches and the last EVAL renames
+ * it into place, so readers never see a half-written list under the real key.
+ *
+ * Memory: the mapping (page cache, not heap), the extracted text (at most about the input
+ * size) and one batch of argv pointers into that text; a chunk is copied only by hiredis
+ * when it formats the command. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "bp_chunk.h"
+#include "bp_extract.h"
+#include "bp_handlers_impl.h"
+#include "bp_log.h"
+
+#define BP_DOC_BATCH      1000 /* chunks per RPUSH: keeps one command around a few MB */
+#define BP_DOC_TMP_TTL_S  3600 /* a crashed multi-batch store leaves nothing for longer */
+#define BP_DOC_FIXED_ARGS 10   /* EVAL script 3 k1 k2 k3 ttl first last result */
+
+/* KEYS[1] list being filled, KEYS[2] final chunk list, KEYS[3] result key.
+ * ARGV[1] ttl in s (<= 0: no expiry), ARGV[2] "1" = first batch (clear KEYS[1] first),
+ * ARGV[3] "1" = last batch (move into place, expire, store the result), ARGV[4] result
+ * JSON, ARGV[5..] chunks. RPUSH in slices: Lua's unpack() has a stack limit. */
+static const char doc_store_lua[] =
+    "local n = #ARGV\n"
+    "local ttl = tonumber(ARGV[1])\n"
+    "if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end\n"
+    "for i = 5, n, 1000 do\n"
+    "  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, n)))\n"
+    "end\n"
+    "if ARGV[3] == '1' then\n"
+    "  if KEYS[1] ~= KEYS[2] then\n"
+    "    if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2])\n"
+    "    else redis.call('DEL', KEYS[2]) end\n"
+    "  end\n"
+    "  if ttl > 0 then\n"
+    "    redis.call('EXPIRE', KEYS[2], ttl)\n"
+    "    redis.call('SET', KEYS[3], ARGV[4], 'EX', ttl)\n"
+    "  else\n"
+    "    redis.call('PERSIST', KEYS[2])\n"
+    "    redis.call('SET', KEYS[3], ARGV[4])\n"
+    "  end\n"
+    "elseif ttl > 0 then\n"
+    "  redis.call('EXPIRE', KEYS[1], ttl)\n"
+    "else\n"
+    "  redis.call('EXPIRE', KEYS[1], " /* BP_DOC_TMP_TTL_S */ "3600)\n"
+    "end\n"
+    "return n - 4\n";
+
+/* One document being processed: its input bytes and the Redis keys derived from them. */
+typedef struct doc_job {
+    const bp_handler_config *hc; /* routed handler settings */
+    bp_job_ctx *ctx;             /* the job */
+    const char *path;            /* file name, NULL for text input */
+    bp_doc_type type;            /* how to extract */
+    const char *in;              /* input bytes (mapping or decoded text) */
+    size_t in_len;               /* bytes in in */
+    void *map;                   /* mapping to munmap, NULL for text */
+    char sha[65];                /* hex SHA-256 of in */
+    char *result_key;            /* <prefix>:<queue>:doc:<sha> */
+    char *chunks_key;            /* result_key + ":chunks" */
+    char *tmp_key;               /* chunks_key + ":tmp:<job id>" (multi-batch only) */
+} doc_job;
+
+/* Parse the job data: path or text, and type. Fills d (text points into *root, which the
+ * caller releases). Returns 0, or -1 with res set. */
+static int doc_parse(doc_job *d, json_t **root, bp_result *res)
+{
+    json_error_t jerr;
+    json_t *data = json_loadb(d->ctx->data, d->ctx->data_len, JSON_ALLOW_NUL, &jerr);
+    json_t *path, *text, *type;
+
+    if (data == NULL) {
+        bp_result_error(res, "document job data is not valid JSON: %s (at byte %d)", jerr.text,
+                        jerr.position);
+        return -1;
+    }
+    *root = data;
+    if (!json_is_object(data)) {
+        bp_result_error(res, "document job data must be an object {\"path\": \"/abs/file\"} or "
+                             "{\"text\": \"...\"}");
+        return -1;
+    }
+    path = json_object_get(data, "path"); /* borrowed */
+    text = json_object_get(data, "text"); /* borrowed */
+    type = json_object_get(data, "type"); /* borrowed */
+    if ((path == NULL) == (text == NULL)) {
+        bp_result_error(res, path != NULL ? "document job data has both \"path\" and \"text\"; "
+                                            "give one of them"
+                                          : "document job data needs \"path\" (an absolute "
+                                            "file name) or \"text\"");
+        return -1;
+    }
+    if (path != NULL) {
+        if (!json_is_string(path) || json_string_value(path)[0] != '/' ||
+            strlen(json_string_value(path)) != json_string_length(path)) {
+            bp_result_error(res, "document \"path\" must be an absolute file name string");
+            return -1;
+        }
+        d->path = json_string_value(path);
+        d->type = bp_doc_type_from_path(d->path);
+    } else {
+        if (!json_is_string(text)) {
+            bp_result_error(res, "document \"text\" must be a string");
+            return -1;
+        }
+        d->in = json_string_value(text);
+        d->in_len = json_string_length(text);
+        d->type = BP_DOC_TEXT;
+    }
+    if (type != NULL &&
+        (!json_is_string(type) || bp_doc_type_parse(json_string_value(type), &d->type) != 0)) {
+        bp_result_error(res, "document \"type\" must be \"text\", \"markdown\" or \"html\"");
+        return -1;
+    }
+    return 0;
+}
+
+static int doc_over_limit(const doc_job *d, uint64_t size, bp_result *res)
+{
+    if (d->hc->max_bytes > 0 && size > (uint64_t)d->hc->max_bytes) {
+        bp_result_error(res,
+                        "document is %" PRIu64 " bytes, over the limit of max_bytes = %" PRId64
+                        " (handlers.max_bytes)",
+                        size, d->hc->max_bytes);
+        return -1;
+    }
+    return 0;
+}
+
+/* Map the file read-only. Returns 0, or -1 with res set. */
+static int doc_map(doc_job *d, bp_result *res)
+{
+    struct stat st;
+    int fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0) {
+        bp_result_error(res, "cannot read document '%s': %s", d->path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        bp_result_error(res, "cannot read document '%s': %s", d->path, strerror(errno));
+        goto out_close;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        bp_result_error(res, "cannot read document '%s': %s", d->path,
+                        S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
+        goto out_close;
+    }
+    if (doc_over_limit(d, (uint64_t)st.st_size, res) != 0)
+        goto out_close;
+    d->in_len = (size_t)st.st_size;
+    if (d->in_len == 0) {
+        d->in = "";
+    } else {
+        void *m = mmap(NULL, d->in_len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            bp_result_error(res, "cannot read document '%s': mmap: %s", d->path, strerror(errno));
+            goto out_close;
+        }
+        (void)madvise(m, d->in_len, MADV_SEQUENTIAL);
+        d->map = m;
+        d->in = m;
+    }
+    close(fd);
+    return 0;
+
+out_close:
+    close(fd);
+    return -1;
+}
+
+static int doc_hash(doc_job *d, bp_result *res)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    static const char hex[] = "0123456789abcdef";
+
+    if (EVP_Digest(d->in, d->in_len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+        bp_result_error(res, "cannot compute the document's SHA-256 (OpenSSL EVP_Digest failed)");
+        return -1;
+    }
+    for (unsigned i = 0; i < 32; i++) {
+        d->sha[2 * i] = hex[md[i] >> 4];
+        d->sha[2 * i + 1] = hex[md[i] & 15];
+    }
+    d->sha[64] = '\0';
+    if (asprintf(&d->result_key, "%s:%s:doc:%s", d->ctx->prefix, d->ctx->queue, d->sha) < 0) {
+        d->result_key = NULL;
+        goto out_oom;
+    }
+    if (asprintf(&d->chunks_key, "%s:chunks", d->result_key) < 0) {
+        d->chunks_key = NULL;
+        goto out_oom;
+    }
+    return 0;
+
+out_oom:
+    bp_result_error(res, "out of memory building the document keys");
+    return -1;
+}
+
+/* GET the cached result. Returns 1 (res holds it, "cached": true), 0 (not cached) or -1
+ * (res holds the error). */
+static int doc_cached(doc_job *d, bp_result *res)
+{
+    const char *argv[2] = {"GET", d->result_key};
+    size_t argvlen[2] = {3, strlen(d->result_key)};
+    bp_err err = {0};
+    redisReply *r = d->ctx->command(d->ctx->worker, 2, argv, argvlen, &err);
+    json_t *cached;
+    char *text;
+    int rc = 0;
+
+    if (r == NULL) {
+        bp_result_error(res, "cannot read the document cache '%s': %s", d->result_key, err.msg);
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_STRING)
+        goto out_free;
+    cached = json_loadb(r->str, (size_t)r->len, 0, NULL);
+    if (!json_is_object(cached)) {
+        bp_log_warn("job %s: document cache '%s' holds no JSON object; recomputing", d->ctx->job_id,
+                    d->result_key);
+        json_decref(cached);
+        goto out_free;
+    }
+    json_object_set_new(cached, "cached", json_true()); /* steals the new reference */
+    text = json_dumps(cached, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(cached);
+    if (text == NULL) {
+        bp_result_error(res, "out of memory encoding the cached document result");
+        rc = -1;
+        goto out_free;
+    }
+    bp_result_value(res, text, strlen(text));
+    free(text);
+    rc = 1;
+
+out_free:
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Store chunks argv[BP_DOC_FIXED_ARGS .. argc) with one EVAL. Returns 0, or -1 with res
+ * set. */
+static int doc_store(doc_job *d, const char **argv, size_t *argvlen, int argc, bool first,
+                     bool last, const char *result, bp_result *res)
+{
+    char ttl[24];
+    bp_err err = {0};
+    const char *fill = last && first ? d->chunks_key : d->tmp_key;
+    redisReply *r;
+
+    snprintf(ttl, sizeof(ttl), "%d", d->hc->cache_ttl_s);
+    argv[0] = "EVAL";
+    argv[1] = doc_store_lua;
+    argv[2] = "3";
+    argv[3] = fill;
+    argv[4] = d->chunks_key;
+    argv[5] = d->result_key;
+    argv[6] = ttl;
+    argv[7] = first ? "1" : "0";
+    argv[8] = last ? "1" : "0";
+    argv[9] = result != NULL ? result : "";
+    for (int i = 0; i < BP_DOC_FIXED_ARGS; i++)
+        argvlen[i] = strlen(argv[i]);
+    argvlen[1] = sizeof(doc_store_lua) - 1;
+    r = d->ctx->command(d->ctx->worker, argc, argv, argvlen, &err);
+    if (r == NULL) {
+        bp_result_error(res, "cannot store document chunks in '%s': %s", d->chunks_key, err.msg);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Extract, chunk and store. Returns 0 with res holding the result, or -1 with the error. */
+static int doc_process(doc_job *d, bp_result *res)
+{
+    bp_text t;
+    bp_chunker ch;
+    const char **argv = NULL;
+    size_t *argvlen = NULL, off, len, n_chunks = 0;
+    int argc = BP_DOC_FIXED_ARGS, rc = -1;
+    bool first = true;
+    char result[256];
+
+    if (bp_extract(d->type, d->in, d->in_len, &t) != 0) {
+        bp_result_error(res, "out of memory extracting the text of a %zu-byte document", d->in_len);
+        return -1;
+    }
+    if (bp_chunker_init(&ch, t.buf, t.len, d->hc->chunk_words, d->hc->overlap_words) != 0)
+        goto out_oom;
+    argv = malloc((BP_DOC_FIXED_ARGS + BP_DOC_BATCH) * sizeof(argv[0]));
+    argvlen = malloc((BP_DOC_FIXED_ARGS + BP_DOC_BATCH) * sizeof(argvlen[0]));
+    if (argv == NULL || argvlen == NULL)
+        goto out_oom;
+    while (bp_chunker_next(&ch, &off, &len)) {
+        if (argc == BP_DOC_FIXED_ARGS + BP_DOC_BATCH) { /* full, and more follow */
+            if (first && asprintf(&d->tmp_key, "%s:tmp:%s", d->chunks_key, d->ctx->job_id) < 0) {
+                d->tmp_key = NULL;
+                goto out_oom;
+            }
+            if (doc_store(d, argv, argvlen, argc, first, false, NULL, res) != 0)
+                goto out_free;
+            first = false;
+            argc = BP_DOC_FIXED_ARGS;
+        }
+        argv[argc] = t.buf + off;
+        argvlen[argc] = len;
+        argc++;
+        n_chunks++;
+    }
+    snprintf(result, sizeof(result),
+             "{\"sha256\":\"%s\",\"bytes\":%zu,\"words\":%zu,\"chunks\":%zu,\"cached\":false}",
+             d->sha, d->in_len, t.words, n_chunks);
+    if (doc_store(d, argv, argvlen, argc, first, true, result, res) != 0)
+        goto out_free;
+    bp_log_debug("job %s: document %s: %zu bytes, %zu words, %zu chunks", d->ctx->job_id, d->sha,
+                 d->in_len, t.words, n_chunks);
+    bp_result_value(res, result, strlen(result));
+    rc = 0;
+    goto out_free;
+
+out_oom:
+    bp_result_error(res, "out of memory chunking a %zu-byte document", d->in_len);
+out_free:
+    free(argv);
+    free(argvlen);
+    bp_chunker_fini(&ch);
+    bp_text_free(&t);
+    return rc;
+}
+
+void bp_document_run(const bp_handler_config *hc, bp_job_ctx *ctx, bp_result *res)
+{
+    doc_job d = {.hc = hc, .ctx = ctx};
+    json_t *root = NULL;
+    size_t bad;
+
+    if (ctx->command == NULL) {
+        bp_result_error(res, "document handler has no Redis connection to store chunks");
+        return;
+    }
+    if (doc_parse(&d, &root, res) != 0)
+        goto out;
+    if (d.path != NULL ? doc_map(&d, res) != 0 : doc_over_limit(&d, d.in_len, res) != 0)
+        goto out;
+    if (doc_hash(&d, res) != 0)
+        goto out;
+    bad = bp_utf8_check((const unsigned char *)d.in, d.in_len);
+    if (bad != d.in_len) {
+        bp_result_error(res, "document is not valid UTF-8 at byte offset %zu", bad);
+        goto out;
+    }
+    if (doc_cached(&d, res) != 0)
+        goto out;
+    (void)doc_process(&d, res);
+
+out:
+    if (d.map != NULL)
+        munmap(d.map, d.in_len);
+    free(d.result_key);
+    free(d.chunks_key);
+    free(d.tmp_key);
+    json_decref(root);
+}

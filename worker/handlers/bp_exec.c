@@ -1,0 +1,439 @@
+/* bp_exec.c -- the exec handler: run a configured program (argv, never a shell) with the
+ * job's data as JSON on stdin; its stdout is the return value.
+ *
+ * The child is started with posix_spawn() (vfork-like, safe in the worker, which has a
+ * keeper thread: nothing non-async-signal-safe runs between fork and exec), in a process
+ * group of its own (POSIX_SPAWN_SETPGROUP, the setpgid(0, 0) of the child), with every
+ * signal back at its default and an empty mask: the worker ignores SIGPIPE, its children
+ * must not. The environment is the worker's plus BULLPEN_JOB_ID, BULLPEN_JOB_NAME,
+ * BULLPEN_ATTEMPT and BULLPEN_QUEUE, built before the spawn.
+ *
+ * One poll() loop, no threads: it writes stdin (EPIPE only means the child stopped
+ * reading), reads stdout into one buffer (capped at max_bytes), splits stderr into lines
+ * (logged with the job id; "PROGRESS n" lines go to ctx->progress) and every slice checks
+ * the child, the deadline and *ctx->cancel. The child's exit is seen with
+ * waitid(WNOWAIT), so its pid, and with it the process group id, cannot be reused while
+ * the whole group is killed: a grandchild left behind dies with it. The pipes are then
+ * drained of what is already buffered and no longer waited on: a process that escaped the
+ * group cannot hold the job open. Timeout and cancel send SIGTERM to the group, then
+ * SIGKILL after BP_EXEC_KILL_GRACE_MS. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "bp_extract.h"
+#include "bp_handlers_impl.h"
+#include "bp_log.h"
+#include "bp_time.h"
+
+extern char **environ;
+
+#define BP_EXEC_SLICE_MS      50         /* how late cancel, timeout and exit are seen */
+#define BP_EXEC_KILL_GRACE_MS 2000       /* SIGTERM -> SIGKILL */
+#define BP_EXEC_LINE_MAX      4096       /* a longer stderr line is split */
+#define BP_EXEC_OUT_DEFAULT   (64 << 20) /* stdout cap when max_bytes is 0 */
+#define BP_EXEC_READ_CHUNK    65536      /* bytes per read() */
+#define BP_EXEC_LAST_MAX      512        /* bytes of the last stderr line kept for errors */
+
+/* One run of the program: the pipes, the output and the kill state. */
+typedef struct exec_run {
+    const bp_handler_config *hc; /* argv, timeout_ms, max_bytes */
+    bp_job_ctx *ctx;             /* the job */
+    pid_t pid;                   /* the child, also its process group id */
+    int in_fd, out_fd, err_fd;   /* our ends of the pipes, -1 when closed */
+    size_t in_off;               /* bytes of ctx->data written */
+    char *out;                   /* stdout so far */
+    size_t out_len, out_cap;     /* bytes in out, allocated */
+    size_t out_max;              /* cap on out_len */
+    bool out_over;               /* stdout went past out_max */
+    char line[BP_EXEC_LINE_MAX]; /* the stderr line being assembled */
+    size_t line_len;             /* bytes in line */
+    char last[BP_EXEC_LAST_MAX]; /* last non-empty stderr line that was not PROGRESS */
+    const char *why;             /* set when we kill: "cancelled" or NULL */
+    bool timed_out;              /* the deadline passed */
+    int kill_stage;              /* 0 none, 1 SIGTERM sent, 2 SIGKILL sent */
+    int64_t kill_at;             /* when to escalate to SIGKILL */
+} exec_run;
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* environ plus the four job variables (replacing inherited ones). NULL out of memory. */
+static char **exec_env(const bp_job_ctx *ctx)
+{
+    static const char *const names[] = {
+        "BULLPEN_JOB_ID=", "BULLPEN_JOB_NAME=", "BULLPEN_ATTEMPT=", "BULLPEN_QUEUE="};
+    size_t n = 0, k = 0;
+    char **env;
+
+    while (environ != NULL && environ[n] != NULL)
+        n++;
+    env = calloc(n + 5, sizeof(env[0]));
+    if (env == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        bool ours = false;
+        for (size_t j = 0; j < 4; j++)
+            ours = ours || strncmp(environ[i], names[j], strlen(names[j])) == 0;
+        if (!ours)
+            env[k++] = environ[i]; /* borrowed */
+    }
+    if (asprintf(&env[k], "BULLPEN_JOB_ID=%s", ctx->job_id != NULL ? ctx->job_id : "") < 0 ||
+        asprintf(&env[k + 1], "BULLPEN_JOB_NAME=%s", ctx->job_name != NULL ? ctx->job_name : "") <
+            0 ||
+        asprintf(&env[k + 2], "BULLPEN_ATTEMPT=%d", ctx->attempt) < 0 ||
+        asprintf(&env[k + 3], "BULLPEN_QUEUE=%s", ctx->queue != NULL ? ctx->queue : "") < 0) {
+        free(env); /* the few bytes of a partial asprintf set are lost: out of memory anyway */
+        return NULL;
+    }
+    env[k + 4] = NULL;
+    return env;
+}
+
+static void exec_env_free(char **env)
+{
+    size_t n = 0;
+
+    if (env == NULL)
+        return;
+    while (env[n] != NULL)
+        n++;
+    for (size_t i = n >= 4 ? n - 4 : 0; i < n; i++)
+        free(env[i]); /* only the last four are ours */
+    free(env);
+}
+
+/* Start the child. Returns 0, or -1 with res set. */
+static int exec_spawn(exec_run *r, bp_result *res)
+{
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rc;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t all, none;
+    char **env = exec_env(r->ctx);
+
+    if (env == NULL) {
+        bp_result_error(res, "out of memory preparing the environment of '%s'", r->hc->argv[0]);
+        return -1;
+    }
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+        bp_result_error(res, "cannot create pipes for '%s': %s", r->hc->argv[0], strerror(errno));
+        goto out_close;
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    posix_spawnattr_init(&attr);
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    rc = posix_spawn(&r->pid, r->hc->argv[0], &fa, &attr, r->hc->argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        bp_result_error(res, "cannot run '%s' (exec handler for job \"%s\", config line %d): %s",
+                        r->hc->argv[0], r->hc->job, r->hc->line, strerror(rc));
+        goto out_close;
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    r->in_fd = in[1];
+    r->out_fd = out[0];
+    r->err_fd = err[0];
+    fcntl(r->in_fd, F_SETFL, O_NONBLOCK);
+    fcntl(r->out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
+    exec_env_free(env);
+    return 0;
+
+out_close:
+    for (int i = 0; i < 2; i++) {
+        close_fd(&in[i]);
+        close_fd(&out[i]);
+        close_fd(&err[i]);
+    }
+    exec_env_free(env);
+    return -1;
+}
+
+/* One complete stderr line: PROGRESS goes to the job, anything else to the log. */
+static void exec_line(exec_run *r, char *line, size_t len)
+{
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
+        len--;
+    line[len] = '\0';
+    if (len == 0)
+        return;
+    if (strncmp(line, "PROGRESS ", 9) == 0) {
+        const char *v = line + 9;
+        json_t *j;
+        while (*v == ' ')
+            v++;
+        j = json_loads(v, JSON_DECODE_ANY, NULL);
+        if (j != NULL) {
+            json_decref(j);
+            if (r->ctx->progress != NULL)
+                r->ctx->progress(r->ctx->worker, v);
+            return;
+        }
+    }
+    bp_log_info("job %s (%s): %s", r->ctx->job_id, r->hc->argv[0], line);
+    snprintf(r->last, sizeof(r->last), "%s", line);
+}
+
+/* Read what the pipe has now. Returns false at EOF or error (the fd is then closed). */
+static bool exec_read(exec_run *r, int *fd, bool is_err)
+{
+    char buf[BP_EXEC_READ_CHUNK];
+
+    for (;;) {
+        ssize_t n = read(*fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return true;
+        if (n <= 0) {
+            if (is_err && r->line_len > 0) {
+                exec_line(r, r->line, r->line_len);
+                r->line_len = 0;
+            }
+            close_fd(fd);
+            return false;
+        }
+        if (!is_err) {
+            if (r->out_len + (size_t)n > r->out_max) {
+                r->out_over = true;
+                close_fd(fd);
+                return false;
+            }
+            if (r->out_len + (size_t)n > r->out_cap) {
+                size_t cap = r->out_cap * 2 > r->out_len + (size_t)n ? r->out_cap * 2
+                                                                     : r->out_len + (size_t)n;
+                char *no = realloc(r->out, cap);
+                if (no == NULL) {
+                    r->out_over = true;
+                    close_fd(fd);
+                    return false;
+                }
+                r->out = no;
+                r->out_cap = cap;
+            }
+            memcpy(r->out + r->out_len, buf, (size_t)n);
+            r->out_len += (size_t)n;
+            continue;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n' || r->line_len == sizeof(r->line) - 1) {
+                exec_line(r, r->line, r->line_len);
+                r->line_len = 0;
+                if (buf[i] == '\n')
+                    continue;
+            }
+            r->line[r->line_len++] = buf[i];
+        }
+    }
+}
+
+static void exec_write(exec_run *r)
+{
+    const char *data = r->ctx->data;
+    size_t len = r->ctx->data_len;
+
+    while (r->in_off < len) {
+        size_t step = len - r->in_off < BP_EXEC_READ_CHUNK ? len - r->in_off : BP_EXEC_READ_CHUNK;
+        ssize_t n = write(r->in_fd, data + r->in_off, step);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n < 0) { /* EPIPE: the program does not read its input; not an error */
+            close_fd(&r->in_fd);
+            return;
+        }
+        r->in_off += (size_t)n;
+    }
+    close_fd(&r->in_fd); /* EOF tells the program the data is complete */
+}
+
+/* Deadline and cancel: SIGTERM the group, then SIGKILL after the grace period. */
+static void exec_check_kill(exec_run *r, int64_t deadline)
+{
+    int64_t now = bp_mono_ms();
+
+    if (r->kill_stage == 0) {
+        if (r->ctx->cancel != NULL && *r->ctx->cancel)
+            r->why = "cancelled";
+        else if (deadline > 0 && now >= deadline)
+            r->timed_out = true;
+        else if (!r->out_over)
+            return;
+        kill(-r->pid, SIGTERM);
+        r->kill_stage = 1;
+        r->kill_at = now + BP_EXEC_KILL_GRACE_MS;
+    } else if (r->kill_stage == 1 && now >= r->kill_at) {
+        kill(-r->pid, SIGKILL);
+        r->kill_stage = 2;
+    }
+}
+
+/* Run the loop until the child exits; returns its wait status. */
+static int exec_wait(exec_run *r)
+{
+    int64_t deadline = r->hc->timeout_ms > 0 ? bp_mono_ms() + r->hc->timeout_ms : 0;
+    int status = 0;
+
+    if (r->ctx->data_len == 0)
+        close_fd(&r->in_fd);
+    for (;;) {
+        struct pollfd pfd[3];
+        nfds_t n = 0;
+        siginfo_t si;
+
+        if (r->in_fd >= 0)
+            pfd[n++] = (struct pollfd){.fd = r->in_fd, .events = POLLOUT};
+        if (r->out_fd >= 0)
+            pfd[n++] = (struct pollfd){.fd = r->out_fd, .events = POLLIN};
+        if (r->err_fd >= 0)
+            pfd[n++] = (struct pollfd){.fd = r->err_fd, .events = POLLIN};
+        if (poll(pfd, n, BP_EXEC_SLICE_MS) < 0 && errno != EINTR)
+            bp_sleep_ms(BP_EXEC_SLICE_MS); /* cannot happen with valid fds; do not spin */
+        for (nfds_t i = 0; i < n; i++) {
+            if (pfd[i].revents == 0)
+                continue;
+            if (pfd[i].fd == r->in_fd)
+                exec_write(r);
+            else if (pfd[i].fd == r->out_fd)
+                exec_read(r, &r->out_fd, false);
+            else if (pfd[i].fd == r->err_fd)
+                exec_read(r, &r->err_fd, true);
+        }
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            si.si_pid == r->pid)
+            break;
+        exec_check_kill(r, deadline);
+    }
+    /* The child is a zombie: its pid (= the group id) is still ours. Kill what it left. */
+    kill(-r->pid, SIGKILL);
+    if (r->out_fd >= 0)
+        exec_read(r, &r->out_fd, false);
+    if (r->err_fd >= 0)
+        exec_read(r, &r->err_fd, true);
+    if (r->line_len > 0) {
+        exec_line(r, r->line, r->line_len);
+        r->line_len = 0;
+    }
+    while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return status;
+}
+
+/* stdout -> the return value: JSON as it is, other text as a JSON string, nothing: null. */
+static void exec_value(exec_run *r, bp_result *res)
+{
+    size_t b = 0, e = r->out_len;
+    json_t *j;
+
+    while (b < e && strchr(" \t\r\n", r->out[b]) != NULL)
+        b++;
+    while (e > b && strchr(" \t\r\n", r->out[e - 1]) != NULL)
+        e--;
+    if (b == e) {
+        bp_result_value(res, "null", 4);
+        return;
+    }
+    j = json_loadb(r->out + b, e - b, JSON_DECODE_ANY, NULL);
+    if (j != NULL) {
+        json_decref(j);
+        bp_result_value(res, r->out + b, e - b);
+        return;
+    }
+    e = r->out_len; /* text: keep it, without the final line break */
+    while (e > 0 && (r->out[e - 1] == '\n' || r->out[e - 1] == '\r'))
+        e--;
+    size_t qlen;
+    char *q = bp_json_quote(r->out, e, &qlen);
+    if (q == NULL) {
+        bp_result_error(res, "out of memory encoding the output of '%s'", r->hc->argv[0]);
+        return;
+    }
+    bp_result_value(res, q, qlen);
+    free(q);
+}
+
+void bp_exec_run(const bp_handler_config *hc, bp_job_ctx *ctx, bp_result *res)
+{
+    exec_run *r;
+    struct sigaction old_pipe, ign = {.sa_handler = SIG_IGN};
+    bool restore_pipe = false;
+    int status;
+
+    if (hc->argv == NULL || hc->argc < 1 || hc->argv[0] == NULL) {
+        bp_result_error(res, "exec handler for job \"%s\" (config line %d) has no argv", hc->job,
+                        hc->line);
+        return;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        bp_result_error(res, "out of memory running '%s'", hc->argv[0]);
+        return;
+    }
+    r->hc = hc;
+    r->ctx = ctx;
+    r->in_fd = r->out_fd = r->err_fd = -1;
+    r->out_max = hc->max_bytes > 0 ? (size_t)hc->max_bytes : BP_EXEC_OUT_DEFAULT;
+    /* A write to a closed stdin must be EPIPE, not death (the worker already ignores it). */
+    if (sigaction(SIGPIPE, NULL, &old_pipe) == 0 && old_pipe.sa_handler == SIG_DFL)
+        restore_pipe = sigaction(SIGPIPE, &ign, NULL) == 0;
+    if (exec_spawn(r, res) != 0)
+        goto out_free;
+    status = exec_wait(r);
+    if (r->why != NULL)
+        bp_result_error(res, "%s", r->why);
+    else if (r->timed_out)
+        bp_result_error(res, "timed out after %d ms", hc->timeout_ms);
+    else if (r->out_over)
+        bp_result_error(res, "'%s' wrote more than %zu bytes to stdout (handlers.max_bytes)",
+                        hc->argv[0], r->out_max);
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        exec_value(r, res);
+    else if (r->last[0] != '\0')
+        bp_result_error(res, "%s", r->last);
+    else if (WIFEXITED(status))
+        bp_result_error(res, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        bp_result_error(res, "killed by signal SIG%s",
+                        sigabbrev_np(WTERMSIG(status)) != NULL ? sigabbrev_np(WTERMSIG(status))
+                                                               : "?");
+    else
+        bp_result_error(res, "ended with wait status %d", status);
+
+out_free:
+    close_fd(&r->in_fd);
+    close_fd(&r->out_fd);
+    close_fd(&r->err_fd);
+    if (restore_pipe)
+        sigaction(SIGPIPE, &old_pipe, NULL);
+    free(r->out);
+    free(r);
+}
