@@ -974,6 +974,9 @@ static void conn_open_reply_error(bp_conn *c, const bp_redis_config *rc, const c
     int len = (int)r->len;
     const char *s = r->str;
 
+    if (len > 0 && s[len - 1] == '.')
+        len--; /* our message goes on after it */
+
     if (strncmp(s, "LOADING", 7) == 0 || strncmp(s, "ERR max number of clients", 25) == 0 ||
         strncmp(s, "BUSY", 4) == 0 || strncmp(s, "MASTERDOWN", 10) == 0) {
         bp_err_set(err, BP_ERR_IO, 0, "'%s' is not ready: %.*s", c->url, len, s);
@@ -985,8 +988,8 @@ static void conn_open_reply_error(bp_conn *c, const bp_redis_config *rc, const c
         bp_err_set(err, BP_ERR_CONFIG, 0,
                    "AUTH%s%s to '%s' failed: %.*s; check redis.password / redis.password_file "
                    "(and the user name in redis.url)",
-                   rc->username != NULL ? " as " : "", rc->username != NULL ? rc->username : "",
-                   c->url, len, s);
+                   rc->username != NULL && rc->username[0] != '\0' ? " as " : "",
+                   rc->username != NULL ? rc->username : "", c->url, len, s);
     } else if (strcmp(cmd, "SELECT") == 0) {
         bp_err_set(err, BP_ERR_CONFIG, 0,
                    "SELECT %d on '%s' failed: %.*s; check the database number in redis.url", rc->db,
@@ -1004,8 +1007,8 @@ static int conn_handshake_commands(bp_conn *c, const bp_redis_config *rc, const 
     int n = 0, rv = 0;
     char db[16];
 
-    if (rc->password != NULL) {
-        if (rc->username != NULL) {
+    if (rc->password != NULL && rc->password[0] != '\0') {
+        if (rc->username != NULL && rc->username[0] != '\0') {
             const char *argv[] = {"AUTH", rc->username, rc->password};
             rv |= conn_append_raw_argv(c, 3, argv, NULL, err);
         } else {
@@ -1030,8 +1033,20 @@ static int conn_handshake_commands(bp_conn *c, const bp_redis_config *rc, const 
         rv |= conn_append_raw_argv(c, 1, argv, NULL, err);
         sent[n++] = "PING";
     }
-    if (rv != 0 || conn_flush_until(c, deadline, timeout_ms, err) != 0)
+    if (rv != 0)
         return -1;
+    if (conn_flush_until(c, deadline, timeout_ms, err) != 0) {
+        /* TLS 1.3: a server that rejects our client certificate sends an alert after the
+         * handshake and closes; our write then fails with EPIPE/ECONNRESET, but the alert
+         * may still sit in the socket buffer and says much better what is wrong. */
+        bp_err alert = {0};
+        short want = 0;
+
+        if (c->ssl != NULL && err->kind == BP_ERR_IO && conn_read_some(c, &want, &alert) < 0 &&
+            alert.kind == BP_ERR_CONFIG)
+            *err = alert;
+        return -1;
+    }
     for (int i = 0; i < n; i++) {
         redisReply *r = NULL;
 

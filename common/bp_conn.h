@@ -65,8 +65,8 @@ int bp_conn_read_reply(bp_conn *c, redisReply **out, int timeout_ms, int wake_fd
 /* A blocking command (BRPOPLPUSH, BLMOVE...) whose own timeout is block_s seconds: waits
  * block_s * 1000 + command_timeout_ms, and can be woken through wake_fd as above. A nil
  * reply (timeout) is returned as a reply of type REDIS_REPLY_NIL. */
-redisReply *bp_conn_blocking_argv(bp_conn *c, int argc, const char **argv,
-                                  const size_t *argvlen, int block_s, int wake_fd, bp_err *err);
+redisReply *bp_conn_blocking_argv(bp_conn *c, int argc, const char **argv, const size_t *argvlen,
+                                  int block_s, int wake_fd, bp_err *err);
 
 /* True when a reply is already buffered (decrypted TLS bytes or reader data), so a caller
  * that poll()s the fd must not wait. */

@@ -1,0 +1,289 @@
+/* bp_check.c -- the `bullpen check` preflight.
+ *
+ * It goes through the same code a running pool uses (bp_tls_ctx_new, bp_conn_open,
+ * bp_scripts_load_all), so "check passed" means the pool's own connections will work.
+ * Steps stop at the first failure that makes the next ones meaningless (no TLS context, no
+ * connection); the INFO checks (role, eviction policy, connection budget) are all reported
+ * before refusing. Every refusal is one line that names the cause and the fix, and the
+ * exit code says which kind it was: 78 fix the configuration or the server's settings,
+ * 69 Redis is unreachable. Nothing here writes to Redis except SCRIPT LOAD. */
+#include "bp_check.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "bp_conn.h"
+#include "bp_scripts.h"
+#include "bp_time.h"
+#include "bp_tls.h"
+
+#define BP_CHECK_PINGS            20 /* latency sample: enough for a p50, quick on a slow link */
+#define BP_CHECK_CONNS_PER_WORKER 3  /* client, subscriber, bclient (DESIGN.md) */
+#define BP_CHECK_CONNS_MASTER     2  /* the master's client and subscriber */
+
+static bool is_set(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+/* Exit code for a failed connection step: only configuration problems are 78. */
+static int check_exit_code(const bp_err *err)
+{
+    return err->kind == BP_ERR_CONFIG ? EX_CONFIG : EX_UNAVAILABLE;
+}
+
+static void check_describe_tls(const bp_tls_config *tc, FILE *out)
+{
+    fputs("ok      TLS context: ", out);
+    if (is_set(tc->ca_file))
+        fprintf(out, "CA file %s", tc->ca_file);
+    if (is_set(tc->ca_dir))
+        fprintf(out, "%sCA dir %s", is_set(tc->ca_file) ? ", " : "", tc->ca_dir);
+    if (!is_set(tc->ca_file) && !is_set(tc->ca_dir))
+        fputs("system CA store", out);
+    if (is_set(tc->cert_file))
+        fprintf(out, ", client certificate %s", tc->cert_file);
+    fprintf(out, ", minimum %s, verification %s\n",
+            tc->min_version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2", tc->verify ? "on" : "OFF");
+    if (!tc->verify)
+        fputs("warning TLS verification is off (redis.tls.verify = false): anyone on the path "
+              "can impersonate Redis and read the jobs; set redis.tls.verify = true\n",
+              out);
+}
+
+/* Copy the value of "key:" from an INFO text into buf. Returns false when absent. */
+static bool info_field(const char *info, const char *key, char *buf, size_t n)
+{
+    size_t klen = strlen(key);
+
+    for (const char *p = info; p != NULL && *p != '\0';) {
+        const char *eol = strchr(p, '\n');
+
+        if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
+            const char *v = p + klen + 1;
+            size_t len = strcspn(v, "\r\n");
+
+            if (len >= n)
+                len = n - 1;
+            memcpy(buf, v, len);
+            buf[len] = '\0';
+            return true;
+        }
+        p = eol != NULL ? eol + 1 : NULL;
+    }
+    return false;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static int check_latency(bp_conn *c, FILE *out)
+{
+    int64_t us[BP_CHECK_PINGS];
+    bp_err err = {0};
+
+    for (int i = 0; i < BP_CHECK_PINGS; i++) {
+        int64_t t0 = bp_mono_us();
+        redisReply *r = bp_conn_command(c, &err, "PING");
+
+        if (r == NULL) {
+            fprintf(out, "refused latency sample: PING failed: %s\n", err.msg);
+            return check_exit_code(&err);
+        }
+        freeReplyObject(r);
+        us[i] = bp_mono_us() - t0;
+    }
+    qsort(us, BP_CHECK_PINGS, sizeof(us[0]), cmp_i64);
+    fprintf(out, "ok      latency: %d PINGs, min %lld us, p50 %lld us, max %lld us\n",
+            BP_CHECK_PINGS, (long long)us[0], (long long)us[BP_CHECK_PINGS / 2],
+            (long long)us[BP_CHECK_PINGS - 1]);
+    return 0;
+}
+
+/* maxclients from CONFIG GET, else from INFO clients (managed Redis often disables
+ * CONFIG); -1 when neither says. */
+static long check_maxclients(bp_conn *c, const char *info)
+{
+    bp_err err = {0};
+    redisReply *r = bp_conn_command(c, &err, "CONFIG GET maxclients");
+    char buf[32];
+    long v = -1;
+
+    if (r != NULL) {
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[1]->type == REDIS_REPLY_STRING)
+            v = atol(r->element[1]->str);
+        freeReplyObject(r);
+    } else if (err.kind != BP_ERR_REPLY) {
+        return -2; /* the connection broke */
+    }
+    if (v <= 0 && info_field(info, "maxclients", buf, sizeof(buf)))
+        v = atol(buf);
+    return v > 0 ? v : -1;
+}
+
+/* INFO: version, role, eviction policy, connection budget. */
+static int check_info(const bp_config *cfg, bp_conn *c, FILE *out)
+{
+    bp_err err = {0};
+    redisReply *r = bp_conn_command(c, &err, "INFO");
+    char version[64] = "?", role[32] = "", policy[64] = "", connected[32] = "";
+    int budget = bp_config_total_workers(cfg) * BP_CHECK_CONNS_PER_WORKER + BP_CHECK_CONNS_MASTER;
+    int code = 0;
+    long maxclients;
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        if (r != NULL)
+            freeReplyObject(r);
+        fprintf(out,
+                "refused cannot read INFO, so the eviction policy and role cannot be checked: "
+                "%s; allow INFO for this Redis user\n",
+                r != NULL ? "unexpected reply" : err.msg);
+        return r == NULL && err.kind != BP_ERR_REPLY ? check_exit_code(&err) : EX_CONFIG;
+    }
+    info_field(r->str, "redis_version", version, sizeof(version));
+    info_field(r->str, "role", role, sizeof(role));
+    info_field(r->str, "maxmemory_policy", policy, sizeof(policy));
+    info_field(r->str, "connected_clients", connected, sizeof(connected));
+    fprintf(out, "ok      server: redis %s, role %s, maxmemory-policy %s\n", version,
+            role[0] != '\0' ? role : "?", policy[0] != '\0' ? policy : "?");
+    if (strcmp(role, "master") != 0) {
+        fprintf(out,
+                "refused the server's role is '%s', not master: a replica is read-only and "
+                "cannot take jobs; point redis.url at the master\n",
+                role[0] != '\0' ? role : "unknown");
+        code = EX_CONFIG;
+    }
+    if (strcmp(policy, "noeviction") != 0) {
+        fprintf(out,
+                "refused maxmemory-policy is '%s': under memory pressure Redis would evict a "
+                "job lock or job hash, which silently loses jobs; set maxmemory-policy "
+                "noeviction on the server\n",
+                policy[0] != '\0' ? policy : "unknown");
+        code = EX_CONFIG;
+    }
+    maxclients = check_maxclients(c, r->str);
+    freeReplyObject(r);
+    if (maxclients == -2) {
+        fputs("refused the connection broke during CONFIG GET maxclients\n", out);
+        return EX_UNAVAILABLE;
+    }
+    if (maxclients < 0) {
+        fprintf(out,
+                "ok      connections: the pool needs %d (%d workers x %d + %d); maxclients "
+                "unknown (CONFIG GET is not allowed here)\n",
+                budget, bp_config_total_workers(cfg), BP_CHECK_CONNS_PER_WORKER,
+                BP_CHECK_CONNS_MASTER);
+    } else if (budget > maxclients) {
+        fprintf(out,
+                "refused connections: the pool needs %d (%d workers x %d + %d) but maxclients "
+                "is %ld; lower the queues' workers or raise maxclients\n",
+                budget, bp_config_total_workers(cfg), BP_CHECK_CONNS_PER_WORKER,
+                BP_CHECK_CONNS_MASTER, maxclients);
+        code = EX_CONFIG;
+    } else {
+        fprintf(out,
+                "ok      connections: the pool needs %d (%d workers x %d + %d) of maxclients "
+                "%ld (%s connected now)\n",
+                budget, bp_config_total_workers(cfg), BP_CHECK_CONNS_PER_WORKER,
+                BP_CHECK_CONNS_MASTER, maxclients, connected[0] != '\0' ? connected : "?");
+        if (connected[0] != '\0' && atol(connected) + budget > maxclients)
+            fprintf(out,
+                    "warning with the %s clients already connected, maxclients %ld leaves less "
+                    "than the %d the pool needs\n",
+                    connected, maxclients, budget);
+    }
+    return code;
+}
+
+static int check_scripts(bp_conn *c, FILE *out)
+{
+    bp_err err = {0};
+    size_t n = 0;
+
+    while (bp_script_sources[n].name != NULL)
+        n++;
+    if (bp_scripts_load_all(c, &err) != 0) {
+        bool denied = strstr(err.msg, "NOPERM") != NULL;
+
+        fprintf(out, "refused %s%s\n", err.msg,
+                denied ? "; allow SCRIPT, EVAL and EVALSHA for this Redis user" : "");
+        if (err.kind == BP_ERR_REPLY)
+            return denied ? EX_CONFIG : EX_SOFTWARE;
+        return check_exit_code(&err);
+    }
+    fprintf(out, "ok      scripts: %zu loaded with SCRIPT LOAD\n", n);
+    return 0;
+}
+
+static int check_connect(const bp_config *cfg, SSL_CTX *ctx, bp_conn **out_conn, FILE *out)
+{
+    const bp_redis_config *rc = &cfg->redis;
+    bp_err err = {0};
+    char host[128] = "?", name[256];
+    int64_t t0 = bp_mono_us();
+
+    gethostname(host, sizeof(host) - 1);
+    snprintf(name, sizeof(name), "bullpen:%s:%ld:check", host, (long)getpid());
+    if (bp_conn_open(out_conn, rc, ctx, name, &err) != 0) {
+        fprintf(out, "refused %s\n", err.msg);
+        return check_exit_code(&err);
+    }
+    fprintf(out, "ok      connected: %s (%.1f ms)\n", bp_conn_describe(*out_conn),
+            (double)(bp_mono_us() - t0) / 1000.0);
+    if (is_set(rc->password))
+        fprintf(out, "ok      AUTH%s%s accepted\n", is_set(rc->username) ? " as " : "",
+                is_set(rc->username) ? rc->username : "");
+    else
+        fputs("ok      no password configured (the server did not ask for one)\n", out);
+    return 0;
+}
+
+int bp_check_run(const bp_config *cfg, FILE *out)
+{
+    SSL_CTX *ctx = NULL;
+    bp_conn *c = NULL;
+    bp_err err = {0};
+    int code, worst = 0;
+
+    bp_config_print(cfg, out);
+    fprintf(out, "\n# preflight: %s\n",
+            cfg->redis.url_redacted != NULL ? cfg->redis.url_redacted : "(no redis.url)");
+    if (cfg->redis.transport == BP_TRANSPORT_TLS) {
+        if (bp_tls_ctx_new(&ctx, &cfg->redis.tls, &err) != 0) {
+            fprintf(out, "refused %s\n", err.msg);
+            return EX_CONFIG;
+        }
+        check_describe_tls(&cfg->redis.tls, out);
+    }
+    code = check_connect(cfg, ctx, &c, out);
+    if (code != 0)
+        goto out_free_ctx;
+    worst = check_info(cfg, c, out);
+    if (worst == EX_UNAVAILABLE || !bp_conn_ok(c))
+        goto out_close;
+    code = check_scripts(c, out);
+    if (code != 0 && (worst == 0 || code == EX_UNAVAILABLE))
+        worst = code;
+    if (!bp_conn_ok(c))
+        goto out_close;
+    code = check_latency(c, out);
+    if (code != 0 && worst == 0)
+        worst = code;
+
+out_close:
+    bp_conn_close(c);
+    code = worst;
+out_free_ctx:
+    bp_tls_ctx_free(ctx);
+    fputs(code == 0 ? "check passed\n" : "check FAILED\n", out);
+    return code;
+}
