@@ -1,0 +1,37 @@
+# tests/interop/setup.sh -- sourced by the interop tests: the real peer (Node 20 + bull@4
+# from package-lock.json) and a TLS redis-server from tests/support/redis.sh.
+#
+#   . "$(dirname "$0")/setup.sh"
+#   bp_interop_start QUEUE       # redis up, $BP_CONF written for QUEUE, node_modules present
+#   bp_node script.js            # runs a test script with BP_* in its environment
+#
+# BP_PROBE is the protocol probe (tests/support/bp_queue_probe.c), BP_BULLPEN the daemon.
+set -u
+BP_INTEROP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${BP_SOURCE_DIR:=$(cd "$BP_INTEROP_DIR/../.." && pwd)}"
+. "$BP_SOURCE_DIR/tests/support/redis.sh"
+: "${BP_BUILD_DIR:=$BP_SOURCE_DIR/build/dev}"
+: "${BP_PROBE:=$BP_BUILD_DIR/tests/bp_queue_probe}"
+
+bp_interop_deps() {
+    command -v node >/dev/null || bp_fail "node is not installed (Node 20 is needed for tests/interop)"
+    if [ ! -d "$BP_INTEROP_DIR/node_modules/bull" ]; then
+        (cd "$BP_INTEROP_DIR" && npm ci --silent --no-audit --no-fund) ||
+            bp_fail "npm ci in $BP_INTEROP_DIR failed (is the npm registry reachable?)"
+    fi
+    [ -x "$BP_PROBE" ] || bp_fail "probe not built: $BP_PROBE"
+}
+
+# bp_interop_start QUEUE [POOL_EXTRA]
+bp_interop_start() {
+    local queue=$1
+    bp_interop_deps
+    bp_redis_start
+    BP_CONF=$BP_TMP/bullpen.conf
+    bp_write_conf "$BP_CONF" "{ name = \"$queue\"; workers = 1; handlers = ( { job = \"*\"; type = \"echo\"; } ); }" "${2:-}"
+    export BP_CONF BP_PROBE BP_TLS_PORT BP_CERTS BP_QUEUE=$queue
+}
+
+bp_node() {
+    (cd "$BP_INTEROP_DIR" && timeout 300 node "$@")
+}
