@@ -455,6 +455,17 @@ bp_ctl_reply *bp_ctl_reply_new(const char *host, pid_t pid, bool ok, const char 
     return r;
 }
 
+bp_ctl_reply *bp_ctl_reply_skipped(const char *host, pid_t pid, const char *why)
+{
+    bp_ctl_reply *r = why != NULL ? bp_ctl_reply_new(host, pid, true, "%s", why)
+                                  : bp_ctl_reply_new(host, pid, true, "not addressed to %s",
+                                                     host != NULL ? host : "this host");
+
+    if (r != NULL)
+        r->skipped = true;
+    return r;
+}
+
 int bp_ctl_reply_add_worker(bp_ctl_reply *r, const bp_ctl_worker *w)
 {
     bp_ctl_worker *grown = realloc(r->workers, (r->n_workers + 1) * sizeof(*grown));
@@ -476,6 +487,8 @@ char *bp_ctl_reply_format(const bp_ctl_reply *r)
 
     if (obj == NULL)
         return NULL;
+    if (r->skipped && json_object_set_new(obj, "skipped", json_true()) != 0) /* steals */
+        goto out_decref;
     if (r->has_workers) {
         arr = json_array();
         if (arr == NULL || json_object_set_new(obj, "workers", arr) != 0) /* steals arr */
@@ -534,6 +547,7 @@ bp_ctl_reply *bp_ctl_reply_parse(const char *text, bp_err *err)
     copy_opt_string(obj, "message", r->message, sizeof(r->message));
     r->pid = (pid_t)opt_int(obj, "pid");
     r->ok = json_is_true(json_object_get(obj, "ok"));
+    r->skipped = json_is_true(json_object_get(obj, "skipped"));
     workers = json_object_get(obj, "workers"); /* borrowed */
     if (json_is_array(workers)) {
         size_t i;

@@ -29,7 +29,12 @@
  *   {"host":"web-1","pid":812,"ok":true,"message":"paused 4 workers",
  *    "workers":[{"index":0,"pid":813,"queue":"document-processing","state":"busy",
  *                "job":"42","jobs_done":17,"rss_kb":10240,"since_ms":1732560000000}]}
- * "workers" is present for status (may be empty) and absent otherwise. */
+ * "workers" is present for status (may be empty) and absent otherwise. A master that verified
+ * the command but has nothing to do with it -- not the --host named, or for cancel not
+ * running that job -- answers with "skipped":true (and "ok":true) so the client can count
+ * every listening master without waiting out BP_CTL_REPLY_WAIT_MS:
+ *   {"host":"web-2","pid":900,"ok":true,"skipped":true,"message":"not addressed to web-2"}
+ * A master ignores (and logs) a command that fails verification and sends nothing. */
 #ifndef BP_CTL_MSG_H
 #define BP_CTL_MSG_H
 
@@ -148,6 +153,7 @@ typedef struct bp_ctl_reply {
     char host[BP_CTL_HOST_MAX]; /* the master's host name */
     pid_t pid;                  /* the master's pid */
     bool ok;                    /* command done */
+    bool skipped;               /* not addressed to this master (host, cancel elsewhere) */
     char message[512];          /* what was done, or why not */
     bool has_workers;           /* "workers" present (status) */
     bp_ctl_worker *workers;     /* malloc'd array, n_workers entries (owned) */
@@ -157,6 +163,10 @@ typedef struct bp_ctl_reply {
 /* A zeroed reply with host, pid, ok and message (printf-style) set. NULL on out of memory. */
 bp_ctl_reply *bp_ctl_reply_new(const char *host, pid_t pid, bool ok, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* A skipped reply: ok, skipped, message "not addressed to <host>" (or why when not NULL).
+ * NULL on out of memory. */
+bp_ctl_reply *bp_ctl_reply_skipped(const char *host, pid_t pid, const char *why);
 
 /* Append a copy of w to r->workers (sets has_workers). Returns 0, or -1 on out of memory. */
 int bp_ctl_reply_add_worker(bp_ctl_reply *r, const bp_ctl_worker *w);

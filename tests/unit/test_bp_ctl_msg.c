@@ -389,6 +389,18 @@ static void test_reply_round_trip(void **state)
     bp_ctl_reply_free(back);
     bp_ctl_reply_free(r);
 
+    /* a master the command was not addressed to */
+    r = bp_ctl_reply_skipped("web-03", 10, NULL);
+    text = bp_ctl_reply_format(r);
+    assert_string_equal(text, "{\"host\":\"web-03\",\"pid\":10,\"ok\":true,\"message\":\"not "
+                              "addressed to web-03\",\"skipped\":true}");
+    back = bp_ctl_reply_parse(text, &err);
+    assert_true(back->skipped);
+    assert_true(back->ok);
+    free(text);
+    bp_ctl_reply_free(back);
+    bp_ctl_reply_free(r);
+
     assert_null(bp_ctl_reply_parse("{\"pid\":1}", &err));
     assert_non_null(strstr(err.msg, "malformed ctl reply"));
     assert_null(bp_ctl_reply_parse("garbage", &err));
