@@ -40,6 +40,7 @@ typedef struct bp_redis_config {
     char *unix_path;        /* socket path for unix://, else NULL */
     char *username;         /* ACL user, NULL = none (AUTH with password only) */
     char *password;         /* secret: never logged; NULL = no AUTH */
+    char *password_file;    /* file the password was read from; NULL = inline, URL or env */
     int db;                 /* SELECT index, default 0 */
     char *url_redacted;     /* the URL with any password shown as ***, for logs */
     bp_tls_config tls;      /* used when transport == BP_TRANSPORT_TLS */

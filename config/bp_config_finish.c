@@ -1,0 +1,244 @@
+/* bp_config_finish.c -- the last step of bp_config_load(): what spans several keys, the
+ * environment overrides, and the secrets.
+ *
+ * The Redis URL is BULLPEN_REDIS_URL when set, else redis.url, else the default. The
+ * password, first match wins: BULLPEN_REDIS_PASSWORD; the password in BULLPEN_REDIS_URL;
+ * redis.password or redis.password_file (not both); the password in redis.url (not together
+ * with the previous two: one file must not give two passwords). Secret files are read here,
+ * once, by the master before fork; their bytes live in the config's arena, which is wiped
+ * when freed. Nothing here logs: a secret never reaches a message. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+
+#include "bp_config_int.h"
+
+#define BP_SECRET_MAX      65536 /* a password or key file larger than this is the wrong file */
+#define BP_CONTROL_KEY_MIN 16    /* 128 bits: below this an HMAC key can be guessed */
+
+static config_setting_t *lookup(bp_load *ld, const char *path)
+{
+    return config_setting_lookup(ld->root, path);
+}
+
+/* Read a secret file into the arena; one trailing "\n" (or "\r\n") is dropped. */
+static int read_secret(bp_load *ld, const char *key, const char *path, unsigned char **out,
+                       size_t *out_len)
+{
+    const config_setting_t *s = lookup(ld, key);
+    unsigned char *buf;
+    size_t len = 0;
+    struct stat st;
+    int fd, e;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        e = errno;
+        return bp_load_fail(ld, s, key,
+                            "cannot read \"%s\": %s; create it (readable only by "
+                            "bullpen's user) or fix the path",
+                            path, strerror(e));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > BP_SECRET_MAX) {
+        close(fd);
+        return bp_load_fail(ld, s, key,
+                            "\"%s\" is not a regular file of at most %d bytes; "
+                            "give the file that holds only the secret",
+                            path, BP_SECRET_MAX);
+    }
+    buf = bp_arena_alloc(ld->arena, (size_t)st.st_size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return bp_load_fail(ld, s, key, "out of memory");
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            e = errno;
+            close(fd);
+            return bp_load_fail(ld, s, key, "cannot read \"%s\": %s; check the file", path,
+                                strerror(e));
+        }
+        if (n == 0 || (len += (size_t)n) == (size_t)st.st_size)
+            break;
+    }
+    close(fd);
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+static int finish_password(bp_load *ld, const char *url_pw, bool url_from_env)
+{
+    bp_redis_config *rc = &ld->cfg->redis;
+    const config_setting_t *pw = lookup(ld, "redis.password");
+    const config_setting_t *pwf = lookup(ld, "redis.password_file");
+    const char *env = getenv("BULLPEN_REDIS_PASSWORD");
+    unsigned char *secret;
+    size_t len;
+
+    if (pw != NULL && pwf != NULL && rc->password_file != NULL)
+        return bp_load_fail(ld, pwf, "redis.password_file",
+                            "given together with redis.password; keep one of them");
+    if (url_pw != NULL && !url_from_env && (pw != NULL || rc->password_file != NULL))
+        return bp_load_fail(ld, lookup(ld, "redis.url"), "redis.url",
+                            "holds a password and redis.%s gives another; keep one of them "
+                            "(password_file keeps it out of this file)",
+                            pw != NULL ? "password" : "password_file");
+    if ((env != NULL && env[0] != '\0') || (url_pw != NULL && url_from_env)) {
+        rc->password_file = NULL; /* the environment wins: the file is not read */
+        rc->password = bp_arena_strdup(ld->arena, env != NULL && env[0] ? env : url_pw);
+    } else if (rc->password_file != NULL) {
+        if (read_secret(ld, "redis.password_file", rc->password_file, &secret, &len) != 0)
+            return -1;
+        if (len == 0 || memchr(secret, '\0', len) != NULL)
+            return bp_load_fail(ld, pwf, "redis.password_file",
+                                "\"%s\" is %s; put the password alone on its first line, or "
+                                "remove the key to connect without AUTH",
+                                rc->password_file, len == 0 ? "empty" : "binary (a NUL byte)");
+        rc->password = (char *)secret;
+    } else if (pw != NULL) {
+        rc->password = bp_arena_strdup(ld->arena, config_setting_get_string(pw));
+    } else if (url_pw != NULL) {
+        rc->password = bp_arena_strdup(ld->arena, url_pw);
+    }
+    return 0;
+}
+
+static int finish_redis(bp_load *ld)
+{
+    bp_redis_config *rc = &ld->cfg->redis;
+    const config_setting_t *us = lookup(ld, "redis.url");
+    const char *env = getenv("BULLPEN_REDIS_URL");
+    const char *url = bp_config_key_find(BP_SCOPE_REDIS, "url")->def_str;
+    bool from_env = env != NULL && env[0] != '\0';
+    bp_redis_config u = {0};
+    bp_err uerr;
+    char *redacted;
+    int rc_ = -1;
+
+    if (from_env)
+        url = env;
+    else if (us != NULL)
+        url = config_setting_get_string(us);
+    if (bp_url_parse(url, &u, &uerr) != 0) {
+        if (from_env)
+            bp_err_set(ld->err, BP_ERR_CONFIG, 0, "BULLPEN_REDIS_URL (environment): %s", uerr.msg);
+        else
+            bp_load_fail(ld, us, "redis.url", "%s", uerr.msg);
+        return -1;
+    }
+    rc->transport = u.transport;
+    rc->port = u.port;
+    rc->db = u.db;
+    if ((u.host != NULL && (rc->host = bp_arena_strdup(ld->arena, u.host)) == NULL) ||
+        (u.unix_path != NULL &&
+         (rc->unix_path = bp_arena_strdup(ld->arena, u.unix_path)) == NULL) ||
+        (u.username != NULL && (rc->username = bp_arena_strdup(ld->arena, u.username)) == NULL)) {
+        bp_load_fail(ld, us, "redis.url", "out of memory");
+        goto out;
+    }
+    if (finish_password(ld, u.password, from_env) != 0)
+        goto out;
+    redacted = bp_url_redact(rc);
+    rc->url_redacted = bp_arena_strdup(ld->arena, redacted);
+    free(redacted);
+    if (rc->url_redacted == NULL) {
+        bp_load_fail(ld, us, "redis.url", "out of memory");
+        goto out;
+    }
+    rc_ = 0;
+
+out:
+    bp_url_free(&u);
+    return rc_;
+}
+
+static int finish_tls(bp_load *ld)
+{
+    const bp_tls_config *tc = &ld->cfg->redis.tls;
+
+    if ((tc->cert_file == NULL) != (tc->key_file == NULL)) {
+        const char *given = tc->cert_file != NULL ? "redis.tls.cert_file" : "redis.tls.key_file";
+        const char *other = tc->cert_file != NULL ? "key_file" : "cert_file";
+
+        return bp_load_fail(ld, lookup(ld, given), given,
+                            "given without %s; give both for mutual TLS, or neither", other);
+    }
+    return 0;
+}
+
+static int finish_pool(bp_load *ld)
+{
+    bp_pool_config *pc = &ld->cfg->pool;
+    unsigned char *key;
+    size_t len;
+
+    if (pc->hung_after_ms <= pc->heartbeat_ms) {
+        const config_setting_t *s = lookup(ld, "pool.hung_after_ms");
+
+        return bp_load_fail(ld, s != NULL ? s : lookup(ld, "pool.heartbeat_ms"),
+                            "pool.hung_after_ms",
+                            "%d is not above heartbeat_ms (%d); allow several missed heartbeats, "
+                            "e.g. 10 x heartbeat_ms",
+                            pc->hung_after_ms, pc->heartbeat_ms);
+    }
+    if (pc->control_key_file == NULL)
+        return 0;
+    if (read_secret(ld, "pool.control_key_file", pc->control_key_file, &key, &len) != 0)
+        return -1;
+    if (len < BP_CONTROL_KEY_MIN)
+        return bp_load_fail(ld, lookup(ld, "pool.control_key_file"), "pool.control_key_file",
+                            "\"%s\" holds %zu bytes, fewer than %d; make a longer key, e.g. "
+                            "openssl rand -hex 32 > %s",
+                            pc->control_key_file, len, BP_CONTROL_KEY_MIN, pc->control_key_file);
+    pc->control_key = key;
+    pc->control_key_len = len;
+    return 0;
+}
+
+static int finish_metrics(bp_load *ld)
+{
+    const char *l = ld->cfg->metrics.listen;
+    const char *colon;
+    char *end;
+    long port;
+
+    if (l == NULL)
+        return 0;
+    colon = strrchr(l, ':');
+    if (colon != NULL && colon > l) {
+        errno = 0;
+        port = strtol(colon + 1, &end, 10);
+        if (errno == 0 && *end == '\0' && end != colon + 1 && port >= 1 && port <= 65535 &&
+            (l[0] != '[' || colon[-1] == ']'))
+            return 0;
+    }
+    return bp_load_fail(ld, lookup(ld, "metrics.listen"), "metrics.listen",
+                        "\"%s\" is not HOST:PORT; write e.g. \"127.0.0.1:9187\" or "
+                        "\"[::1]:9187\", or \"\" for no endpoint",
+                        l);
+}
+
+int bp_load_finish(bp_load *ld)
+{
+    ld->key[0] = '\0';
+    if (finish_redis(ld) != 0 || finish_tls(ld) != 0 || finish_pool(ld) != 0 ||
+        finish_metrics(ld) != 0)
+        return -1;
+    return 0;
+}
