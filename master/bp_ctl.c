@@ -311,8 +311,8 @@ int bp_ctl_run(const bp_config *cfg, const char *host, int argc, char **argv)
     if (cfg->pool.control_key == NULL || cfg->pool.control_key_len == 0) {
         fprintf(stderr,
                 "bullpen ctl: no control key in %s; set pool.control_key_file to a file holding "
-                "a shared secret, the same on every host (e.g. head -c 32 /dev/urandom | base64 "
-                "> /etc/bullpen/control.key), and restart the masters\n",
+                "a shared secret, the same on every host (e.g. openssl rand -hex 32 > "
+                "/etc/bullpen/control.key), and restart the masters\n",
                 cfg->path != NULL ? cfg->path : "the configuration");
         return EX_CONFIG;
     }
