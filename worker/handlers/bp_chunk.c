@@ -61,7 +61,7 @@ int bp_chunker_init(bp_chunker *c, const char *buf, size_t len, int chunk_words,
     c->min_cut = chunk_words - chunk_words / 5; /* a sentence end in the last fifth */
     if (c->min_cut < overlap_words + 1)
         c->min_cut = overlap_words + 1; /* every chunk must move past the overlap */
-    c->starts = malloc((size_t)chunk_words * sizeof(c->starts[0]));
+    c->starts = malloc(((size_t)chunk_words + 1) * sizeof(c->starts[0]));
     if (c->starts == NULL)
         return -1;
     c->done = len == 0;
@@ -114,6 +114,7 @@ bool bp_chunker_next(bp_chunker *c, size_t *off, size_t *len)
         c->done = true;
         return true;
     }
+    c->starts[k] = p; /* where the unit after the last one starts (overlap 0) */
     int cut = best_k > 0 ? best_k : k;
     *len = (best_k > 0 ? best_end : last_end) - c->pos;
     c->pos = c->starts[cut - c->overlap_words];

@@ -20,7 +20,7 @@ typedef struct bp_chunker {
     int chunk_words;   /* budget per chunk, >= 1 */
     int overlap_words; /* units shared by consecutive chunks, < chunk_words */
     int min_cut;       /* fewest units a sentence-end cut may leave in a chunk */
-    size_t *starts;    /* unit start offsets of the chunk being cut (chunk_words entries) */
+    size_t *starts;    /* unit start offsets of the chunk being cut (chunk_words + 1 entries) */
     bool done;         /* the last chunk was returned */
 } bp_chunker;
 

@@ -60,7 +60,7 @@ static void on_start(void *ctx, const xmlChar *name, const xmlChar **atts)
     (void)atts;
     if (tag_in(n, skip_tags, sizeof(skip_tags) / sizeof(skip_tags[0])))
         st->skipping++;
-    else if (tag_in(n, break_tags, sizeof(break_tags) / sizeof(break_tags[0])))
+    else if (st->skipping == 0 && tag_in(n, break_tags, sizeof(break_tags) / sizeof(break_tags[0])))
         bp_text_break(st->t);
 }
 
@@ -72,7 +72,8 @@ static void on_end(void *ctx, const xmlChar *name)
     if (tag_in(n, skip_tags, sizeof(skip_tags) / sizeof(skip_tags[0]))) {
         if (st->skipping > 0)
             st->skipping--;
-    } else if (tag_in(n, break_tags, sizeof(break_tags) / sizeof(break_tags[0]))) {
+    } else if (st->skipping == 0 &&
+               tag_in(n, break_tags, sizeof(break_tags) / sizeof(break_tags[0]))) {
         bp_text_break(st->t);
     }
 }
