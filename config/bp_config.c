@@ -12,6 +12,7 @@
  * directory: the config_t is destroyed before bp_config_load() returns. */
 #include "bp_config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -104,6 +105,54 @@ char *bp_load_path(bp_load *ld, const char *value)
     return p;
 }
 
+/* libconfig 1.5 silently wraps an integer literal too big for 32 bits (5000000000 reads as
+ * 705032704; 4294967297 as 1), which no range check can see. So read the literal back from
+ * the source line (name = literal) and compare. Returns 1 when it was wrapped. */
+static int literal_wrapped(bp_load *ld, const config_setting_t *s, const char *name)
+{
+    const char *file = config_setting_source_file(s);
+    unsigned line = config_setting_source_line(s), n = 0;
+    char path[4096], buf[1024];
+    size_t len = strlen(name);
+    int wrapped = 0;
+    FILE *f;
+
+    if (file == NULL)
+        file = ld->file;
+    snprintf(path, sizeof(path), "%s%s%s", file[0] == '/' ? "" : ld->dir, file[0] == '/' ? "" : "/",
+             file);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    while (n < line && fgets(buf, sizeof(buf), f) != NULL)
+        n++;
+    fclose(f);
+    if (n != line)
+        return 0;
+    for (const char *p = strstr(buf, name); p != NULL; p = strstr(p + 1, name)) {
+        const char *q = p + len;
+        long long lit;
+        char *end;
+
+        if (p > buf && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+            continue;
+        q += strspn(q, " \t");
+        if (*q != '=' && *q != ':')
+            continue;
+        q++;
+        q += strspn(q, " \t");
+        errno = 0;
+        if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X'))
+            lit = strtoll(q, &end, 16);
+        else
+            lit = strtoll(q, &end, 10);
+        if (end != q && *end != 'L')
+            wrapped = errno == ERANGE || lit != config_setting_get_int(s);
+        break;
+    }
+    return wrapped;
+}
+
 static int read_number(bp_load *ld, const bp_config_key *k, const config_setting_t *s, int64_t *out)
 {
     int64_t v;
@@ -116,6 +165,10 @@ static int read_number(bp_load *ld, const bp_config_key *k, const config_setting
                             "must be a number, not %s; write %s = %lld; (no "
                             "quotes)",
                             type_name(s), k->name, (long long)k->def);
+    if (config_setting_type(s) == CONFIG_TYPE_INT && literal_wrapped(ld, s, k->name))
+        return bp_load_fail(ld, s, k->name,
+                            "the number does not fit in 32 bits and would be misread; write it "
+                            "with an L suffix (e.g. 4294967296L) or use a smaller value");
     v = config_setting_get_int64(s);
     if (v < k->min || v > k->max) {
         if (k->max == INT32_MAX || k->max == INT64_MAX)

@@ -410,6 +410,25 @@ static void test_range_errors(void **state)
     expect_error(Q_MIN "pool = { control_channel = \"\"; };\n", 2,
                  "pool.control_channel: is empty; give a value or remove the key");
 
+    /* libconfig 1.5 wraps big literals silently: 4294967297 would read as 1 */
+    expect_error("queues = ( { name = \"q\";\n  workers = 4294967297;\n"
+                 "  handlers = ( { job = \"*\"; type = \"echo\"; } ); } );\n",
+                 2,
+                 "queues[0].workers: the number does not fit in 32 bits and would be misread; "
+                 "write it with an L suffix (e.g. 4294967296L) or use a smaller value");
+    expect_error("queues = ( { name = \"q\"; handlers = (\n  { job = \"*\"; type = \"document\";"
+                 " max_bytes = 5000000000; } ); } );\n",
+                 2,
+                 "queues[0].handlers[0].max_bytes: the number does not fit in 32 bits and would "
+                 "be misread; write it with an L suffix (e.g. 4294967296L) or use a smaller "
+                 "value");
+    bp_config *big = load_text("queues = ( { name = \"q\"; handlers = (\n  { job = \"*\"; "
+                               "type = \"document\"; max_bytes = 5000000000L; } ); } );\n"
+                               "pool = { max_rss_mb = 0x10; };\n");
+    assert_true(big->queues[0].handlers[0].max_bytes == 5000000000LL);
+    assert_int_equal(big->pool.max_rss_mb, 16);
+    bp_config_free(big);
+
     /* lock_renew_ms defaults to half of lock_duration_ms */
     bp_config *cfg = load_text("queues = ( { name = \"q\"; lock_duration_ms = 9000;\n"
                                "  handlers = ( { job = \"*\"; type = \"echo\"; } ); } );\n");
