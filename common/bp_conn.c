@@ -1053,7 +1053,9 @@ static int conn_handshake_commands(bp_conn *c, const bp_redis_config *rc, const 
         if (conn_get_reply(c, &r, -1, deadline, timeout_ms, err) != 0) {
             if (err != NULL && err->kind == BP_ERR_IO && c->first_byte < 0 && c->ssl == NULL &&
                 rc->transport == BP_TRANSPORT_TCP)
-                strncat(err->msg, " before answering; is it a TLS port? use rediss:// in redis.url",
+                strncat(err->msg,
+                        "; the server hung up before answering: is it a TLS port? use rediss:// in "
+                        "redis.url",
                         sizeof(err->msg) - strlen(err->msg) - 1);
             return -1;
         }

@@ -88,8 +88,10 @@ static int tls_load_identity(SSL_CTX *ctx, const bp_tls_config *tc, bp_err *err)
     }
     ERR_clear_error();
     if (SSL_CTX_use_PrivateKey_file(ctx, tc->key_file, SSL_FILETYPE_PEM) != 1) {
-        bp_err_set_ssl(err, BP_ERR_CONFIG, "cannot load client key '%s' (redis.tls.key_file)",
-                       tc->key_file);
+        bp_err_set_ssl(err, BP_ERR_CONFIG,
+                       "cannot load client key '%s' (redis.tls.key_file); it must be the "
+                       "unencrypted PEM key of certificate '%s' (redis.tls.cert_file)",
+                       tc->key_file, tc->cert_file);
         return -1;
     }
     ERR_clear_error();

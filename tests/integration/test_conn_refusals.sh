@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# test_conn_refusals.sh -- every way bp_conn_open refuses a bad setup: one clear line on
+# stderr that names the cause and the fix, the right exit code (78 fix the configuration,
+# 69 unreachable), and never a hang (each attempt is bounded by the connect timeout).
+. "$BP_SOURCE_DIR/tests/support/redis.sh"
+PROBE=${BP_BUILD_DIR:-$BP_SOURCE_DIR/build/dev}/tests/bp_conn_probe
+[ -x "$PROBE" ] || bp_fail "no probe at $PROBE (build the tests first)"
+
+export BP_REDIS_PASS=s3cret # bp_rcli authenticates (bp_redis_start polls with it)
+bp_redis_start --requirepass s3cret
+TLS=(--tls --host localhost --port "$BP_TLS_PORT" --connect-timeout 1000)
+
+# refuse CODE PATTERN PROBE-ARGS...: the probe must exit CODE within 10 s, printing one
+# line that contains PATTERN
+refuse() {
+    local code=$1 pattern=$2 rc start elapsed
+    shift 2
+    start=$(date +%s%N)
+    "$PROBE" "$@" describe >"$BP_TMP/out" 2>"$BP_TMP/err"
+    rc=$?
+    elapsed=$((($(date +%s%N) - start) / 1000000))
+    echo "exit $rc after $elapsed ms: $(cat "$BP_TMP/err")"
+    [ "$rc" = "$code" ] || bp_fail "expected exit $code, got $rc: $(cat "$BP_TMP/err")"
+    [ "$(wc -l <"$BP_TMP/err")" = 1 ] || bp_fail "not one line: $(cat "$BP_TMP/err")"
+    grep -qF -- "$pattern" "$BP_TMP/err" || bp_fail "missing '$pattern' in: $(cat "$BP_TMP/err")"
+    [ "$elapsed" -lt 10000 ] || bp_fail "took $elapsed ms (connect timeout is 1000 ms)"
+}
+
+# the good setting works, so the refusals below are caused by the one thing changed
+"$PROBE" "${TLS[@]}" --ca "$BP_CERTS/ca.crt" --pass s3cret describe >/dev/null ||
+    bp_fail "the good setting does not connect"
+
+# wrong CA: the certificate does not chain to other-ca
+refuse 78 "certificate verify failed" "${TLS[@]}" --ca "$BP_CERTS/other-ca.crt" --pass s3cret
+grep -qF "check redis.tls.ca_file" "$BP_TMP/err" || bp_fail "no fix named: $(cat "$BP_TMP/err")"
+# a CA file that does not exist names the file and the key
+refuse 78 "cannot load CA file '$BP_TMP/nope.crt' (redis.tls.ca_file)" "${TLS[@]}" \
+    --ca "$BP_TMP/nope.crt" --pass s3cret
+# wrong server name: the certificate is for localhost, 127.0.0.1 and ::1
+refuse 78 "hostname mismatch; check redis.tls.server_name" "${TLS[@]}" \
+    --ca "$BP_CERTS/ca.crt" --server-name redis.example.com --pass s3cret
+# wrong password, and none at all
+refuse 78 "WRONGPASS" "${TLS[@]}" --ca "$BP_CERTS/ca.crt" --pass wrong
+grep -qF "check redis.password / redis.password_file" "$BP_TMP/err" ||
+    bp_fail "no fix named: $(cat "$BP_TMP/err")"
+refuse 78 "requires a password" "${TLS[@]}" --ca "$BP_CERTS/ca.crt"
+# mutual TLS half configured
+refuse 78 "redis.tls.cert_file is set but redis.tls.key_file is not" "${TLS[@]}" \
+    --ca "$BP_CERTS/ca.crt" --pass s3cret --cert "$BP_CERTS/client.crt"
+# a key that does not belong to the certificate
+refuse 78 "(redis.tls.key_file); it must be the unencrypted PEM key" "${TLS[@]}" --ca "$BP_CERTS/ca.crt" --pass s3cret \
+    --cert "$BP_CERTS/client.crt" --key "$BP_CERTS/server.key"
+# plain TCP to the TLS port: the server hangs up on our plain RESP
+refuse 69 "is it a TLS port? use rediss://" --host 127.0.0.1 --port "$BP_TLS_PORT" \
+    --connect-timeout 1000 --pass s3cret
+# TLS to the plain port: the server waits for more of our "command"; bounded by the timeout
+refuse 69 "TLS handshake with 'rediss://localhost:$BP_PORT' timed out after 1000 ms" \
+    --tls --host localhost --port "$BP_PORT" --connect-timeout 1000 --ca "$BP_CERTS/ca.crt" \
+    --pass s3cret
+# connection refused: a port nobody listens on
+dead_port=$(bp_free_port)
+refuse 69 "Connection refused" "${TLS[@]/$BP_TLS_PORT/$dead_port}" --ca "$BP_CERTS/ca.crt"
+# a name that does not resolve
+refuse 69 "cannot resolve 'no-such-host.invalid'" --host no-such-host.invalid --port 6379
+echo "PASS test_conn_refusals"
