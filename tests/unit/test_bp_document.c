@@ -1,0 +1,380 @@
+/* test_bp_document.c -- the document handler through bp_handlers_run(), with a recording
+ * command callback in the job context (the seam the worker fills with its Redis client
+ * connection): the result, the keys, the one EVAL that stores everything, batching of
+ * large documents, the cache hit, and every input error with its exact message. */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <hiredis.h>
+
+#include "bp_handler.h"
+
+#define MAX_CMDS  16
+#define HELLO_SHA "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+
+/* What the fake connection saw and what it answers. */
+typedef struct fake_redis {
+    int n;                  /* commands recorded */
+    int argc[MAX_CMDS];     /* their argument counts */
+    char *argv0[MAX_CMDS];  /* first argument */
+    char *argv3[MAX_CMDS];  /* 4th argument: EVAL's first key */
+    char *argv9[MAX_CMDS];  /* EVAL's result JSON */
+    char *flags[MAX_CMDS];  /* EVAL's first/last flags, "10" etc. */
+    char *chunk0[MAX_CMDS]; /* EVAL's first chunk */
+    char *get_key;          /* key of the last GET */
+    const char *cached;     /* GET answer; NULL = nil */
+    bool fail;              /* answer every command with an error */
+} fake_redis;
+
+static char *dupn(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+static redisReply *fake_command(void *worker, int argc, const char **argv, const size_t *argvlen,
+                                bp_err *err)
+{
+    fake_redis *f = worker;
+    redisReply *r = calloc(1, sizeof(*r));
+    int i = f->n++;
+
+    assert_true(i < MAX_CMDS);
+    f->argc[i] = argc;
+    f->argv0[i] = dupn(argv[0], argvlen[0]);
+    if (f->fail) {
+        free(r);
+        bp_err_set(err, BP_ERR_IO, 0, "connection reset by peer");
+        return NULL;
+    }
+    if (strcmp(f->argv0[i], "GET") == 0) {
+        free(f->get_key);
+        f->get_key = dupn(argv[1], argvlen[1]);
+        if (f->cached != NULL) {
+            r->type = REDIS_REPLY_STRING;
+            r->str = strdup(f->cached);
+            r->len = strlen(f->cached);
+        } else {
+            r->type = REDIS_REPLY_NIL;
+        }
+        return r;
+    }
+    assert_string_equal(f->argv0[i], "EVAL");
+    assert_true(argc >= 10);
+    f->argv3[i] = dupn(argv[3], argvlen[3]);
+    f->argv9[i] = dupn(argv[9], argvlen[9]);
+    f->flags[i] = malloc(3);
+    f->flags[i][0] = argv[7][0];
+    f->flags[i][1] = argv[8][0];
+    f->flags[i][2] = '\0';
+    if (argc > 10)
+        f->chunk0[i] = dupn(argv[10], argvlen[10]);
+    r->type = REDIS_REPLY_INTEGER;
+    r->integer = argc - 10;
+    return r;
+}
+
+static void fake_free(fake_redis *f)
+{
+    for (int i = 0; i < f->n; i++) {
+        free(f->argv0[i]);
+        free(f->argv3[i]);
+        free(f->argv9[i]);
+        free(f->flags[i]);
+        free(f->chunk0[i]);
+    }
+    free(f->get_key);
+    const char *cached = f->cached; /* the answers stay, the recording goes */
+    bool fail = f->fail;
+    memset(f, 0, sizeof(*f));
+    f->cached = cached;
+    f->fail = fail;
+}
+
+/* One queue with one document handler for every job name. */
+typedef struct fixture {
+    bp_handler_config hc;
+    bp_queue_config q;
+    bp_handlers *h;
+    fake_redis redis;
+    char dir[PATH_MAX];
+} fixture;
+
+static char job_star[] = "*", queue_name[] = "docs", prefix[] = "bull";
+
+static int setup(void **state)
+{
+    fixture *fx = calloc(1, sizeof(*fx));
+    bp_err err = {0};
+
+    fx->hc = (bp_handler_config){.job = job_star,
+                                 .type = BP_HANDLER_DOCUMENT,
+                                 .line = 7,
+                                 .chunk_words = 200,
+                                 .overlap_words = 40,
+                                 .cache_ttl_s = 86400,
+                                 .max_bytes = 67108864};
+    fx->q = (bp_queue_config){
+        .name = queue_name, .prefix = prefix, .handlers = &fx->hc, .n_handlers = 1};
+    assert_int_equal(bp_handlers_new(&fx->h, &fx->q, &err), 0);
+    snprintf(fx->dir, sizeof(fx->dir), "%s/bp-doc-XXXXXX",
+             getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(fx->dir));
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+    char cmd[PATH_MAX + 16];
+
+    bp_handlers_free(fx->h);
+    fake_free(&fx->redis);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    free(fx);
+    return 0;
+}
+
+/* Run a document job with data; returns the result (caller clears it). */
+static bp_result run(fixture *fx, const char *data)
+{
+    static volatile int cancel;
+    bp_job_ctx ctx = {.queue = "docs",
+                      .prefix = "bull",
+                      .job_id = "17",
+                      .job_name = "index",
+                      .data = data,
+                      .data_len = strlen(data),
+                      .attempt = 1,
+                      .cancel = &cancel,
+                      .worker = &fx->redis,
+                      .command = fake_command};
+    bp_result res = {0};
+
+    fake_free(&fx->redis);
+    bp_handlers_run(fx->h, &ctx, &res);
+    return res;
+}
+
+static void expect_error(fixture *fx, const char *data, const char *want)
+{
+    bp_result res = run(fx, data);
+
+    assert_null(res.value);
+    assert_non_null(res.error);
+    assert_string_equal(res.error, want);
+    bp_result_clear(&res);
+}
+
+static char *write_file(fixture *fx, const char *name, const char *content, size_t len)
+{
+    static char path[PATH_MAX + 64];
+    FILE *f;
+
+    assert_true(strlen(fx->dir) + strlen(name) + 2 < sizeof(path));
+    snprintf(path, sizeof(path), "%s/%s", fx->dir, name);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(content, 1, len, f), len);
+    fclose(f);
+    return path;
+}
+
+static void test_text(void **state)
+{
+    fixture *fx = *state;
+    bp_result res = run(fx, "{\"text\": \"hello world\"}");
+
+    assert_null(res.error);
+    assert_string_equal(res.value, "{\"sha256\":\"" HELLO_SHA "\",\"bytes\":11,\"words\":2,"
+                                   "\"chunks\":1,\"cached\":false}");
+    assert_int_equal(fx->redis.n, 2); /* one GET, one EVAL */
+    assert_string_equal(fx->redis.get_key, "bull:docs:doc:" HELLO_SHA);
+    assert_string_equal(fx->redis.argv3[1], "bull:docs:doc:" HELLO_SHA ":chunks");
+    assert_string_equal(fx->redis.flags[1], "11"); /* first and last batch */
+    assert_string_equal(fx->redis.argv9[1], res.value);
+    assert_int_equal(fx->redis.argc[1], 11);
+    assert_string_equal(fx->redis.chunk0[1], "hello world");
+    bp_result_clear(&res);
+}
+
+static void test_empty_text(void **state)
+{
+    fixture *fx = *state;
+    bp_result res = run(fx, "{\"text\": \"  \"}");
+
+    assert_non_null(res.value);
+    assert_non_null(strstr(res.value, "\"bytes\":2,\"words\":0,\"chunks\":0,"));
+    assert_int_equal(fx->redis.argc[1], 10); /* no chunks, the result is still stored */
+    bp_result_clear(&res);
+}
+
+static void test_cached(void **state)
+{
+    fixture *fx = *state;
+    bp_result res;
+
+    fx->redis.cached = "{\"sha256\":\"" HELLO_SHA "\",\"bytes\":11,\"words\":2,\"chunks\":1,"
+                       "\"cached\":false}";
+    res = run(fx, "{\"text\": \"hello world\"}");
+    fx->redis.cached = NULL;
+    assert_string_equal(res.value, "{\"sha256\":\"" HELLO_SHA "\",\"bytes\":11,\"words\":2,"
+                                   "\"chunks\":1,\"cached\":true}");
+    assert_int_equal(fx->redis.n, 1); /* nothing recomputed or stored */
+    bp_result_clear(&res);
+}
+
+static void test_file_types(void **state)
+{
+    fixture *fx = *state;
+    const char *md = "# Title\n\nSome [link](http://x) text.\n";
+    const char *html = "<p>a<script>x</script></p><p>b</p>";
+    char data[PATH_MAX + 256];
+    bp_result res;
+
+    snprintf(data, sizeof(data), "{\"path\": \"%s\"}", write_file(fx, "a.md", md, strlen(md)));
+    res = run(fx, data);
+    assert_non_null(res.value);
+    assert_non_null(strstr(res.value, "\"words\":4,\"chunks\":1,"));
+    assert_string_equal(fx->redis.chunk0[1], "Title Some link text.");
+    bp_result_clear(&res);
+
+    snprintf(data, sizeof(data), "{\"path\": \"%s\"}", write_file(fx, "b.HTM", html, strlen(html)));
+    res = run(fx, data);
+    assert_string_equal(fx->redis.chunk0[1], "a b");
+    bp_result_clear(&res);
+
+    /* an explicit type wins over the extension */
+    snprintf(data, sizeof(data), "{\"path\": \"%s\", \"type\": \"text\"}",
+             write_file(fx, "c.html", html, strlen(html)));
+    res = run(fx, data);
+    assert_string_equal(fx->redis.chunk0[1], html);
+    bp_result_clear(&res);
+
+    snprintf(data, sizeof(data), "{\"path\": \"%s\"}", write_file(fx, "empty.txt", "", 0));
+    res = run(fx, data);
+    assert_non_null(strstr(res.value, "\"bytes\":0,\"words\":0,\"chunks\":0,"));
+    bp_result_clear(&res);
+}
+
+static void test_batches(void **state)
+{
+    fixture *fx = *state;
+    size_t words = 2500;
+    char *text = malloc(words * 2 + 32), *data = malloc(words * 2 + 64);
+    bp_result res;
+
+    for (size_t i = 0; i < words; i++) {
+        text[2 * i] = 'w';
+        text[2 * i + 1] = ' ';
+    }
+    text[2 * words - 1] = '\0';
+    fx->hc.chunk_words = 1; /* one chunk per word: 3 batches of <= 1000 */
+    fx->hc.overlap_words = 0;
+    snprintf(data, words * 2 + 64, "{\"text\": \"%s\"}", text);
+    res = run(fx, data);
+    fx->hc.chunk_words = 200;
+    fx->hc.overlap_words = 40;
+    assert_null(res.error);
+    assert_non_null(strstr(res.value, "\"words\":2500,\"chunks\":2500,"));
+    assert_int_equal(fx->redis.n, 4);
+    assert_int_equal(fx->redis.argc[1], 1010);
+    assert_int_equal(fx->redis.argc[2], 1010);
+    assert_int_equal(fx->redis.argc[3], 510);
+    assert_string_equal(fx->redis.flags[1], "10");
+    assert_string_equal(fx->redis.flags[2], "00");
+    assert_string_equal(fx->redis.flags[3], "01");
+    /* batches fill a temporary list that the last one renames into place */
+    assert_non_null(strstr(fx->redis.argv3[1], ":chunks:tmp:17"));
+    assert_string_equal(fx->redis.argv3[3], fx->redis.argv3[1]);
+    bp_result_clear(&res);
+    free(text);
+    free(data);
+}
+
+static void test_errors(void **state)
+{
+    fixture *fx = *state;
+    char data[PATH_MAX + 256], want[PATH_MAX + 256];
+    char *path;
+
+    snprintf(data, sizeof(data), "{\"path\": \"%s/missing.txt\"}", fx->dir);
+    snprintf(want, sizeof(want), "cannot read document '%s/missing.txt': No such file or directory",
+             fx->dir);
+    expect_error(fx, data, want);
+
+    snprintf(data, sizeof(data), "{\"path\": \"%s\"}", fx->dir);
+    snprintf(want, sizeof(want), "cannot read document '%s': Is a directory", fx->dir);
+    expect_error(fx, data, want);
+
+    path = write_file(fx, "bad.txt", "caf\xC3\xA9 ok \xFF\xFE", 11);
+    snprintf(data, sizeof(data), "{\"path\": \"%s\"}", path);
+    expect_error(fx, data, "document is not valid UTF-8 at byte offset 9");
+    assert_int_equal(fx->redis.n, 0); /* refused before any Redis traffic */
+
+    fx->hc.max_bytes = 10;
+    path = write_file(fx, "big.txt", "0123456789A", 11);
+    snprintf(data, sizeof(data), "{\"path\": \"%s\"}", path);
+    expect_error(fx, data,
+                 "document is 11 bytes, over the limit of max_bytes = 10 "
+                 "(handlers.max_bytes)");
+    expect_error(fx, "{\"text\": \"0123456789AB\"}",
+                 "document is 12 bytes, over the limit of max_bytes = 10 (handlers.max_bytes)");
+    fx->hc.max_bytes = 67108864;
+
+    expect_error(fx, "[1]",
+                 "document job data must be an object {\"path\": \"/abs/file\"} or "
+                 "{\"text\": \"...\"}");
+    expect_error(fx, "{}", "document job data needs \"path\" (an absolute file name) or \"text\"");
+    expect_error(fx, "{\"path\": \"/a\", \"text\": \"b\"}",
+                 "document job data has both \"path\" and \"text\"; give one of them");
+    expect_error(fx, "{\"path\": \"relative.txt\"}",
+                 "document \"path\" must be an absolute file name string");
+    expect_error(fx, "{\"text\": 5}", "document \"text\" must be a string");
+    expect_error(fx, "{\"text\": \"x\", \"type\": \"pdf\"}",
+                 "document \"type\" must be \"text\", \"markdown\" or \"html\"");
+    bp_result res = run(fx, "{\"text\": "); /* jansson's own words vary by version */
+    assert_non_null(res.error);
+    assert_non_null(strstr(res.error, "document job data is not valid JSON: "));
+    assert_non_null(strstr(res.error, "(at byte 9)"));
+    bp_result_clear(&res);
+}
+
+static void test_redis_error(void **state)
+{
+    fixture *fx = *state;
+    bp_result res;
+
+    fx->redis.fail = true;
+    res = run(fx, "{\"text\": \"hello world\"}");
+    assert_non_null(res.error);
+    assert_string_equal(res.error, "cannot read the document cache 'bull:docs:doc:" HELLO_SHA
+                                   "': connection reset by peer");
+    bp_result_clear(&res);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cached, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_error, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("bp_document", tests, NULL, NULL);
+}
