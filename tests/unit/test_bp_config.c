@@ -19,6 +19,7 @@
 #include <openssl/tls1.h>
 
 #include "bp_config.h"
+#include "bp_config_int.h" /* the key table, to check the docs cover it */
 
 static char tmpdir[PATH_MAX]; /* realpath of this run's temporary directory */
 
@@ -865,19 +866,75 @@ static void test_include(void **state)
     bp_config_free(cfg);
 }
 
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    int c;
+
+    if (f == NULL)
+        fail_msg("cannot open %s", path);
+    assert_non_null(m);
+    while ((c = fgetc(f)) != EOF)
+        fputc(c, m);
+    fclose(f);
+    assert_int_equal(fclose(m), 0);
+    return buf;
+}
+
+/* Every key of the table is documented in bullpen.conf(5) and shown in the example. */
+static void test_docs_cover_every_key(void **state)
+{
+    char path[PATH_MAX], want[128];
+    char *man, *example;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/../../../docs/bullpen.conf.5", BP_TEST_DATA);
+    man = read_all(path);
+    snprintf(path, sizeof(path), "%s/../../../config/bullpen.conf.example", BP_TEST_DATA);
+    example = read_all(path);
+    for (size_t i = 0; i < bp_config_n_keys; i++) {
+        const bp_config_key *k = &bp_config_keys[i];
+
+        snprintf(want, sizeof(want), ".BR %s \"", k->name);
+        if (strstr(man, want) == NULL)
+            fail_msg("docs/bullpen.conf.5 does not document '%s' (%s)", k->name,
+                     bp_config_scope_name(k->scope));
+        snprintf(want, sizeof(want), "%s = ", k->name);
+        if (strstr(example, want) == NULL)
+            fail_msg("config/bullpen.conf.example does not show '%s'", k->name);
+        assert_non_null(k->doc);
+    }
+    free(man);
+    free(example);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_full),
-        cmocka_unit_test(test_example_loads), cmocka_unit_test(test_syntax_error),
-        cmocka_unit_test(test_missing_file),  cmocka_unit_test(test_unknown_key),
-        cmocka_unit_test(test_type_errors),   cmocka_unit_test(test_range_errors),
-        cmocka_unit_test(test_queue_errors),  cmocka_unit_test(test_handler_errors),
-        cmocka_unit_test(test_enums),         cmocka_unit_test(test_tls_pair),
-        cmocka_unit_test(test_password_file), cmocka_unit_test(test_env_overrides),
-        cmocka_unit_test(test_bad_url),       cmocka_unit_test(test_control_key),
-        cmocka_unit_test(test_print_redacts), cmocka_unit_test(test_print_round_trip),
-        cmocka_unit_test(test_route),         cmocka_unit_test(test_include),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_example_loads),
+        cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_type_errors),
+        cmocka_unit_test(test_range_errors),
+        cmocka_unit_test(test_queue_errors),
+        cmocka_unit_test(test_handler_errors),
+        cmocka_unit_test(test_enums),
+        cmocka_unit_test(test_tls_pair),
+        cmocka_unit_test(test_password_file),
+        cmocka_unit_test(test_env_overrides),
+        cmocka_unit_test(test_bad_url),
+        cmocka_unit_test(test_control_key),
+        cmocka_unit_test(test_print_redacts),
+        cmocka_unit_test(test_print_round_trip),
+        cmocka_unit_test(test_route),
+        cmocka_unit_test(test_include),
+        cmocka_unit_test(test_docs_cover_every_key),
     };
 
     return cmocka_run_group_tests_name("bp_config", tests, setup, teardown);
