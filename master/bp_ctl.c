@@ -218,22 +218,23 @@ static void print_status(const bp_ctl_reply *rep)
 {
     int64_t now = bp_now_ms();
 
-    printf("%s  master pid %ld  %s%s%s\n", rep->host, (long)rep->pid, rep->ok ? "ok" : "FAILED",
-           rep->message[0] != '\0' ? ": " : "", rep->message);
+    fprintf(stdout, "%s  master pid %ld  %s%s%s\n", rep->host, (long)rep->pid,
+            rep->ok ? "ok" : "FAILED", rep->message[0] != '\0' ? ": " : "", rep->message);
     if (rep->n_workers == 0) {
-        printf("  (no workers)\n");
+        fprintf(stdout, "  (no workers)\n");
         return;
     }
-    printf("  %5s  %-8s  %-24s  %-9s  %-12s  %9s  %10s  %8s\n", "INDEX", "PID", "QUEUE", "STATE",
-           "JOB", "JOBS DONE", "RSS", "FOR");
+    fprintf(stdout, "  %5s  %-8s  %-24s  %-9s  %-12s  %9s  %10s  %8s\n", "INDEX", "PID", "QUEUE",
+            "STATE", "JOB", "JOBS DONE", "RSS", "FOR");
     for (size_t i = 0; i < rep->n_workers; i++) {
         const bp_ctl_worker *w = &rep->workers[i];
         char rss[32], age[32];
 
         fmt_rss(w->rss_kb, rss, sizeof(rss));
         fmt_age(w->since_ms, now, age, sizeof(age));
-        printf("  %5d  %-8ld  %-24s  %-9s  %-12s  %9lld  %10s  %8s\n", w->index, (long)w->pid,
-               w->queue, w->state, w->job[0] != '\0' ? w->job : "-", w->jobs_done, rss, age);
+        fprintf(stdout, "  %5d  %-8ld  %-24s  %-9s  %-12s  %9lld  %10s  %8s\n", w->index,
+                (long)w->pid, w->queue, w->state, w->job[0] != '\0' ? w->job : "-", w->jobs_done,
+                rss, age);
     }
 }
 
@@ -261,8 +262,8 @@ static int report(ctl_run *run)
         if (run->msg.cmd == BP_CTL_STATUS && rep->has_workers)
             print_status(rep);
         else
-            printf("%s  master pid %ld  %s%s%s\n", rep->host, (long)rep->pid,
-                   rep->ok ? "ok" : "FAILED", rep->message[0] != '\0' ? ": " : "", rep->message);
+            fprintf(stdout, "%s  master pid %ld  %s%s%s\n", rep->host, (long)rep->pid,
+                    rep->ok ? "ok" : "FAILED", rep->message[0] != '\0' ? ": " : "", rep->message);
     }
     fflush(stdout);
 
