@@ -184,6 +184,27 @@ static void test_markdown_tables_html(void **state)
           "text inline after end & *literal*", 6);
 }
 
+/* Lines that would be quadratic with naive scanning: must finish (ctest's timeout guards). */
+static void test_markdown_pathological(void **state)
+{
+    static const char *const units[] = {"[", "[a](", "<a", "`` `", "(", "![", "<!", "*_"};
+    size_t n = 1 << 20;
+    char *in = malloc(n + 1);
+    bp_text t;
+
+    (void)state;
+    for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+        size_t ul = strlen(units[u]);
+        for (size_t i = 0; i < n; i++)
+            in[i] = units[u][i % ul];
+        in[n] = '\0';
+        assert_int_equal(bp_extract(BP_DOC_MARKDOWN, in, n, &t), 0);
+        assert_true(t.len <= n + 1);
+        bp_text_free(&t);
+    }
+    free(in);
+}
+
 static void test_json_quote(void **state)
 {
     size_t n;
@@ -217,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_markdown_code),
         cmocka_unit_test(test_markdown_links),
         cmocka_unit_test(test_markdown_tables_html),
+        cmocka_unit_test(test_markdown_pathological),
         cmocka_unit_test(test_json_quote),
     };
     return cmocka_run_group_tests_name("bp_extract", tests, NULL, NULL);

@@ -13,20 +13,31 @@
  * Everything is appended to the bp_text in place, so the output never needs more than the
  * input's size plus a byte per line. */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "bp_extract.h"
 
-#define BP_MD_MAX_NEST 4 /* link text inside link text: deeper is kept literally */
+#define BP_MD_MAX_NEST  4          /* link text inside link text: deeper is kept literally */
+#define BP_MD_LINK_LINE (1 << 20)  /* longer lines keep their brackets: bounds the match table */
+#define NO_MATCH        UINT32_MAX /* a bracket without its partner */
 
 typedef struct md_state {
-    bp_text *t;          /* output */
-    bool in_fence;       /* inside a fenced code block */
-    char fence_ch;       /* '`' or '~' */
-    size_t fence_len;    /* length of the opening fence */
-    const char *raw_end; /* inside raw HTML dropped up to this text ("</script", "-->") */
+    bp_text *t;           /* output */
+    bool in_fence;        /* inside a fenced code block */
+    char fence_ch;        /* '`' or '~' */
+    size_t fence_len;     /* length of the opening fence */
+    const char *raw_end;  /* inside raw HTML dropped up to this text ("</script", "-->") */
+    const char *line;     /* start of the line being read */
+    const char *line_end; /* its end */
+    uint32_t *match;      /* per byte of the line: index of the matching ] or ), or NO_MATCH */
+    size_t match_cap;     /* entries allocated in match */
+    bool links;           /* match is valid for this line (brackets may form links) */
+    uint32_t bt_none;     /* bit k: no closing run of k backticks after the last failed try */
+    const char *gt_from;  /* memo of the last '>' search: searched from here ... */
+    const char *gt_at;    /* ... and found this one (NULL: none up to the line end) */
 } md_state;
 
 /* Bytes that may start inline markup; everything else is copied in runs. */
@@ -141,21 +152,75 @@ static size_t entity(const char *s, const char *e, char *out, size_t *out_len)
     return 0;
 }
 
-/* End of the bracketed text starting at s ('['): the matching ']' or NULL. */
-static const char *match_bracket(const char *s, const char *e, char open, char close)
+/* Pair every [ with its ] and every ( with its ) on the line, with two stacks in one pass,
+ * so finding a link's end is a lookup: scanning from each bracket instead would make a line
+ * of "[[[[..." quadratic. The stacks live in the same table (an open bracket's slot holds
+ * the previous open one until it is matched). Returns false when the line keeps its
+ * brackets literally (too long, or out of memory). */
+static bool md_match_line(md_state *st, const char *s, const char *e)
 {
-    int depth = 0;
+    size_t n = (size_t)(e - s);
+    uint32_t top_b = NO_MATCH, top_p = NO_MATCH;
 
-    for (const char *p = s; p < e; p++) {
-        if (*p == '\\' && p + 1 < e) {
-            p++;
-        } else if (*p == open) {
-            depth++;
-        } else if (*p == close && --depth == 0) {
-            return p;
+    if (n > BP_MD_LINK_LINE)
+        return false;
+    if (n > st->match_cap) {
+        size_t cap = n > 256 ? n : 256;
+        uint32_t *m = realloc(st->match, cap * sizeof(m[0]));
+        if (m == NULL)
+            return false;
+        st->match = m;
+        st->match_cap = cap;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\\' && i + 1 < n) {
+            st->match[i] = NO_MATCH;
+            st->match[++i] = NO_MATCH;
+        } else if (c == '[') {
+            st->match[i] = top_b; /* link to the enclosing open bracket */
+            top_b = i;
+        } else if (c == '(') {
+            st->match[i] = top_p;
+            top_p = i;
+        } else if (c == ']' && top_b != NO_MATCH) {
+            uint32_t o = top_b;
+            top_b = st->match[o];
+            st->match[o] = i;
+            st->match[i] = NO_MATCH;
+        } else if (c == ')' && top_p != NO_MATCH) {
+            uint32_t o = top_p;
+            top_p = st->match[o];
+            st->match[o] = i;
+            st->match[i] = NO_MATCH;
+        } else {
+            st->match[i] = NO_MATCH;
         }
     }
-    return NULL;
+    while (top_b != NO_MATCH) { /* unmatched open brackets */
+        uint32_t o = top_b;
+        top_b = st->match[o];
+        st->match[o] = NO_MATCH;
+    }
+    while (top_p != NO_MATCH) {
+        uint32_t o = top_p;
+        top_p = st->match[o];
+        st->match[o] = NO_MATCH;
+    }
+    return true;
+}
+
+/* The partner of the bracket at s, if it lies before e. */
+static const char *match_bracket(const md_state *st, const char *s, const char *e)
+{
+    uint32_t m;
+
+    if (!st->links)
+        return NULL;
+    m = st->match[s - st->line];
+    if (m == NO_MATCH || st->line + m >= e)
+        return NULL;
+    return st->line + m;
 }
 
 static void inline_span(md_state *st, const char *s, const char *e, bool table, int nest);
@@ -164,15 +229,13 @@ static void inline_span(md_state *st, const char *s, const char *e, bool table, 
  * or NULL when s starts no link. */
 static const char *link(md_state *st, const char *s, const char *e, bool table, int nest)
 {
-    const char *close = match_bracket(s, e, '[', ']');
+    const char *close = match_bracket(st, s, e);
     const char *end;
 
     if (close == NULL || close + 1 >= e || nest >= BP_MD_MAX_NEST)
         return NULL;
-    if (close[1] == '(')
-        end = match_bracket(close + 1, e, '(', ')');
-    else if (close[1] == '[')
-        end = match_bracket(close + 1, e, '[', ']');
+    if (close[1] == '(' || close[1] == '[')
+        end = match_bracket(st, close + 1, e);
     else
         return NULL;
     if (end == NULL)
@@ -184,12 +247,17 @@ static const char *link(md_state *st, const char *s, const char *e, bool table, 
 /* An HTML tag or autolink at s ('<'). Returns its end, or NULL when it is neither. */
 static const char *angle(md_state *st, const char *s, const char *e)
 {
-    const char *gt = memchr(s, '>', (size_t)(e - s));
-    const char *p = s + 1;
+    const char *gt, *p = s + 1;
 
+    /* The next '>' on the line, remembered: a line of "<a<a<a..." must not rescan. */
+    if (st->gt_from == NULL || s < st->gt_from || (st->gt_at != NULL && st->gt_at < s)) {
+        st->gt_from = s;
+        st->gt_at = memchr(s, '>', (size_t)(st->line_end - s));
+    }
+    gt = st->gt_at != NULL && st->gt_at < e ? st->gt_at : NULL;
     if (p < e && isalpha((unsigned char)*p) && gt != NULL) {
         const char *q = p;
-        while (q < gt && !is_sp(*q))
+        while (q < gt && !is_sp(*q) && *q != '<')
             q++;
         if (q == gt && (memchr(p, ':', (size_t)(gt - p)) || memchr(p, '@', (size_t)(gt - p)))) {
             emit(st, p, (size_t)(gt - p)); /* autolink: the address is the text */
@@ -250,6 +318,8 @@ static void inline_span(md_state *st, const char *s, const char *e, bool table, 
                 r++;
             size_t k = (size_t)(r - p);
             const char *c2 = r;
+            if (k < 32 && (st->bt_none & (UINT32_C(1) << k)))
+                c2 = e;      /* already known: no run of k backticks follows on this line */
             while (c2 < e) { /* a closing run of exactly k backticks */
                 const char *x = memchr(c2, '`', (size_t)(e - c2));
                 if (x == NULL)
@@ -264,6 +334,8 @@ static void inline_span(md_state *st, const char *s, const char *e, bool table, 
                 }
                 c2 = y;
             }
+            if (k < 32 && e == st->line_end)
+                st->bt_none |= UINT32_C(1) << k;
             emit(st, p, k); /* no closing run: literal backticks */
             p = r;
         } else if (c == '!' && p + 1 < e && p[1] == '[') {
@@ -458,8 +530,13 @@ static void md_line(md_state *st, const char *s, const char *e)
                 e = t; /* closing #s */
         }
     }
+    st->line = p;
+    st->line_end = e;
+    st->links = memchr(p, '[', (size_t)(e - p)) != NULL && md_match_line(st, p, e);
+    st->bt_none = 0;
+    st->gt_from = NULL;
     if (p < e && *p == '[' && p + 1 < e && p[1] != '^') {
-        const char *close = match_bracket(p, e, '[', ']');
+        const char *close = match_bracket(st, p, e);
         if (close != NULL && close + 1 < e && close[1] == ':')
             return; /* [ref]: url "title" */
     }
@@ -481,4 +558,5 @@ void bp_extract_markdown(const char *in, size_t n, bp_text *t)
         bp_text_break(t);
         p = eol + 1;
     }
+    free(st.match);
 }
