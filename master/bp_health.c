@@ -19,6 +19,7 @@
 
 #include "bp_log.h"
 #include "bp_master.h"
+#include "bp_metrics.h"
 
 #define BP_TIMEOUT_GRACE_MS 2000 /* a job past its timeout gets this long to stop by itself */
 #define BP_STALE_PINGS      3    /* a subscriber this many pings behind is deaf */
@@ -55,8 +56,20 @@ void bp_health_on_heartbeat(bp_master *m, const char *text, size_t len)
     s->ping_seq = json_int(hb, "seq");
     s->loop_ms = json_int(hb, "loop");
     s->bclient_ms = json_int(hb, "bc");
-    s->jobs_done = json_int(hb, "done");
-    s->jobs_failed = json_int(hb, "failed");
+    {
+        /* job outcomes reach the metrics as deltas of the worker's counters */
+        long long done = json_int(hb, "done"), failed = json_int(hb, "failed");
+        long long us = json_int(hb, "us");
+        long long n = (done - s->jobs_done) + (failed - s->jobs_failed);
+        double avg_s = n > 0 && us > s->jobs_us ? (double)(us - s->jobs_us) / 1e6 / (double)n : 0;
+        for (long long k = s->jobs_done; k < done; k++)
+            bp_metrics_job_done(m->metrics, s->q.name, BP_METRICS_COMPLETED, avg_s);
+        for (long long k = s->jobs_failed; k < failed; k++)
+            bp_metrics_job_done(m->metrics, s->q.name, BP_METRICS_FAILED, avg_s);
+        s->jobs_done = done;
+        s->jobs_failed = failed;
+        s->jobs_us = us;
+    }
     s->rss_kb = json_int(hb, "rss");
     if (!s->connected) {
         s->connected = 1;
@@ -73,6 +86,8 @@ void bp_health_on_sub_up(bp_master *m)
     for (int i = 0; i < m->n_slots; i++) {
         if (m->slots[i].pid > 0 && m->slots[i].last_hb_mono != 0)
             m->slots[i].last_hb_mono = now;
+        if (m->slots[i].pid > 0)
+            m->slots[i].seq_at_spawn = m->ping_seq; /* pings lost in the outage are no proof */
         if (m->slots[i].pid > 0)
             m->slots[i].spawned_mono =
                 now > m->slots[i].spawned_mono ? m->slots[i].spawned_mono : now;
@@ -98,8 +113,10 @@ static void judge(bp_master *m, bp_slot *s, int64_t mono, int64_t wall)
     }
     if (!s->connected || mono - up < p->hung_after_ms)
         return;
-    if (m->ping_seq - s->ping_seq > BP_STALE_PINGS &&
-        (m->ping_seq - s->ping_seq) * p->heartbeat_ms > p->hung_after_ms) {
+    /* pings sent since the later of its spawn and the last one it saw */
+    long long seen = s->ping_seq > s->seq_at_spawn ? s->ping_seq : s->seq_at_spawn;
+    if (m->ping_seq - seen > BP_STALE_PINGS &&
+        (m->ping_seq - seen) * p->heartbeat_ms > p->hung_after_ms) {
         bp_supervisor_kill(m, s, BP_KILL_HUNG, "deaf subscriber: last ping seen %lld, sent %lld",
                            s->ping_seq, m->ping_seq);
         return;

@@ -12,6 +12,7 @@
 
 #include "bp_log.h"
 #include "bp_master.h"
+#include "bp_metrics.h"
 
 #define BP_PROMOTE_EVERY_MS 5000 /* Bull's guardInterval: promotion runs at least this often */
 #define BP_PENDING_MAX                                              \
@@ -45,6 +46,8 @@ static int do_recover(bp_master *m, const pending_recovery *p)
             bp_master_redis_drop(m, err.msg);
         return -1;
     }
+    for (int k = 0; k < n; k++)
+        bp_metrics_job_done(m->metrics, p->q.name, BP_METRICS_RECOVERED, 0);
     if (n > 0)
         bp_log_notice("recovered %d job%s of '%s' at once (%s)", n, n == 1 ? "" : "s", p->q.name,
                       p->reason);

@@ -20,11 +20,20 @@
 
 #include <openssl/ssl.h>
 
+#include "bp_daemon.h"
 #include "bp_log.h"
+#include "bp_metrics.h"
+#include "bp_notify.h"
+#include "bp_pidfile.h"
+#include "bp_proctitle.h"
 #include "bp_signals.h"
 #include "bp_tls.h"
 
-#define BP_MASTER_TICK_MS 100 /* the loop wakes at least this often for its timers */
+#define BP_MASTER_TICK_MS   100  /* the loop wakes at least this often for its timers */
+#define BP_METRICS_EVERY_MS 2000 /* queue depths and gauges for /metrics */
+#define BP_DAEMON_READY_WAIT_MS                               \
+    30000 /* -d: the starter is released after this even when \
+             Redis has not answered yet (the pool keeps trying) */
 
 void bp_supervisor_set_child_hook(void (*hook)(void *), void *arg);
 
@@ -140,8 +149,10 @@ static void reload(bp_master *m)
     bp_err err;
 
     bp_log_notice("reloading %s", m->opts->config_path);
+    bp_notify_reloading();
     if (generation_load(&fresh, m->opts->config_path, -1, &err) != 0) {
         bp_log_error("reload refused, keeping the running configuration: %s", err.msg);
+        bp_notify_ready("reload refused: configuration error (see the log)");
         return;
     }
     generation_take(m, &old);
@@ -167,6 +178,7 @@ static void reload(bp_master *m)
     generation_free(&old);
     bp_log_notice("configuration reloaded (generation %d): workers are replaced one at a time",
                   m->generation);
+    bp_notify_ready("configuration reloaded");
 }
 
 static void begin_stop(bp_master *m, int fast)
@@ -174,6 +186,8 @@ static void begin_stop(bp_master *m, int fast)
     if (m->stopping >= (fast ? 2 : 1))
         return;
     m->stopping = fast ? 2 : 1;
+    bp_notify_stopping();
+    bp_metrics_set_healthy(m->metrics, false);
     if (fast) {
         bp_log_notice("fast stop: killing workers and recovering their jobs at once");
         for (int i = 0; i < m->n_slots; i++) {
@@ -194,7 +208,7 @@ static void begin_stop(bp_master *m, int fast)
     }
 }
 
-static void set_quiet(bp_master *m, int quiet)
+void bp_master_set_quiet(bp_master *m, int quiet)
 {
     if (m->quiet == quiet)
         return;
@@ -207,11 +221,16 @@ static void set_quiet(bp_master *m, int quiet)
 /* USR2: re-execute the binary, nginx style. The new master stops this one when it is up. */
 static void upgrade(bp_master *m)
 {
+    bp_err err;
     char from[32];
     pid_t pid;
 
     if (m->upgrade_child > 0) {
         bp_log_warn("an upgrade is already running (new master pid %ld)", (long)m->upgrade_child);
+        return;
+    }
+    if (m->pidfile != NULL && bp_pidfile_rename_oldbin(m->pidfile, &err) != 0) {
+        bp_log_error("upgrade refused: %s", err.msg);
         return;
     }
     snprintf(from, sizeof(from), "%ld", (long)getpid());
@@ -226,6 +245,8 @@ static void upgrade(bp_master *m)
     }
     if (pid < 0) {
         bp_log_error("upgrade: cannot fork: %s", strerror(errno));
+        if (m->pidfile != NULL)
+            bp_pidfile_rename_back(m->pidfile, &err);
         return;
     }
     m->upgrade_child = pid;
@@ -265,11 +286,11 @@ static void handle_signals(bp_master *m)
     }
     if (f->quiet) {
         f->quiet = 0;
-        set_quiet(m, 1);
+        bp_master_set_quiet(m, 1);
     }
     if (f->resume) {
         f->resume = 0;
-        set_quiet(m, 0);
+        bp_master_set_quiet(m, 0);
     }
     if (f->reopen) {
         f->reopen = 0;
@@ -297,6 +318,11 @@ static void maybe_log_ready(bp_master *m)
     if (up < want)
         return;
     m->ready_logged = 1;
+    bp_daemon_ready(m->ready_fd, 0);
+    m->ready_fd = -1;
+    bp_notify_ready("pool ready");
+    bp_proctitle_set("bullpen: master [%zu queue%s, %d workers]", m->cfg->n_queues,
+                     m->cfg->n_queues == 1 ? "" : "s", up);
     if (m->cfg->n_queues == 1)
         bp_log_notice("pool ready: %d worker%s on %s", up, up == 1 ? "" : "s",
                       m->cfg->queues[0].name);
@@ -309,9 +335,67 @@ static void maybe_log_ready(bp_master *m)
     }
 }
 
+/* In a freshly forked worker: let go of what belongs to the master alone. */
 static void close_in_child(void *arg)
 {
-    (void)arg;
+    bp_master *m = arg;
+
+    if (m->ready_fd >= 0)
+        close(m->ready_fd);
+    bp_pidfile_abandon(m->pidfile);
+    bp_metrics_forget(m->metrics);
+}
+
+static void set_worker_title(const char *title)
+{
+    bp_proctitle_set("%s", title);
+}
+
+/* Gauges for /metrics, the systemd watchdog, and the -d starter's patience. */
+static void periodic(bp_master *m)
+{
+    int64_t now = bp_mono_ms();
+    bool healthy = m->sub_up_since_mono != 0 && !m->halted && !m->stopping && m->ready_logged;
+
+    if (m->ready_fd >= 0 && now - m->started_mono > BP_DAEMON_READY_WAIT_MS) {
+        bp_log_warn("the pool is not ready after %d ms (Redis unreachable?); detaching anyway, "
+                    "it keeps trying",
+                    BP_DAEMON_READY_WAIT_MS);
+        bp_daemon_ready(m->ready_fd, 0);
+        m->ready_fd = -1;
+    }
+    if (m->watchdog_ms > 0 && healthy && now >= m->next_watchdog_mono) {
+        bp_notify_watchdog();
+        m->next_watchdog_mono = now + m->watchdog_ms / 2;
+    }
+    if (now < m->next_metrics_mono)
+        return;
+    m->next_metrics_mono = now + BP_METRICS_EVERY_MS;
+    bp_metrics_set_healthy(m->metrics, healthy);
+    for (size_t qi = 0; qi < m->cfg->n_queues; qi++) {
+        int alive = 0;
+        for (int i = 0; i < m->n_slots; i++)
+            alive +=
+                m->slots[i].pid > 0 && strcmp(m->slots[i].q.name, m->cfg->queues[qi].name) == 0;
+        bp_metrics_set_workers(m->metrics, m->cfg->queues[qi].name, alive);
+        if (m->cfg->metrics.listen != NULL && m->client != NULL) {
+            bp_queue_counts c;
+            bp_err err;
+            int64_t t0 = bp_mono_us();
+            if (bp_queue_get_counts(m->client, &m->queues[qi], &c, &err) == 0) {
+                const char *qn = m->cfg->queues[qi].name;
+                bp_metrics_set_rtt(m->metrics, (double)(bp_mono_us() - t0) / 1e6);
+                bp_metrics_set_depth(m->metrics, qn, BP_METRICS_WAITING, c.waiting);
+                bp_metrics_set_depth(m->metrics, qn, BP_METRICS_ACTIVE, c.active);
+                bp_metrics_set_depth(m->metrics, qn, BP_METRICS_DELAYED, c.delayed);
+                bp_metrics_set_depth(m->metrics, qn, BP_METRICS_COMPLETED_JOBS, c.completed);
+                bp_metrics_set_depth(m->metrics, qn, BP_METRICS_FAILED_JOBS, c.failed);
+                bp_metrics_set_depth(m->metrics, qn, BP_METRICS_PAUSED, c.paused);
+            } else if (err.kind != BP_ERR_REPLY) {
+                bp_master_redis_drop(m, err.msg);
+            }
+        }
+    }
 }
 
 static void master_loop(bp_master *m, int sig_fd)
@@ -335,8 +419,12 @@ static void master_loop(bp_master *m, int sig_fd)
             ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) || bp_conn_has_pending(m->sub)))
             bp_master_redis_poll(m);
         bp_supervisor_reap(m); /* also catches a SIGCHLD that raced the flag */
-        if (m->halted && !m->stopping)
+        if (m->halted && !m->stopping) {
+            bp_daemon_fail(m->ready_fd, EX_CONFIG,
+                           "a worker could not start: the configuration is wrong (see the log)");
+            m->ready_fd = -1;
             begin_stop(m, 0);
+        }
         if (m->stopping) {
             if (m->stopping == 1 && bp_mono_ms() > m->stop_deadline_mono) {
                 for (int i = 0; i < m->n_slots; i++) {
@@ -358,7 +446,40 @@ static void master_loop(bp_master *m, int sig_fd)
         bp_supervisor_tick(m);
         bp_supervisor_spawn_due(m);
         maybe_log_ready(m);
+        periodic(m);
     }
+}
+
+/* Pidfile, daemon, metrics endpoint, privilege drop: everything between the parse and the
+ * first fork. 0, or -1 with err. */
+static int start_process(bp_master *m, const bp_run_options *opts, bp_err *err)
+{
+    const char *pidpath = opts->pidfile != NULL ? opts->pidfile : m->cfg->pool.pidfile;
+    bp_pidfile *pf = NULL;
+
+    m->metrics = bp_metrics_new();
+    if (m->metrics == NULL) {
+        bp_err_set(err, BP_ERR_IO, ENOMEM, "out of memory");
+        return -1;
+    }
+    if (pidpath != NULL && bp_pidfile_open(&pf, pidpath, err) != 0)
+        return -1;
+    m->pidfile = pf;
+    if (opts->daemonize && bp_daemonize(&m->ready_fd, err) != 0)
+        return -1;
+    if (pf != NULL && bp_pidfile_write(pf, getpid(), err) != 0)
+        return -1;
+    if (m->cfg->metrics.listen != NULL &&
+        bp_metrics_start(m->metrics, m->cfg->metrics.listen, err) != 0) {
+        bp_err_prefix(err, "metrics.listen '%s' in %s", m->cfg->metrics.listen, m->cfg->path);
+        return -1;
+    }
+    if (m->cfg->metrics.listen != NULL)
+        bp_log_info("metrics on http://%s/metrics", m->cfg->metrics.listen);
+    if (bp_drop_privileges(m->cfg->pool.user, m->cfg->pool.group, err) != 0)
+        return -1;
+    m->watchdog_ms = bp_notify_watchdog_interval_ms();
+    return 0;
 }
 
 int bp_master_run(const bp_run_options *opts)
@@ -378,7 +499,24 @@ int bp_master_run(const bp_run_options *opts)
         return bp_err_exit_code(&err) == EX_SOFTWARE ? EX_CONFIG : bp_err_exit_code(&err);
     }
     generation_install(&m, &g);
-    open_log(m.cfg);
+    m.ready_fd = -1;
+    m.started_mono = bp_mono_ms();
+    if (opts->daemonize && m.cfg->log.file == NULL && !m.cfg->log.syslog) {
+        fputs("bullpen: -d without log.file: logging to syslog (daemon facility)\n", stderr);
+        bp_log_open(m.cfg->log.level, NULL, true, m.cfg->log.format);
+    } else {
+        open_log(m.cfg);
+    }
+    if (start_process(&m, opts, &err) != 0) {
+        int code = err.kind == BP_ERR_CONFIG ? EX_CONFIG : EX_CANTCREAT;
+        bp_log_error("%s", err.msg);
+        bp_daemon_fail(m.ready_fd, code, err.msg);
+        bp_metrics_free(m.metrics);
+        bp_pidfile_close_remove(m.pidfile);
+        generation_take(&m, &g);
+        generation_free(&g);
+        return code;
+    }
     bp_log_info("configuration read from %s", m.cfg->path);
     if (m.tls != NULL)
         bp_log_info("TLS context built: CA %s, verification %s",
@@ -404,6 +542,9 @@ int bp_master_run(const bp_run_options *opts)
     sig_fd = bp_signals_install_master();
     bp_supervisor_init(&m);
     bp_supervisor_set_child_hook(close_in_child, &m);
+    m.set_title = set_worker_title;
+    bp_proctitle_set("bullpen: master [%zu queue%s, starting]", m.cfg->n_queues,
+                     m.cfg->n_queues == 1 ? "" : "s");
     bp_master_redis_tick(&m);
     if (m.client == NULL)
         bp_log_warn("starting without Redis: workers are started when it answers");
@@ -412,6 +553,8 @@ int bp_master_run(const bp_run_options *opts)
     master_loop(&m, sig_fd);
 
     bp_log_notice("stopped");
+    bp_metrics_free(m.metrics);
+    bp_pidfile_close_remove(m.pidfile); /* PATH, or PATH.oldbin after an upgrade */
     bp_conn_close(m.client);
     bp_conn_close(m.sub);
     close(m.death_pipe[0]);

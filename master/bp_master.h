@@ -56,10 +56,12 @@ typedef struct bp_slot {
     int64_t job_started_ms; /* wall ms */
     int64_t job_timeout_ms; /* 0 = none */
     long long ping_seq;     /* last ping its subscriber saw */
+    long long seq_at_spawn; /* the master's ping seq when it was forked */
     int64_t loop_ms;        /* wall ms its main loop last moved */
     int64_t bclient_ms;     /* wall ms its bclient last returned */
     long long jobs_done;
     long long jobs_failed;
+    long long jobs_us; /* total run time of its finished jobs */
     long long rss_kb;
 } bp_slot;
 
@@ -114,7 +116,14 @@ typedef struct bp_master {
     pid_t upgrade_from;         /* the old master to stop when this one is ready (USR2) */
     pid_t upgrade_child;        /* the new master this one exec'd (USR2) */
     void *pidfile;              /* bp_pidfile *, NULL without one */
-    void *ctl_nonces;           /* replay cache for signed ctl messages */
+    int ready_fd;               /* -d: the starter waits on this until the pool is up */
+    int64_t started_mono;       /* when bullpen run started */
+    void *metrics;              /* bp_metrics *, always present (served only with listen) */
+    int64_t next_metrics_mono;  /* queue depths, gauges */
+    int64_t next_watchdog_mono; /* systemd watchdog pings */
+    int64_t watchdog_ms;        /* 0 = no watchdog */
+    void (*set_title)(const char *title); /* for workers' process titles */
+    void *ctl_nonces;                     /* replay cache for signed ctl messages */
 } bp_master;
 
 /* bullpen run: returns the exit code. */
@@ -149,6 +158,9 @@ void bp_housekeeping_tick(bp_master *m);
 void bp_housekeeping_on_delayed(bp_master *m, const char *channel, const char *msg);
 void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout);
 void bp_housekeeping_flush(bp_master *m); /* retry recoveries Redis refused */
+
+/* bp_master.c: TSTP/CONT and ctl pause/resume: tell the workers to stop or start pulling. */
+void bp_master_set_quiet(bp_master *m, int quiet);
 
 /* bp_master_ctl.c: a message on the control channel (signed ctl command). */
 void bp_master_on_ctl(bp_master *m, const char *text, size_t len);

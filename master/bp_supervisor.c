@@ -21,6 +21,8 @@
 
 #include "bp_log.h"
 #include "bp_master.h"
+#include "bp_metrics.h"
+#include "bp_pidfile.h"
 #include "bp_signals.h"
 
 #define BP_RESPAWN_BASE_MS     100   /* first respawn after a quick death within 0.1 s */
@@ -130,6 +132,7 @@ static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
     snprintf(spec.to_worker_channel, sizeof(spec.to_worker_channel), "%s", m->to_worker_channel);
     snprintf(spec.heartbeat_channel, sizeof(spec.heartbeat_channel), "%s", m->heartbeat_channel);
     spec.start_paused = m->quiet;
+    spec.set_title = m->set_title;
     rc = bp_worker_main(&spec);
     exit(rc); /* one exit path, so LeakSanitizer checks workers too */
 }
@@ -155,6 +158,8 @@ static int spawn(bp_master *m, bp_slot *s)
     s->spawned_mono = bp_mono_ms();
     s->last_hb_mono = 0;
     s->connected = 0;
+    s->ping_seq = 0;
+    s->seq_at_spawn = m->ping_seq;
     s->kill_cause = BP_KILL_NONE;
     s->kill_reason[0] = '\0';
     s->soft_signal_mono = 0;
@@ -311,6 +316,9 @@ static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct ru
         s->in_use = 0;
         return;
     }
+    bp_metrics_count_respawn(m->metrics, WIFSIGNALED(status) && sigabbrev_np(WTERMSIG(status))
+                                             ? sigabbrev_np(WTERMSIG(status))
+                                             : "exit");
     if (lived < BP_QUICK_DEATH_MS) {
         s->quick_deaths++;
         s->respawn_at_mono = bp_mono_ms() + bp_backoff_next(&s->backoff);
@@ -333,9 +341,14 @@ void bp_supervisor_reap(bp_master *m)
             on_worker_exit(m, s, status, &ru);
         } else if (pid == m->upgrade_child) {
             char how[96];
+            bp_err err;
             describe_status(status, how, sizeof(how));
-            bp_log_error("the new master (pid %ld) %s; this master keeps running", (long)pid, how);
             m->upgrade_child = 0;
+            if (m->stopping)
+                continue; /* it took over and told us to stop: all as planned */
+            bp_log_error("the new master (pid %ld) %s; this master keeps running", (long)pid, how);
+            if (m->pidfile != NULL && bp_pidfile_rename_back(m->pidfile, &err) != 0)
+                bp_log_error("cannot restore the pidfile: %s", err.msg);
         }
     }
 }
@@ -344,13 +357,15 @@ void bp_supervisor_kill(bp_master *m, bp_slot *s, bp_kill_cause cause, const cha
 {
     va_list ap;
 
-    (void)m;
     if (s->pid <= 0 || s->kill_cause != BP_KILL_NONE)
         return;
     va_start(ap, fmt);
     vsnprintf(s->kill_reason, sizeof(s->kill_reason), fmt, ap);
     va_end(ap);
     s->kill_cause = cause;
+    bp_metrics_count_kill(m->metrics, cause == BP_KILL_HUNG      ? "hung"
+                                      : cause == BP_KILL_TIMEOUT ? "job_timeout"
+                                                                 : "shutdown");
     bp_log_warn("worker %d (pid %ld): %s; killing it", s->index, (long)s->pid, s->kill_reason);
     kill(-s->pid, SIGKILL); /* its process group: what its handler started goes too */
     kill(s->pid, SIGKILL);

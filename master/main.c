@@ -1,12 +1,17 @@
 /* main.c -- the bullpen command line: parses the sub-command and its options and hands
  * over to the module that does the work (run, check, enqueue, stats, ctl, version). */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
+#include "bp_check.h"
+#include "bp_cmd_queue.h"
+#include "bp_log.h"
 #include "bp_master.h"
+#include "bp_proctitle.h"
 
 static void usage(FILE *out)
 {
@@ -63,8 +68,133 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     return bp_master_run(&o);
 }
 
+/* Options shared by the one-shot commands: -c FILE, -q QUEUE, --json, --opts, --host. */
+typedef struct cli_opts {
+    const char *config_path;
+    const char *queue;
+    const char *opts_json;
+    const char *host;
+    bool json;
+    int first_arg; /* index of the first positional argument in argv */
+} cli_opts;
+
+static int parse_cli(int argc, char **argv, cli_opts *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"queue", required_argument, NULL, 'q'},
+        {"opts", required_argument, NULL, 'o'},   {"host", required_argument, NULL, 'H'},
+        {"json", no_argument, NULL, 'j'},         {NULL, 0, NULL, 0}};
+    int ch;
+
+    memset(o, 0, sizeof(*o));
+    optind = 1;
+    /* "+" stops at the first positional argument only for ctl; the others permute */
+    while ((ch = getopt_long(argc, argv, "c:q:", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case 'q':
+            o->queue = optarg;
+            break;
+        case 'o':
+            o->opts_json = optarg;
+            break;
+        case 'H':
+            o->host = optarg;
+            break;
+        case 'j':
+            o->json = true;
+            break;
+        default:
+            return -1;
+        }
+    }
+    if (o->config_path == NULL) {
+        fprintf(stderr, "bullpen %s: -c FILE is required (see bullpen.conf(5))\n", argv[0]);
+        return -1;
+    }
+    o->first_arg = optind;
+    return 0;
+}
+
+/* Load the configuration for a one-shot command; prints the error and returns NULL. */
+static bp_config *load_config(const char *path)
+{
+    bp_config *cfg = NULL;
+    bp_err err;
+
+    if (bp_config_load(&cfg, path, &err) != 0) {
+        fprintf(stderr, "bullpen: %s\n", err.msg);
+        return NULL;
+    }
+    bp_log_open(BP_LOG_WARN, NULL, false, cfg->log.format);
+    bp_log_set_role("cli");
+    return cfg;
+}
+
+static int cmd_enqueue(int argc, char **argv)
+{
+    cli_opts o;
+    bp_config *cfg;
+    int rc;
+
+    if (parse_cli(argc, argv, &o) != 0)
+        return EX_USAGE;
+    if (argc - o.first_arg != 2) {
+        fputs("bullpen enqueue: wants NAME and JSON, e.g. bullpen enqueue -c bullpen.conf "
+              "echo '{\"a\":1}'\n",
+              stderr);
+        return EX_USAGE;
+    }
+    if ((cfg = load_config(o.config_path)) == NULL)
+        return EX_CONFIG;
+    rc = bp_cmd_enqueue(cfg, o.queue, argv[o.first_arg], argv[o.first_arg + 1], o.opts_json);
+    bp_config_free(cfg);
+    return rc;
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+    cli_opts o;
+    bp_config *cfg;
+    int rc;
+
+    if (parse_cli(argc, argv, &o) != 0)
+        return EX_USAGE;
+    if (argc != o.first_arg) {
+        fputs("bullpen stats: takes no arguments besides -c, -q and --json\n", stderr);
+        return EX_USAGE;
+    }
+    if ((cfg = load_config(o.config_path)) == NULL)
+        return EX_CONFIG;
+    rc = bp_cmd_stats(cfg, o.queue, o.json);
+    bp_config_free(cfg);
+    return rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    cli_opts o;
+    bp_config *cfg;
+    int rc;
+
+    if (parse_cli(argc, argv, &o) != 0)
+        return EX_USAGE;
+    if (argc != o.first_arg) {
+        fputs("bullpen check: takes only -c FILE\n", stderr);
+        return EX_USAGE;
+    }
+    if ((cfg = load_config(o.config_path)) == NULL)
+        return EX_CONFIG;
+    rc = bp_check_run(cfg, stdout);
+    bp_config_free(cfg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    bp_proctitle_init(argc, argv); /* argv now points at heap copies; safe to keep */
     if (argc < 2) {
         usage(stderr);
         return EX_USAGE;
@@ -75,6 +205,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 1, argv + 1, argc, argv);
+    if (strcmp(argv[1], "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "enqueue") == 0)
+        return cmd_enqueue(argc - 1, argv + 1);
+    if (strcmp(argv[1], "stats") == 0)
+        return cmd_stats(argc - 1, argv + 1);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         usage(stdout);

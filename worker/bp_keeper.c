@@ -90,6 +90,27 @@ void bp_worker_heartbeat(bp_worker *w)
     free(text);
 }
 
+/* "bullpen: worker 2 [document-processing] busy job 812 3.2s" in ps. The keeper is the only
+ * thread that sets the title. */
+static void update_title(bp_worker *w)
+{
+    char title[512];
+    int state = atomic_load(&w->state);
+
+    if (w->spec->set_title == NULL)
+        return;
+    pthread_mutex_lock(&w->state_lock);
+    if (state == BP_WORKER_BUSY && w->job_id[0] != '\0')
+        snprintf(title, sizeof(title), "bullpen: worker %d [%s] busy job %.200s %.1fs",
+                 w->spec->index, w->q.name, w->job_id,
+                 (double)(bp_now_ms() - w->job_started_ms) / 1000.0);
+    else
+        snprintf(title, sizeof(title), "bullpen: worker %d [%s] %s", w->spec->index, w->q.name,
+                 state_name(state));
+    pthread_mutex_unlock(&w->state_lock);
+    w->spec->set_title(title);
+}
+
 static void renew_lock(bp_worker *w)
 {
     char id[sizeof(w->job_id)];
@@ -271,6 +292,7 @@ static void *keeper_main(void *arg)
             ssize_t n = read(w->keeper_pipe[0], buf, sizeof(buf));
             if (n > 0 && memchr(buf, 'q', (size_t)n) != NULL)
                 break;
+            update_title(w);
         }
         if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && master_gone(w)) {
             if (!atomic_exchange(&w->stopping, 1))
@@ -293,6 +315,7 @@ static void *keeper_main(void *arg)
         check_deadline(w);
         renew_lock(w);
         if (bp_mono_ms() >= t.next_heartbeat) {
+            update_title(w);
             bp_worker_heartbeat(w);
             t.next_heartbeat = bp_mono_ms() + w->spec->cfg->pool.heartbeat_ms;
         }

@@ -317,6 +317,7 @@ static void end_job(bp_worker *w)
     w->job_timeout_ms = 0;
     pthread_mutex_unlock(&w->state_lock);
     set_state(w, atomic_load(&w->stopping) ? BP_WORKER_DRAINING : BP_WORKER_IDLE);
+    (void)!write(w->keeper_pipe[1], "j", 1);
 }
 
 /* The failure text for a job that was cancelled, or NULL when it was not. */
@@ -405,6 +406,7 @@ static bp_job *run_job(bp_worker *w, bp_job *job)
     bp_handlers_run(w->spec->handlers, &ctx, &res);
     cancelled = cancel_text(w); /* a cancelled run fails, whatever the handler returned */
     next = finish_job(w, job, &res, cancelled);
+    atomic_fetch_add(&w->jobs_us, (long long)(bp_mono_us() - t0));
     if (cancelled != NULL || res.error != NULL)
         atomic_fetch_add(&w->jobs_failed, 1);
     else

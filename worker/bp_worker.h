@@ -31,6 +31,7 @@ typedef struct bp_worker_spec {
     char to_worker_channel[BP_CHANNEL_MAX]; /* master -> workers of this master */
     char heartbeat_channel[BP_CHANNEL_MAX]; /* workers -> master */
     int start_paused;                       /* begin quiet (the master is in TSTP) */
+    void (*set_title)(const char *title);   /* process title setter (ps); may be NULL */
 } bp_worker_spec;
 
 /* Run the worker until it is told to stop. Returns the process exit code: 0 (stopped),

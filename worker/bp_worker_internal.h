@@ -67,6 +67,7 @@ typedef struct bp_worker {
     _Atomic long long bclient_back_ms; /* wall ms when the bclient last returned */
     _Atomic long long jobs_done;
     _Atomic long long jobs_failed;
+    _Atomic long long jobs_us; /* total run time of finished jobs, microseconds */
 } bp_worker;
 
 /* Keeper thread (bp_keeper.c). */
