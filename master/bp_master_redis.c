@@ -104,7 +104,9 @@ void bp_master_redis_tick(bp_master *m)
             return;
         }
     }
-    bp_log_warn("master: cannot connect to %s: %s; retrying", m->cfg->redis.url_redacted, err.msg);
+    bp_log(m->redis_backoff.attempt == 0 ? BP_LOG_WARN : BP_LOG_DEBUG,
+           "master: cannot connect to %s: %s; retrying with backoff", m->cfg->redis.url_redacted,
+           err.msg);
     bp_conn_close(m->client);
     bp_conn_close(m->sub);
     m->client = m->sub = NULL;

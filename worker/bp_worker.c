@@ -143,12 +143,15 @@ static int ensure_bclient(bp_worker *w)
     bp_conn_close(w->bclient);
     w->bclient = NULL;
     if (bp_worker_connect(w, &w->bclient, w->conn_name_bclient, &err) != 0) {
-        bp_log_warn("bclient: cannot reconnect to %s: %s; retrying",
-                    w->spec->cfg->redis.url_redacted, err.msg);
+        /* one line per outage, not one per try */
+        bp_log(w->reconnect.attempt == 0 ? BP_LOG_WARN : BP_LOG_DEBUG,
+               "bclient: cannot reconnect to %s: %s; retrying with backoff",
+               w->spec->cfg->redis.url_redacted, err.msg);
         return -1;
     }
     fetch_bclient_id(w);
-    bp_log_info("bclient connection reopened");
+    bp_log_info("bclient connection reopened after %u tr%s", w->reconnect.attempt + 1,
+                w->reconnect.attempt == 0 ? "y" : "ies");
     return 0;
 }
 
