@@ -9,6 +9,7 @@
 
 #include "bp_check.h"
 #include "bp_cmd_queue.h"
+#include "bp_ctl.h"
 #include "bp_log.h"
 #include "bp_master.h"
 #include "bp_proctitle.h"
@@ -192,6 +193,27 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
+static int cmd_ctl(int argc, char **argv)
+{
+    cli_opts o;
+    bp_config *cfg;
+    int rc;
+
+    if (parse_cli(argc, argv, &o) != 0)
+        return EX_USAGE;
+    if (argc - o.first_arg < 1) {
+        fputs("bullpen ctl: wants a command: status|pause|resume|scale N|reload|shutdown|"
+              "cancel ID\n",
+              stderr);
+        return EX_USAGE;
+    }
+    if ((cfg = load_config(o.config_path)) == NULL)
+        return EX_CONFIG;
+    rc = bp_ctl_run(cfg, o.host, argc - o.first_arg, argv + o.first_arg);
+    bp_config_free(cfg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     bp_proctitle_init(argc, argv); /* argv now points at heap copies; safe to keep */
@@ -211,6 +233,8 @@ int main(int argc, char **argv)
         return cmd_enqueue(argc - 1, argv + 1);
     if (strcmp(argv[1], "stats") == 0)
         return cmd_stats(argc - 1, argv + 1);
+    if (strcmp(argv[1], "ctl") == 0)
+        return cmd_ctl(argc - 1, argv + 1);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         usage(stdout);
