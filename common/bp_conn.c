@@ -255,6 +255,7 @@ static int conn_read_some(bp_conn *c, short *want, bp_err *err)
         int e;
 
         ERR_clear_error();
+        errno = 0; /* SSL_ERROR_SYSCALL with errno 0 means EOF */
         n = SSL_read(c->ssl, c->ibuf, (int)sizeof(c->ibuf));
         if (n <= 0) {
             int saved = errno;
@@ -339,6 +340,7 @@ static ssize_t conn_write_some(bp_conn *c, const char *buf, size_t len, short *w
         int chunk = len > INT_MAX ? INT_MAX : (int)len;
 
         ERR_clear_error();
+        errno = 0;
         n = SSL_write(c->ssl, buf, chunk);
         if (n > 0)
             return n;

@@ -60,6 +60,15 @@ case $out in "block returned after "*" ms: (nil)") ;; *) bp_fail "block: $out" ;
 ms=${out#block returned after }; ms=${ms%% ms*}
 [ "$ms" -ge 900 ] && [ "$ms" -lt 6000 ] || bp_fail "BLPOP 1 took $ms ms"
 
+# a command that outlives command_timeout_ms fails with a timeout (69), well bounded
+start=$(date +%s%N)
+out=$("$PROBE" "${TLS[@]}" --command-timeout 500 cmd BLPOP bp:empty 20 2>&1)
+rc=$?
+elapsed=$((($(date +%s%N) - start) / 1000000))
+[ $rc = 69 ] || bp_fail "command timeout: exit $rc: $out"
+case $out in *"timed out after 500 ms"*) ;; *) bp_fail "command timeout: $out" ;; esac
+[ $elapsed -lt 10000 ] || bp_fail "command timeout took $elapsed ms"
+
 # a wake-up fd interrupts a BLPOP 0 (which would block forever)
 out=$(ok "${TLS[@]}" wake bp:empty 300)
 case $out in "woken after "*" ms (ok=0)") ;; *) bp_fail "wake: $out" ;; esac
