@@ -2,8 +2,8 @@
 # test_conn_basic.sh -- bp_conn against a real redis-server over TLS (and plain TCP, a unix
 # socket, IPv6 when the host has ::1): connect and describe, AUTH, SELECT and CLIENT
 # SETNAME, 100,000 pipelined commands, a 10 MB value, a blocking command with its
-# deadline, a wake-up fd interrupting BLPOP, SCRIPT LOAD / EVALSHA / EVAL fallback, and
-# mutual TLS with and without a client certificate. Driven through tests/support/bp_conn_probe.
+# deadline, a command timeout, a wake-up fd interrupting BLPOP, SCRIPT LOAD / EVALSHA /
+# EVAL fallback, bp_conn_abandon() after fork, and mutual TLS with and without a client certificate. Driven through tests/support/bp_conn_probe.
 . "$BP_SOURCE_DIR/tests/support/redis.sh"
 PROBE=${BP_BUILD_DIR:-$BP_SOURCE_DIR/build/dev}/tests/bp_conn_probe
 [ -x "$PROBE" ] || bp_fail "no probe at $PROBE (build the tests first)"
@@ -77,6 +77,13 @@ case $out in "woken after "*" ms (ok=0)") ;; *) bp_fail "wake: $out" ;; esac
 out=$(ok "${TLS[@]}" scripts)
 [ "$(printf '%s\n' "$out" | grep -c '^echo_args [0-9a-f]\{40\}: (array 3)')" = 2 ] ||
     bp_fail "scripts: $out"
+
+# after fork, a child that abandons the inherited TLS connection sends nothing: the
+# parent's session survives; the control: a child that closes it (close_notify) kills it
+out=$(ok "${TLS[@]}" fork abandon)
+[ "$out" = "parent PING after the child's abandon: PONG" ] || bp_fail "fork abandon: $out"
+out=$("$PROBE" "${TLS[@]}" fork close 2>&1) && bp_fail "close after fork left the parent alive?"
+case $out in *"closed by the server"*) ;; *) bp_fail "fork close control: $out" ;; esac
 
 # AUTH: a password, then an ACL user
 bp_rcli CONFIG SET requirepass s3cret >/dev/null

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -32,7 +33,8 @@ static void usage(void)
           "         [--min-tls 1.2|1.3] [--user U] [--pass P] [--db N] [--name NAME]\n"
           "         [--connect-timeout MS] [--command-timeout MS] [--keepalive S]\n"
           "         describe | cmd ARG... | ping N | pipeline N | bigvalue BYTES |\n"
-          "         block KEY SECONDS | wake KEY MS | reconnect SECONDS | scripts\n",
+          "         block KEY SECONDS | wake KEY MS | reconnect SECONDS | scripts |\n"
+          "         fork abandon|close\n",
           stderr);
     exit(64);
 }
@@ -327,6 +329,37 @@ static int run_scripts(bp_conn *c)
 
 static char localhost[] = "127.0.0.1";
 
+/* fork(); the child gets rid of the inherited connection with bp_conn_abandon() (mode
+ * "abandon") or, as the negative control, bp_conn_close() ("close": a TLS close_notify on
+ * the parent's session); then the parent must still be able to PING. */
+static int run_fork(bp_conn *c, SSL_CTX *ctx, const char *mode)
+{
+    bp_err err = {0};
+    redisReply *r;
+    int status = 0;
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0) {
+        if (strcmp(mode, "close") == 0)
+            bp_conn_close(c);
+        else
+            bp_conn_abandon(c);
+        bp_tls_ctx_free(ctx);
+        exit(0);
+    }
+    waitpid(pid, &status, 0);
+    r = bp_conn_command(c, &err, "PING");
+    if (r == NULL)
+        return fail(&err);
+    printf("parent PING after the child's %s: %s\n", mode, r->str);
+    freeReplyObject(r);
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, probe_opts *o, int *next)
 {
     bp_redis_config *rc = &o->rc;
@@ -432,6 +465,8 @@ int main(int argc, char **argv)
     } else if (strcmp(what, "reconnect") == 0 && i < argc) {
         rc = run_reconnect(&o, ctx, c, atoi(argv[i]));
         c = NULL; /* run_reconnect closed it */
+    } else if (strcmp(what, "fork") == 0 && i < argc) {
+        rc = run_fork(c, ctx, argv[i]);
     } else if (strcmp(what, "scripts") == 0) {
         rc = run_scripts(c);
     } else {
