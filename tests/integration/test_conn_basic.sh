@@ -3,7 +3,8 @@
 # socket, IPv6 when the host has ::1): connect and describe, AUTH, SELECT and CLIENT
 # SETNAME, 100,000 pipelined commands, a 10 MB value, a blocking command with its
 # deadline, a command timeout, a wake-up fd interrupting BLPOP, SCRIPT LOAD / EVALSHA /
-# EVAL fallback, bp_conn_abandon() after fork, and mutual TLS with and without a client certificate. Driven through tests/support/bp_conn_probe.
+# EVAL fallback, bp_conn_abandon() after fork, and mutual TLS with and without a client
+# certificate. Driven through tests/support/bp_conn_probe.
 . "$BP_SOURCE_DIR/tests/support/redis.sh"
 PROBE=${BP_BUILD_DIR:-$BP_SOURCE_DIR/build/dev}/tests/bp_conn_probe
 [ -x "$PROBE" ] || bp_fail "no probe at $PROBE (build the tests first)"
