@@ -15,20 +15,8 @@
 #include "bp_metrics.h"
 
 #define BP_PROMOTE_EVERY_MS 5000 /* Bull's guardInterval: promotion runs at least this often */
-#define BP_PENDING_MAX                                              \
-    256 /* recoveries waiting for Redis; more than this are left to \
-           the stalled check (the lock expires) */
 
-typedef struct pending_recovery {
-    bp_queue q;       /* queue and the dead worker's token */
-    char reason[512]; /* failedReason text if it fails */
-    bool timeout;     /* a timeout kill: fail with retry rules, not a stall */
-} pending_recovery;
-
-static pending_recovery pending[BP_PENDING_MAX];
-static int n_pending;
-
-static int do_recover(bp_master *m, const pending_recovery *p)
+static int do_recover(bp_master *m, const bp_recovery *p)
 {
     bp_err err;
     int n;
@@ -56,7 +44,7 @@ static int do_recover(bp_master *m, const pending_recovery *p)
 
 void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout)
 {
-    pending_recovery p;
+    bp_recovery p;
 
     memset(&p, 0, sizeof(p));
     p.q = s->q;
@@ -68,8 +56,10 @@ void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool 
         snprintf(p.reason, sizeof(p.reason), "%s", reason);
     if (do_recover(m, &p) == 0)
         return;
-    if (n_pending < BP_PENDING_MAX)
-        pending[n_pending++] = p;
+    if (m->recoveries == NULL)
+        m->recoveries = calloc(BP_RECOVERY_MAX, sizeof(*m->recoveries));
+    if (m->recoveries != NULL && m->n_recoveries < BP_RECOVERY_MAX)
+        m->recoveries[m->n_recoveries++] = p;
     else
         bp_log_warn("too many recoveries waiting for Redis; the stalled check will recover "
                     "the job of token %s when its lock expires",
@@ -78,11 +68,12 @@ void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool 
 
 void bp_housekeeping_flush(bp_master *m)
 {
-    while (n_pending > 0 && m->client != NULL) {
-        if (do_recover(m, &pending[0]) != 0)
+    while (m->n_recoveries > 0 && m->client != NULL) {
+        if (do_recover(m, &m->recoveries[0]) != 0)
             return;
-        memmove(&pending[0], &pending[1], sizeof(pending[0]) * (size_t)(n_pending - 1));
-        n_pending--;
+        memmove(&m->recoveries[0], &m->recoveries[1],
+                sizeof(m->recoveries[0]) * (size_t)(m->n_recoveries - 1));
+        m->n_recoveries--;
     }
 }
 

@@ -35,8 +35,6 @@
     30000 /* -d: the starter is released after this even when \
              Redis has not answered yet (the pool keeps trying) */
 
-void bp_supervisor_set_child_hook(void (*hook)(void *), void *arg);
-
 /* One generation: config, TLS context, handler tables, per-queue state. */
 typedef struct generation {
     bp_config *cfg;
@@ -335,11 +333,8 @@ static void maybe_log_ready(bp_master *m)
     }
 }
 
-/* In a freshly forked worker: let go of what belongs to the master alone. */
-static void close_in_child(void *arg)
+void bp_master_child_cleanup(bp_master *m)
 {
-    bp_master *m = arg;
-
     if (m->ready_fd >= 0)
         close(m->ready_fd);
     bp_pidfile_abandon(m->pidfile);
@@ -541,7 +536,6 @@ int bp_master_run(const bp_run_options *opts)
     }
     sig_fd = bp_signals_install_master();
     bp_supervisor_init(&m);
-    bp_supervisor_set_child_hook(close_in_child, &m);
     m.set_title = set_worker_title;
     bp_proctitle_set("bullpen: master [%zu queue%s, starting]", m.cfg->n_queues,
                      m.cfg->n_queues == 1 ? "" : "s");
@@ -560,6 +554,8 @@ int bp_master_run(const bp_run_options *opts)
     close(m.death_pipe[0]);
     close(m.death_pipe[1]);
     free(m.slots);
+    free(m.recoveries);
+    free(m.ctl_nonces);
     generation_take(&m, &g);
     generation_free(&g);
     return m.exit_code;

@@ -22,6 +22,15 @@
 
 typedef struct ssl_ctx_st SSL_CTX;
 
+/* A dead worker's job recovery that Redis could not take yet (outage): retried later. */
+typedef struct bp_recovery {
+    bp_queue q;       /* its queue and the dead worker's token */
+    char reason[512]; /* failedReason if the job fails */
+    bool timeout;     /* a timeout kill: fail by the retry rules instead of a stall */
+} bp_recovery;
+
+#define BP_RECOVERY_MAX 256 /* more waiting than this are left to the stalled check */
+
 /* Why the master killed a worker (decides the recovery text and the metrics label). */
 typedef enum bp_kill_cause {
     BP_KILL_NONE,
@@ -124,6 +133,8 @@ typedef struct bp_master {
     int64_t watchdog_ms;        /* 0 = no watchdog */
     void (*set_title)(const char *title); /* for workers' process titles */
     void *ctl_nonces;                     /* replay cache for signed ctl messages */
+    bp_recovery *recoveries; /* waiting for Redis (BP_RECOVERY_MAX entries), lazily allocated */
+    int n_recoveries;        /* entries used */
 } bp_master;
 
 /* bullpen run: returns the exit code. */
@@ -158,6 +169,10 @@ void bp_housekeeping_tick(bp_master *m);
 void bp_housekeeping_on_delayed(bp_master *m, const char *channel, const char *msg);
 void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout);
 void bp_housekeeping_flush(bp_master *m); /* retry recoveries Redis refused */
+
+/* bp_master.c: in a freshly forked worker, let go of what belongs to the master alone
+ * (the -d readiness pipe, the pidfile lock fd, the metrics socket). */
+void bp_master_child_cleanup(bp_master *m);
 
 /* bp_master.c: TSTP/CONT and ctl pause/resume: tell the workers to stop or start pulling. */
 void bp_master_set_quiet(bp_master *m, int quiet);

@@ -31,16 +31,6 @@
 #define BP_SPAWNS_PER_TICK     4     /* staggered start: at most this many forks per tick */
 #define BP_BREAKER_START_FAILS 3     /* workers exiting 75 at start before the breaker opens */
 
-static void (*bp_child_hook)(void *); /* set by bp_master.c: close master-only fds */
-static void *bp_child_hook_arg;
-
-void bp_supervisor_set_child_hook(void (*hook)(void *), void *arg);
-void bp_supervisor_set_child_hook(void (*hook)(void *), void *arg)
-{
-    bp_child_hook = hook;
-    bp_child_hook_arg = arg;
-}
-
 void bp_supervisor_init(bp_master *m)
 {
     m->slots = NULL;
@@ -115,8 +105,7 @@ static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
     bp_conn_abandon(m->client); /* no close_notify: the master's session must not break */
     bp_conn_abandon(m->sub);
     m->client = m->sub = NULL;
-    if (bp_child_hook != NULL)
-        bp_child_hook(bp_child_hook_arg);
+    bp_master_child_cleanup(m);
     bp_signals_restore(oldmask);
 
     memset(&spec, 0, sizeof(spec));
