@@ -68,45 +68,45 @@ typedef struct bp_handler_config {
     bp_handler_type type; /* what runs it */
     int line;             /* line in the config file, for messages */
     /* document */
-    int chunk_words;     /* default 200 */
-    int overlap_words;   /* default 40; must be < chunk_words */
-    int cache_ttl_s;     /* default 86400 */
-    int64_t max_bytes;   /* default 67108864 */
+    int chunk_words;   /* default 200 */
+    int overlap_words; /* default 40; must be < chunk_words */
+    int cache_ttl_s;   /* default 86400 */
+    int64_t max_bytes; /* default 67108864 */
     /* exec */
-    char **argv;         /* NULL-terminated; argv[0] is an absolute path */
-    int argc;            /* entries in argv */
-    int timeout_ms;      /* exec: kill the child after this, default 0 = none */
+    char **argv;    /* NULL-terminated; argv[0] is an absolute path */
+    int argc;       /* entries in argv */
+    int timeout_ms; /* exec: kill the child after this, default 0 = none */
     /* plugin */
-    char *path;          /* shared library path */
-    bp_kv *settings;     /* plugin's own settings group, key/value text */
-    size_t n_settings;   /* entries in settings */
+    char *path;        /* shared library path */
+    bp_kv *settings;   /* plugin's own settings group, key/value text */
+    size_t n_settings; /* entries in settings */
 } bp_handler_config;
 
 typedef struct bp_queue_config {
-    char *name;              /* Bull queue name */
-    char *prefix;            /* key prefix, default "bull" */
-    int workers;             /* processes for this queue, default 1 */
-    int lock_duration_ms;    /* default 30000 */
-    int lock_renew_ms;       /* default lock_duration_ms / 2 */
-    int stalled_interval_ms; /* default 30000 */
-    int max_stalled;         /* default 1 */
-    int job_timeout_ms;      /* default 0 = only opts.timeout */
-    int block_timeout_s;     /* BRPOPLPUSH timeout (Bull's drainDelay), default 5 */
+    char *name;                  /* Bull queue name */
+    char *prefix;                /* key prefix, default "bull" */
+    int workers;                 /* processes for this queue, default 1 */
+    int lock_duration_ms;        /* default 30000 */
+    int lock_renew_ms;           /* default lock_duration_ms / 2 */
+    int stalled_interval_ms;     /* default 30000 */
+    int max_stalled;             /* default 1 */
+    int job_timeout_ms;          /* default 0 = only opts.timeout */
+    int block_timeout_s;         /* BRPOPLPUSH timeout (Bull's drainDelay), default 5 */
     bp_handler_config *handlers; /* in file order */
     size_t n_handlers;           /* entries in handlers */
     int line;                    /* line of the queue's group */
 } bp_queue_config;
 
 typedef struct bp_pool_config {
-    char *user;               /* drop privileges to this user, NULL = stay */
-    char *group;              /* and this group, NULL = the user's */
-    char *pidfile;            /* NULL = none */
-    int heartbeat_ms;         /* default 1000 */
-    int hung_after_ms;        /* default 10000 */
-    int shutdown_timeout_ms;  /* default 30000 */
-    int max_jobs_per_worker;  /* recycle after this many jobs, 0 = never */
-    int max_rss_mb;           /* recycle above this RSS, 0 = never */
-    char *control_key_file;   /* NULL = bullpen ctl refused */
+    char *user;                 /* drop privileges to this user, NULL = stay */
+    char *group;                /* and this group, NULL = the user's */
+    char *pidfile;              /* NULL = none */
+    int heartbeat_ms;           /* default 1000 */
+    int hung_after_ms;          /* default 10000 */
+    int shutdown_timeout_ms;    /* default 30000 */
+    int max_jobs_per_worker;    /* recycle after this many jobs, 0 = never */
+    int max_rss_mb;             /* recycle above this RSS, 0 = never */
+    char *control_key_file;     /* NULL = bullpen ctl refused */
     unsigned char *control_key; /* secret: the key bytes read from control_key_file */
     size_t control_key_len;     /* bytes in control_key */
     char *control_channel;      /* default "bullpen:control" */
