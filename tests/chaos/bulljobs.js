@@ -1,0 +1,131 @@
+// tests/chaos/bulljobs.js -- the Bull (Node) side of the chaos tests and the benchmark: adds
+// jobs with Bull's own queue.addBulk and audits every added id afterwards, so "lost" is
+// counted by the producer's library, not by bullpen.
+//
+//   node bulljobs.js add   QUEUE N NAME DATA_JSON [OPTS_JSON]  appends the new ids to $BP_IDS
+//   node bulljobs.js audit QUEUE [--echo]                      every id in $BP_IDS -> one JSON line
+//   node bulljobs.js drip  QUEUE N GAP_MS NAME DATA_JSON       one add every GAP_MS (ids to $BP_IDS)
+//
+// Redis: 127.0.0.1:$BP_TLS_PORT over TLS, CA $BP_CERTS/ca.crt (tests/support/redis.sh), or
+// $BP_REDIS_PORT for plain TCP. Batches of $BP_ADD_BATCH (default 1000) jobs per addBulk.
+//
+// audit prints {"added", "completed", "failed", "waiting", "active", "delayed", "paused",
+// "lost", "duplicated", "reruns", "stalled", "retried", "mismatched", "lost_ids", ...}:
+// lost = ids in none of completed, failed, wait, active, delayed, paused (or with no hash);
+// duplicated = ids in two of those at once; reruns = stalledCounter > 0 or attemptsMade > 0;
+// with --echo, mismatched = completed jobs whose returnvalue is not their data.
+'use strict';
+const fs = require('fs');
+const Queue = require('bull');
+
+function redisOpts() {
+  if (process.env.BP_REDIS_PORT) return { host: '127.0.0.1', port: Number(process.env.BP_REDIS_PORT) };
+  return {
+    host: '127.0.0.1',
+    port: Number(process.env.BP_TLS_PORT),
+    tls: { ca: fs.readFileSync(`${process.env.BP_CERTS}/ca.crt`), servername: 'localhost' },
+  };
+}
+
+function idsFile() {
+  if (!process.env.BP_IDS) throw new Error('BP_IDS (the file of added ids) is not set');
+  return process.env.BP_IDS;
+}
+
+async function add(q, n, name, data, opts) {
+  const batch = Number(process.env.BP_ADD_BATCH || 1000);
+  const out = fs.openSync(idsFile(), 'a');
+  let added = 0;
+  while (added < n) {
+    const k = Math.min(batch, n - added);
+    const jobs = [];
+    for (let i = 0; i < k; i++) jobs.push({ name, data, opts: { ...opts } });
+    const res = await q.addBulk(jobs);
+    fs.writeSync(out, res.map((j) => j.id).join('\n') + '\n');
+    added += k;
+  }
+  fs.closeSync(out);
+  console.log(`added ${added} ${name} jobs`);
+}
+
+async function drip(q, n, gapMs, name, data) {
+  const out = fs.openSync(idsFile(), 'a');
+  for (let i = 0; i < n; i++) {
+    const j = await q.add(name, data);
+    fs.writeSync(out, `${j.id}\n`);
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+  fs.closeSync(out);
+  console.log(`added ${n} ${name} jobs, one every ${gapMs} ms`);
+}
+
+async function audit(q, echo) {
+  const ids = fs.readFileSync(idsFile(), 'utf8').split('\n').filter(Boolean);
+  const c = q.client;
+  const k = (s) => `${q.keyPrefix}:${q.name}:${s}`;
+  const [completed, failed, wait, active, delayed, paused] = await Promise.all([
+    c.zrange(k('completed'), 0, -1),
+    c.zrange(k('failed'), 0, -1),
+    c.lrange(k('wait'), 0, -1),
+    c.lrange(k('active'), 0, -1),
+    c.zrange(k('delayed'), 0, -1),
+    c.lrange(k('paused'), 0, -1),
+  ]);
+  const where = { completed, failed, waiting: wait, active, delayed, paused };
+  const sets = {};
+  for (const [s, list] of Object.entries(where)) sets[s] = new Set(list);
+  const r = { added: ids.length, completed: 0, failed: 0, waiting: 0, active: 0, delayed: 0,
+    paused: 0, lost: 0, duplicated: 0, reruns: 0, stalled: 0, retried: 0, mismatched: 0,
+    lost_ids: [], duplicated_ids: [], failed_reasons: {} };
+  const pipe = c.pipeline();
+  for (const id of ids) pipe.hmget(k(id), 'data', 'returnvalue', 'stalledCounter', 'attemptsMade', 'failedReason', 'name');
+  const fields = await pipe.exec();
+  ids.forEach((id, i) => {
+    const [err, f] = fields[i];
+    const places = Object.keys(sets).filter((s) => sets[s].has(id));
+    if (err || f[5] === null || places.length === 0) {
+      r.lost++;
+      if (r.lost_ids.length < 20) r.lost_ids.push(id);
+      return;
+    }
+    if (places.length > 1) {
+      r.duplicated++;
+      if (r.duplicated_ids.length < 20) r.duplicated_ids.push(`${id}:${places.join('+')}`);
+    }
+    r[places[0]]++;
+    const stalled = Number(f[2] || 0);
+    const attempts = Number(f[3] || 0);
+    if (stalled > 0 || attempts > 0) r.reruns++;
+    if (stalled > 0) r.stalled++;
+    if (attempts > 0) r.retried++;
+    if (places[0] === 'failed') {
+      const reason = String(f[4]).replace(/\d+/g, 'N').slice(0, 80);
+      r.failed_reasons[reason] = (r.failed_reasons[reason] || 0) + 1;
+    }
+    if (echo && places[0] === 'completed' && f[1] !== f[0]) r.mismatched++;
+  });
+  console.log(JSON.stringify(r));
+}
+
+async function main() {
+  const [cmd, queueName, ...rest] = process.argv.slice(2);
+  const q = new Queue(queueName, { redis: redisOpts() });
+  try {
+    if (cmd === 'add') {
+      await add(q, Number(rest[0]), rest[1], JSON.parse(rest[2]), rest[3] ? JSON.parse(rest[3]) : {});
+    } else if (cmd === 'drip') {
+      await drip(q, Number(rest[0]), Number(rest[1]), rest[2], JSON.parse(rest[3]));
+    } else if (cmd === 'audit') {
+      await audit(q, rest.includes('--echo'));
+    } else {
+      throw new Error(`unknown command '${cmd}': add | drip | audit`);
+    }
+  } finally {
+    await q.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(`bulljobs.js: ${e.stack || e}`);
+  process.exit(1);
+});
