@@ -5,13 +5,17 @@
  * rest is the document. Beyond "no crash, no sanitizer report" it checks the invariants the
  * handler relies on: the extracted text is valid UTF-8, has single spaces between words and
  * none at either end, its word count matches, and the chunks cover it in order with each
- * chunk within budget. Build and run with tests/fuzz/run.sh. */
+ * chunk within budget. The whole input is also read as job data by the document's JSON
+ * scanner and by jansson, which must agree. Build and run with tests/fuzz/run.sh. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "bp_chunk.h"
+#include "bp_docdata.h"
 #include "bp_extract.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -52,6 +56,38 @@ static void check_chunks(const bp_text *t, int budget, int overlap)
     bp_chunker_fini(&c);
 }
 
+/* The job data scanner against jansson: whatever jansson reads as an object, the scanner
+ * must read too, with the same strings for path, text and type. */
+static void check_docdata(const char *s, size_t n)
+{
+    bp_docdata d;
+    json_t *j = json_loadb(s, n, JSON_ALLOW_NUL, NULL);
+    int rc = bp_docdata_scan(s, n, &d);
+    static const char *const keys[] = {"path", "text", "type"};
+
+    if (rc < 0) {
+        json_decref(j);
+        return;
+    }
+    if (json_is_object(j)) {
+        if (rc != 1)
+            abort();
+        const bp_docdata_field *f[] = {&d.path, &d.text, &d.type};
+        for (int k = 0; k < 3; k++) {
+            json_t *v = json_object_get(j, keys[k]);
+            if (v == NULL ? f[k]->kind != BP_DOCDATA_ABSENT
+                : json_is_string(v)
+                    ? f[k]->kind != BP_DOCDATA_STRING || f[k]->len != json_string_length(v) ||
+                          memcmp(f[k]->value, json_string_value(v), f[k]->len) != 0
+                    : f[k]->kind != BP_DOCDATA_OTHER)
+                abort();
+        }
+    }
+    if (rc == 1)
+        bp_docdata_free(&d);
+    json_decref(j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     bp_doc_type type;
@@ -61,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bp_text t;
     char *q;
 
+    check_docdata((const char *)data, size);
     if (size < 3)
         return 0;
     type = (bp_doc_type)(data[0] % 3);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <hiredis.h>
 
+#include "bp_docdata.h"
 #include "bp_handler.h"
 
 #define MAX_CMDS  16
@@ -365,6 +366,43 @@ static void test_redis_error(void **state)
     bp_result_clear(&res);
 }
 
+/* The job data scanner: decoding, skipping, and giving up on malformed input. */
+static void test_docdata(void **state)
+{
+    bp_docdata d;
+    const char *ok = " {\"n\": [1, {\"x\": \"]}\"}, -2.5e3, true, null], \"text\": \"a\\\"b\\\\c\\/"
+                     "\\n\\u00e9\\u4e2d\\ud83d\\ude00\\u0000z\", \"type\": 5, \"text\": \"last "
+                     "wins \\t\"} ";
+    static const char *const bad[] = {
+        "",       "[]",       "{",      "{\"a\"}",    "{\"a\":}",       "{\"a\":1,}",
+        "{} x",   "{\"text\": \"\\ud800\"}", "{\"text\": \"\\udc00\"}", "{\"text\": \"\\x\"}",
+        "{\"text\": \"a\nb\"}", "{\"text\": \"\\u12\"}", "{\"text\": \"abc",
+    };
+
+    (void)state;
+    assert_int_equal(bp_docdata_scan(ok, strlen(ok), &d), 1);
+    assert_int_equal(d.text.kind, BP_DOCDATA_STRING);
+    assert_string_equal(d.text.value, "last wins \t");
+    assert_int_equal(d.type.kind, BP_DOCDATA_OTHER);
+    assert_int_equal(d.path.kind, BP_DOCDATA_ABSENT);
+    bp_docdata_free(&d);
+
+    /* the first "text" alone, to see every escape decoded */
+    const char *esc = "{\"text\": \"a\\\"b\\\\c\\/\\n\\u00e9\\u4e2d\\ud83d\\ude00\\u0000z\"}";
+    assert_int_equal(bp_docdata_scan(esc, strlen(esc), &d), 1);
+    assert_int_equal(d.text.len, 18);
+    assert_memory_equal(d.text.value, "a\"b\\c/\n\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80\0z", 18);
+    bp_docdata_free(&d);
+
+    assert_int_equal(bp_docdata_scan("{}", 2, &d), 1);
+    assert_int_equal(d.text.kind, BP_DOCDATA_ABSENT);
+    bp_docdata_free(&d);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(bp_docdata_scan(bad[i], strlen(bad[i]), &d), 0);
+        assert_null(d.text.value);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_error, setup, teardown),
+        cmocka_unit_test(test_docdata),
     };
     return cmocka_run_group_tests_name("bp_document", tests, NULL, NULL);
 }

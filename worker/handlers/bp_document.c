@@ -2,6 +2,8 @@
  *
  * Input {"path": "/abs/file"} or {"text": "..."}, optional "type". The flow costs two
  * round trips to Redis for a document of up to BP_DOC_BATCH chunks:
+ *   0. read the job data with a scanner made for it (bp_docdata.h): jansson would cost
+ *      more than everything else for a 100 KB {"text"} job;
  *   1. map the file read-only (MAP_PRIVATE) or take the text, check max_bytes, hash the
  *      input bytes (SHA-256, OpenSSL EVP) and validate UTF-8 on the mapping itself;
  *   2. GET <prefix>:<queue>:doc:<sha256>: when present, return it with "cached": true;
@@ -27,6 +29,7 @@
 #include <openssl/evp.h>
 
 #include "bp_chunk.h"
+#include "bp_docdata.h"
 #include "bp_extract.h"
 #include "bp_handlers_impl.h"
 #include "bp_log.h"
@@ -78,60 +81,70 @@ typedef struct doc_job {
     char *result_key;            /* <prefix>:<queue>:doc:<sha> */
     char *chunks_key;            /* result_key + ":chunks" */
     char *tmp_key;               /* chunks_key + ":tmp:<job id>" (multi-batch only) */
+    bp_docdata data;             /* the job data's fields (path and text point here) */
 } doc_job;
 
-/* Parse the job data: path or text, and type. Fills d (text points into *root, which the
- * caller releases). Returns 0, or -1 with res set. */
-static int doc_parse(doc_job *d, json_t **root, bp_result *res)
+/* Check the fields of the job data: exactly one of path and text, both strings, an
+ * absolute path, a known type. Fills d. Returns 0, or -1 with res set. */
+static int doc_fields(doc_job *d, const bp_docdata *f, bp_result *res)
 {
-    json_error_t jerr;
-    json_t *data = json_loadb(d->ctx->data, d->ctx->data_len, JSON_ALLOW_NUL, &jerr);
-    json_t *path, *text, *type;
-
-    if (data == NULL) {
-        bp_result_error(res, "document job data is not valid JSON: %s (at byte %d)", jerr.text,
-                        jerr.position);
+    if ((f->path.kind == BP_DOCDATA_ABSENT) == (f->text.kind == BP_DOCDATA_ABSENT)) {
+        bp_result_error(res, f->path.kind != BP_DOCDATA_ABSENT
+                                 ? "document job data has both \"path\" and \"text\"; give one "
+                                   "of them"
+                                 : "document job data needs \"path\" (an absolute file name) or "
+                                   "\"text\"");
         return -1;
     }
-    *root = data;
-    if (!json_is_object(data)) {
-        bp_result_error(res, "document job data must be an object {\"path\": \"/abs/file\"} or "
-                             "{\"text\": \"...\"}");
-        return -1;
-    }
-    path = json_object_get(data, "path"); /* borrowed */
-    text = json_object_get(data, "text"); /* borrowed */
-    type = json_object_get(data, "type"); /* borrowed */
-    if ((path == NULL) == (text == NULL)) {
-        bp_result_error(res, path != NULL ? "document job data has both \"path\" and \"text\"; "
-                                            "give one of them"
-                                          : "document job data needs \"path\" (an absolute "
-                                            "file name) or \"text\"");
-        return -1;
-    }
-    if (path != NULL) {
-        if (!json_is_string(path) || json_string_value(path)[0] != '/' ||
-            strlen(json_string_value(path)) != json_string_length(path)) {
+    if (f->path.kind != BP_DOCDATA_ABSENT) {
+        if (f->path.kind != BP_DOCDATA_STRING || f->path.value[0] != '/' ||
+            strlen(f->path.value) != f->path.len) {
             bp_result_error(res, "document \"path\" must be an absolute file name string");
             return -1;
         }
-        d->path = json_string_value(path);
+        d->path = f->path.value;
         d->type = bp_doc_type_from_path(d->path);
     } else {
-        if (!json_is_string(text)) {
+        if (f->text.kind != BP_DOCDATA_STRING) {
             bp_result_error(res, "document \"text\" must be a string");
             return -1;
         }
-        d->in = json_string_value(text);
-        d->in_len = json_string_length(text);
+        d->in = f->text.value;
+        d->in_len = f->text.len;
         d->type = BP_DOC_TEXT;
     }
-    if (type != NULL &&
-        (!json_is_string(type) || bp_doc_type_parse(json_string_value(type), &d->type) != 0)) {
+    if (f->type.kind != BP_DOCDATA_ABSENT &&
+        (f->type.kind != BP_DOCDATA_STRING || strlen(f->type.value) != f->type.len ||
+         bp_doc_type_parse(f->type.value, &d->type) != 0)) {
         bp_result_error(res, "document \"type\" must be \"text\", \"markdown\" or \"html\"");
         return -1;
     }
     return 0;
+}
+
+/* Parse the job data into d->data (the fast scanner of bp_docdata.h; jansson only to word
+ * the error when the data is not a JSON object). Returns 0, or -1 with res set. */
+static int doc_parse(doc_job *d, bp_result *res)
+{
+    json_error_t jerr;
+    json_t *data;
+    int rc = bp_docdata_scan(d->ctx->data, d->ctx->data_len, &d->data);
+
+    if (rc > 0)
+        return doc_fields(d, &d->data, res);
+    if (rc < 0) {
+        bp_result_error(res, "out of memory reading the job data of a document job");
+        return -1;
+    }
+    data = json_loadb(d->ctx->data, d->ctx->data_len, JSON_ALLOW_NUL, &jerr);
+    if (data == NULL)
+        bp_result_error(res, "document job data is not valid JSON: %s (at byte %d)", jerr.text,
+                        jerr.position);
+    else
+        bp_result_error(res, "document job data must be an object {\"path\": \"/abs/file\"} or "
+                             "{\"text\": \"...\"}");
+    json_decref(data);
+    return -1;
 }
 
 static int doc_over_limit(const doc_job *d, uint64_t size, bp_result *res)
@@ -354,14 +367,13 @@ out_free:
 void bp_document_run(const bp_handler_config *hc, bp_job_ctx *ctx, bp_result *res)
 {
     doc_job d = {.hc = hc, .ctx = ctx};
-    json_t *root = NULL;
     size_t bad;
 
     if (ctx->command == NULL) {
         bp_result_error(res, "document handler has no Redis connection to store chunks");
         return;
     }
-    if (doc_parse(&d, &root, res) != 0)
+    if (doc_parse(&d, res) != 0)
         goto out;
     if (d.path != NULL ? doc_map(&d, res) != 0 : doc_over_limit(&d, d.in_len, res) != 0)
         goto out;
@@ -382,5 +394,5 @@ out:
     free(d.result_key);
     free(d.chunks_key);
     free(d.tmp_key);
-    json_decref(root);
+    bp_docdata_free(&d.data);
 }

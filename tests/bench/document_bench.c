@@ -1,0 +1,190 @@
+/* document_bench.c -- the document handler measured directly, without Redis: documents per
+ * second for generated documents (text, Markdown, HTML) and the peak RSS of one large file.
+ *
+ * The job context's command callback formats every command with hiredis, as the worker's
+ * connection does (that is the one copy of each chunk), then drops it and answers GET with
+ * nil and EVAL with an integer: the numbers are the handler's CPU cost, not Redis's.
+ *
+ *   document_bench throughput [DOCS] [BYTES]   (default 2000 documents of 100 KB)
+ *   document_bench rss FILE                    peak RSS while processing FILE
+ *
+ * Built and run by tests/bench/document_bench.sh. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <hiredis.h>
+
+#include "bp_handlers_impl.h"
+
+static size_t bytes_sent; /* formatted command bytes, so the work cannot be optimised away */
+
+static redisReply *bench_command(void *worker, int argc, const char **argv,
+                                 const size_t *argvlen, bp_err *err)
+{
+    char *cmd = NULL;
+    int n = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    redisReply *r = calloc(1, sizeof(*r));
+
+    (void)worker;
+    (void)err;
+    if (n > 0)
+        bytes_sent += (size_t)n;
+    free(cmd);
+    r->type = strcmp(argv[0], "GET") == 0 ? REDIS_REPLY_NIL : REDIS_REPLY_INTEGER;
+    return r;
+}
+
+/* CPU seconds of this process: on a shared, loaded machine wall time measures the others. */
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char handler_job[] = "*";
+
+static bp_handler_config bench_config(void)
+{
+    return (bp_handler_config){.job = handler_job,
+                               .type = BP_HANDLER_DOCUMENT,
+                               .chunk_words = 200,
+                               .overlap_words = 40,
+                               .cache_ttl_s = 86400,
+                               .max_bytes = (int64_t)1 << 40};
+}
+
+/* Run one job; returns 0 when it succeeded. */
+static int run_one(const bp_handler_config *hc, const char *data, size_t len, const char *id)
+{
+    static volatile int cancel;
+    bp_job_ctx ctx = {.queue = "bench",
+                      .prefix = "bull",
+                      .job_id = id,
+                      .job_name = "doc",
+                      .data = data,
+                      .data_len = len,
+                      .attempt = 1,
+                      .cancel = &cancel,
+                      .command = bench_command};
+    bp_result res = {0};
+    int rc;
+
+    bp_document_run(hc, &ctx, &res);
+    rc = res.error != NULL ? -1 : 0;
+    if (rc != 0)
+        fprintf(stderr, "document_bench: job failed: %s\n", res.error);
+    bp_result_clear(&res);
+    return rc;
+}
+
+/* Fill buf with about n bytes of prose in the given flavour; returns the length. Each
+ * document differs (seed) so the SHA-256 differs, as real documents do. */
+static size_t gen_doc(char *buf, size_t n, const char *flavour, unsigned seed)
+{
+    static const char *const words[] = {"the", "queue", "worker", "processes", "documents",
+                                        "quickly", "and", "stores", "chunks", "in", "redis",
+                                        "über", "naïve", "中文", "data", "results"};
+    size_t len = 0;
+    unsigned rng = seed * 2654435761u + 1;
+    int in_para = 0;
+
+    while (len + 64 < n) {
+        rng = rng * 1103515245u + 12345u;
+        const char *w = words[(rng >> 16) % 16];
+        if (!in_para) {
+            if (strcmp(flavour, "html") == 0)
+                len += (size_t)sprintf(buf + len, "<p class=\"c%u\">", rng % 7);
+            else if (strcmp(flavour, "markdown") == 0)
+                len += (size_t)sprintf(buf + len, "%s", rng % 3 ? "" : "## ");
+            in_para = 1;
+        }
+        if (strcmp(flavour, "markdown") == 0 && rng % 11 == 0)
+            len += (size_t)sprintf(buf + len, "**%s** ", w);
+        else if (strcmp(flavour, "html") == 0 && rng % 11 == 0)
+            len += (size_t)sprintf(buf + len, "<a href=\"/x/%u\">%s</a> ", rng % 100, w);
+        else
+            len += (size_t)sprintf(buf + len, "%s%s", w, rng % 13 == 0 ? ". " : " ");
+        if (rng % 97 == 0) {
+            len += (size_t)sprintf(buf + len, "%s", strcmp(flavour, "html") == 0 ? "</p>\n"
+                                                                                  : ".\n\n");
+            in_para = 0;
+        }
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+static int throughput(int docs, size_t bytes)
+{
+    static const char *const flavours[] = {"text", "markdown", "html"};
+    bp_handler_config hc = bench_config();
+    char *doc = malloc(bytes + 64), *data = malloc(2 * bytes + 128);
+
+    if (doc == NULL || data == NULL)
+        return 1;
+    printf("document handler, %d documents of %zu bytes each, chunk_words 200, overlap 40 "
+           "(CPU time)\n",
+           docs, bytes);
+    for (size_t f = 0; f < 3; f++) {
+        double t0, total = 0;
+        for (int i = 0; i < docs; i++) {
+            size_t len = gen_doc(doc, bytes, flavours[f], (unsigned)i);
+            /* job data as Bull stores it: the text inside a JSON object */
+            size_t dl = (size_t)sprintf(data, "{\"type\":\"%s\",\"text\":\"", flavours[f]);
+            for (size_t k = 0; k < len; k++) {
+                if (doc[k] == '"' || doc[k] == '\\')
+                    data[dl++] = '\\';
+                if (doc[k] == '\n') {
+                    data[dl++] = '\\';
+                    data[dl++] = 'n';
+                    continue;
+                }
+                data[dl++] = doc[k];
+            }
+            dl += (size_t)sprintf(data + dl, "\"}");
+            t0 = now_s();
+            if (run_one(&hc, data, dl, "1") != 0)
+                return 1;
+            total += now_s() - t0;
+        }
+        printf("  %-8s %8.0f documents/s  %7.1f MB/s\n", flavours[f], docs / total,
+               (double)docs * (double)bytes / total / 1e6);
+    }
+    free(doc);
+    free(data);
+    return 0;
+}
+
+static int rss(const char *path)
+{
+    bp_handler_config hc = bench_config();
+    char data[4096];
+    struct rusage before, after;
+    double t0;
+
+    getrusage(RUSAGE_SELF, &before);
+    snprintf(data, sizeof(data), "{\"path\":\"%s\"}", path);
+    t0 = now_s();
+    if (run_one(&hc, data, strlen(data), "1") != 0)
+        return 1;
+    getrusage(RUSAGE_SELF, &after);
+    printf("%s: %.2f s CPU, peak RSS %ld MB (before the job %ld MB), %zu MB sent as commands\n", path,
+           now_s() - t0, after.ru_maxrss / 1024, before.ru_maxrss / 1024, bytes_sent >> 20);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "throughput") == 0)
+        return throughput(argc > 2 ? atoi(argv[2]) : 2000,
+                          argc > 3 ? (size_t)atol(argv[3]) : 100 * 1024);
+    if (argc == 3 && strcmp(argv[1], "rss") == 0)
+        return rss(argv[2]);
+    fprintf(stderr, "usage: document_bench throughput [DOCS] [BYTES] | rss FILE\n");
+    return 64;
+}
