@@ -23,7 +23,13 @@
  *   ... run ...
  *   bp_pidfile_close_remove(pf)
  * A forked worker calls bp_pidfile_abandon(pf) on its inherited copy (closes the fd, frees;
- * the lock stays with the master, whose fd is still open). */
+ * the lock stays with the master, whose fd is still open).
+ *
+ * Permissions: the lock needs only the open fd, but removing the file at exit and the USR2
+ * rename need write permission on its DIRECTORY. A master that dropped root (pool.user)
+ * cannot do either in /run itself: put the pidfile in a directory owned by pool.user, e.g.
+ * /run/bullpen/bullpen.pid (systemd: RuntimeDirectory=bullpen). A pidfile left behind is
+ * harmless: it is unlocked, so the next start takes it over. */
 #ifndef BP_PIDFILE_H
 #define BP_PIDFILE_H
 
