@@ -33,5 +33,5 @@ bp_interop_start() {
 }
 
 bp_node() {
-    (cd "$BP_INTEROP_DIR" && timeout 300 node "$@")
+    (cd "$BP_INTEROP_DIR" && timeout ${BP_NODE_TIMEOUT:-300} node "$@")
 }
