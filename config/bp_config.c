@@ -50,6 +50,9 @@ int bp_load_fail(bp_load *ld, const config_setting_t *s, const char *name, const
     /* an @include'd file is named as written: make it absolute like the main file */
     bp_err_set(ld->err, BP_ERR_CONFIG, 0, "%s%s%s:%u: %s: %s", file[0] == '/' ? "" : ld->dir,
                file[0] == '/' ? "" : "/", file, line, key, what);
+    for (char *p = ld->err != NULL ? ld->err->msg : NULL; p != NULL && *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?'; /* a value quoted in the message must not break the one line */
     return -1;
 }
 

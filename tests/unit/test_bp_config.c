@@ -540,6 +540,8 @@ static void test_enums(void **state)
     expect_error(Q_MIN "log = { level = \"verbose\"; };\n", 2,
                  "log.level: unknown level \"verbose\"; use debug, info, notice, warn, error, "
                  "crit or alert");
+    expect_error(Q_MIN "log = { format = \"js\non\"; };\n", 2,
+                 "log.format: unknown value \"js?on\"; use \"text\" or \"json\"");
     expect_error(Q_MIN "log = { format = \"xml\"; };\n", 2,
                  "log.format: unknown value \"xml\"; use \"text\" or \"json\"");
     cfg = load_text(Q_MIN "log = { level = \"warning\"; format = \"json\"; };\n");
