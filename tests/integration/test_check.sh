@@ -7,13 +7,14 @@ unset BULLPEN_REDIS_URL BULLPEN_REDIS_PASSWORD
 bp_redis_start
 CONF=$BP_TMP/bullpen.conf
 
-# conf URL [TLS-GROUP-EXTRA [REDIS-EXTRA]]: a config for one worker pool of 2
+# conf URL [TLS-GROUP-EXTRA [REDIS-EXTRA]]: a config for one worker pool of 2; the connect
+# timeout is $CT ms (default 5000: generous, a slow CI must not turn a refusal into a timeout)
 conf() {
     cat >"$CONF" <<CONF
 redis = {
   url = "$1";
   tls = { ca_file = "$BP_CERTS/ca.crt"; ${2:-} };
-  connect_timeout_ms = 1000;
+  connect_timeout_ms = ${CT:-5000};
   ${3:-}
 };
 queues = ( { name = "test"; workers = 2; handlers = ( { job = "*"; type = "echo"; } ); } );
@@ -67,7 +68,7 @@ check 78 "hostname mismatch; check redis.tls.server_name"
 # reachability: plain TCP to the TLS port, TLS to the plain port, nobody listening
 conf "redis://localhost:$BP_TLS_PORT/0"
 check 69 "is it a TLS port? use rediss://"
-conf "rediss://localhost:$BP_PORT/0"
+CT=1000 conf "rediss://localhost:$BP_PORT/0"
 check 69 "timed out after 1000 ms"
 conf "rediss://localhost:$(bp_free_port)/0"
 check 69 "Connection refused"

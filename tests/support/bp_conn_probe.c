@@ -369,7 +369,7 @@ static int parse_opts(int argc, char **argv, probe_opts *o, int *next)
     rc->host = localhost;
     rc->port = 6379;
     rc->tls.verify = true;
-    rc->connect_timeout_ms = 2000;
+    rc->connect_timeout_ms = 5000; /* generous for loaded CI machines; tests lower it */
     rc->command_timeout_ms = 5000;
     rc->keepalive_s = 30;
     for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
