@@ -63,7 +63,7 @@ function makeQueue() {
 // every 2 seconds.
 function progress(q, live) {
   let last = 0;
-  let lastTick = { t: Date.now(), done: 0 };
+  const samples = [{ t: Date.now(), done: 0 }]; // the last 2 s of (time, done), for jobs/s
   let rate = 0;
   let lastChange = Date.now();
   let prevDone = -1;
@@ -78,10 +78,9 @@ function progress(q, live) {
       const c = await q.getJobCounts();
       const done = c.completed + c.failed;
       const now = Date.now();
-      if (now - lastTick.t >= 1000) {
-        rate = ((done - lastTick.done) * 1000) / (now - lastTick.t);
-        lastTick = { t: now, done };
-      }
+      samples.push({ t: now, done });
+      while (samples.length > 2 && now - samples[1].t >= 2000) samples.shift();
+      if (now - samples[0].t >= 200) rate = ((done - samples[0].done) * 1000) / (now - samples[0].t);
       if (done !== prevDone) {
         prevDone = done;
         lastChange = now;
@@ -123,7 +122,7 @@ function progress(q, live) {
 
 // queue.add() with up to `window` adds in flight.
 async function produce(q, jobs, live) {
-  const window = 64;
+  const window = Number(process.env.DEMO_ADD_WINDOW || 64);
   let next = 0;
   const one = async () => {
     while (next < jobs.length) {
@@ -183,11 +182,12 @@ function memory() {
 
 async function main() {
   const tGen = Date.now();
+  console.log(`making the corpus for ${fmt(JOBS)} jobs (seed ${SEED})...`);
   const { jobs, stats } = plan({ jobs: JOBS, seed: SEED, dir: path.join(env('DEMO_TMP'), 'docs') });
   console.log(
     `corpus: ${fmt(stats.distinct)} distinct documents (${stats.text} text, ${stats.markdown} Markdown, ` +
       `${stats.html} HTML; ${fmt(stats.bytes / 1048576, 1)} MB; ${stats.files} as files, ${stats.inline} inline), ` +
-      `${fmt(stats.repeats)} repeats; seed ${SEED}; made in ${secs(Date.now() - tGen)}`,
+      `${fmt(stats.repeats)} repeats; made in ${secs(Date.now() - tGen)}`,
   );
 
   const q = makeQueue();
