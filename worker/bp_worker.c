@@ -296,10 +296,10 @@ static redisReply *ctx_command(void *self, int argc, const char **argv, const si
 static void begin_job(bp_worker *w, const bp_job *job)
 {
     int64_t timeout = job->timeout_ms;
+    int64_t cap = w->spec->queue->job_timeout_ms; /* 0 = no cap */
 
-    if (timeout <= 0 ||
-        (w->spec->queue->job_timeout_ms > 0 && w->spec->queue->job_timeout_ms < timeout))
-        timeout = timeout > 0 ? timeout : w->spec->queue->job_timeout_ms;
+    if (timeout <= 0 || (cap > 0 && cap < timeout))
+        timeout = cap; /* the shorter of opts.timeout and job_timeout_ms */
     pthread_mutex_lock(&w->state_lock);
     snprintf(w->job_id, sizeof(w->job_id), "%s", job->id);
     w->job_started_ms = bp_now_ms();
@@ -310,7 +310,11 @@ static void begin_job(bp_worker *w, const bp_job *job)
     pthread_mutex_unlock(&w->state_lock);
     pending_cancel = 0;
     set_state(w, BP_WORKER_BUSY);
-    (void)!write(w->keeper_pipe[1], "j", 1); /* the keeper re-arms its timers */
+    /* The keeper wakes at least every heartbeat_ms; it must be woken now only when a timer
+     * shorter than that starts with this job. Not waking it per job keeps the hot path free
+     * of a thread switch. */
+    if (timeout > 0 || w->spec->queue->lock_renew_ms < w->spec->cfg->pool.heartbeat_ms)
+        (void)!write(w->keeper_pipe[1], "j", 1);
 }
 
 static void end_job(bp_worker *w)
@@ -320,7 +324,6 @@ static void end_job(bp_worker *w)
     w->job_timeout_ms = 0;
     pthread_mutex_unlock(&w->state_lock);
     set_state(w, atomic_load(&w->stopping) ? BP_WORKER_DRAINING : BP_WORKER_IDLE);
-    (void)!write(w->keeper_pipe[1], "j", 1);
 }
 
 /* The failure text for a job that was cancelled, or NULL when it was not. */
