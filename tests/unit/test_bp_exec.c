@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -255,6 +256,46 @@ static void test_grandchild(void **state)
     assert_true(gone(pid));
 }
 
+/* The worker SIGKILLed mid-job (as the master does to a hung worker's group, which the
+ * child is not in): the child must die with it (PR_SET_PDEATHSIG). */
+static void test_worker_killed(void **state)
+{
+    char dir[] = "/tmp/bp-exec-XXXXXX", pidfile[64], script[256];
+    pid_t worker, child = 0;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+    snprintf(script, sizeof(script), "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 300", pidfile,
+             pidfile, pidfile);
+    worker = fork();
+    assert_true(worker >= 0);
+    if (worker == 0) {
+        bp_result res = run_sh(script, 0, "{}", NULL);
+        bp_result_clear(&res);
+        _exit(0);
+    }
+    for (int i = 0; i < 400 && child <= 0; i++) {
+        f = fopen(pidfile, "r");
+        if (f != NULL) {
+            if (fscanf(f, "%d", &child) != 1)
+                child = 0;
+            fclose(f);
+        }
+        if (child <= 0)
+            bp_sleep_ms(50);
+    }
+    assert_true(child > 0);
+    assert_int_equal(kill(worker, SIGKILL), 0);
+    assert_int_equal(waitpid(worker, NULL, 0), worker);
+    for (int i = 0; i < 200 && !gone(child); i++)
+        bp_sleep_ms(50);
+    assert_true(gone(child));
+    unlink(pidfile);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_grandchild),
+        cmocka_unit_test(test_worker_killed),
     };
     return cmocka_run_group_tests_name("bp_exec", tests, NULL, NULL);
 }

@@ -1,12 +1,13 @@
 /* bp_exec.c -- the exec handler: run a configured program (argv, never a shell) with the
  * job's data as JSON on stdin; its stdout is the return value.
  *
- * The child is started with posix_spawn() (vfork-like, safe in the worker, which has a
- * keeper thread: nothing non-async-signal-safe runs between fork and exec), in a process
- * group of its own (POSIX_SPAWN_SETPGROUP, the setpgid(0, 0) of the child), with every
- * signal back at its default and an empty mask: the worker ignores SIGPIPE, its children
- * must not. The environment is the worker's plus BULLPEN_JOB_ID, BULLPEN_JOB_NAME,
- * BULLPEN_ATTEMPT and BULLPEN_QUEUE, built before the spawn.
+ * The child is forked and exec'd directly. Between the two it makes only async-signal-safe
+ * calls (the worker has a keeper thread): setpgid(0, 0) so it leads a process group of its
+ * own, PR_SET_PDEATHSIG so it dies with the worker even when the master SIGKILLs the
+ * worker's group, which the child is no longer in; every signal back at its default and an
+ * empty mask (the worker ignores SIGPIPE, its children must not); then execve(), reporting
+ * a failure through a close-on-exec pipe. The environment is the worker's plus
+ * BULLPEN_JOB_ID, BULLPEN_JOB_NAME, BULLPEN_ATTEMPT and BULLPEN_QUEUE, built before fork.
  *
  * One poll() loop, no threads: it writes stdin (EPIPE only means the child stopped
  * reading), reads stdout into one buffer (capped at max_bytes), splits stderr into lines
@@ -21,10 +22,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,46 +118,89 @@ static void exec_env_free(char **env)
     free(env);
 }
 
+/* A pipe pair whose ends are both above 2, so the child's dup2() onto 0, 1 and 2 can never
+ * overwrite one it still needs (a daemon may run with a standard fd closed). */
+static int pipe_high(int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] <= 2) {
+            int hi = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+            if (hi < 0)
+                return -1;
+            close(fds[i]);
+            fds[i] = hi;
+        }
+    }
+    return 0;
+}
+
+/* In the child, between fork() and exec: async-signal-safe calls only (the worker has a
+ * keeper thread). Never returns. */
+static void exec_child(const exec_run *r, pid_t parent, int in, int out, int err, int report,
+                       char **env)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigset_t none;
+    int e;
+
+    setpgid(0, 0);                    /* its own group: a timeout kills all it started */
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* and it dies with the worker, even by SIGKILL */
+    if (getppid() != parent)
+        _exit(127); /* the worker died before prctl took effect */
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+        goto out_report;
+    for (int sig = 1; sig < NSIG; sig++)
+        (void)sigaction(sig, &dfl, NULL); /* the worker ignores SIGPIPE; its children must not */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(r->hc->argv[0], r->hc->argv, env);
+out_report:
+    e = errno;
+    (void)!write(report, &e, sizeof(e));
+    _exit(127);
+}
+
 /* Start the child. Returns 0, or -1 with res set. */
 static int exec_spawn(exec_run *r, bp_result *res)
 {
-    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rc;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t all, none;
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rep[2] = {-1, -1};
+    int child_errno = 0;
+    pid_t parent = getpid();
     char **env = exec_env(r->ctx);
+    ssize_t n;
 
     if (env == NULL) {
         bp_result_error(res, "out of memory preparing the environment of '%s'", r->hc->argv[0]);
         return -1;
     }
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    if (pipe_high(in) != 0 || pipe_high(out) != 0 || pipe_high(err) != 0 || pipe_high(rep) != 0) {
         bp_result_error(res, "cannot create pipes for '%s': %s", r->hc->argv[0], strerror(errno));
         goto out_close;
     }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    posix_spawnattr_init(&attr);
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    rc = posix_spawn(&r->pid, r->hc->argv[0], &fa, &attr, r->hc->argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-        bp_result_error(res, "cannot run '%s' (exec handler for job \"%s\", config line %d): %s",
-                        r->hc->argv[0], r->hc->job, r->hc->line, strerror(rc));
+    r->pid = fork();
+    if (r->pid < 0) {
+        bp_result_error(res, "cannot start '%s': fork: %s", r->hc->argv[0], strerror(errno));
         goto out_close;
     }
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
+    if (r->pid == 0)
+        exec_child(r, parent, in[0], out[1], err[1], rep[1], env);
+    setpgid(r->pid, r->pid); /* also here, so kill(-pid) works before the child ran */
+    close_fd(&rep[1]);
+    while ((n = read(rep[0], &child_errno, sizeof(child_errno))) < 0 && errno == EINTR)
+        ;
+    if (n > 0) { /* exec failed: the report pipe carried its errno */
+        while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        bp_result_error(res, "cannot run '%s' (exec handler for job \"%s\", config line %d): %s",
+                        r->hc->argv[0], r->hc->job, r->hc->line, strerror(child_errno));
+        goto out_close;
+    }
+    close_fd(&rep[0]); /* EOF: exec succeeded (the pipe was close-on-exec) */
+    close_fd(&in[0]);
+    close_fd(&out[1]);
+    close_fd(&err[1]);
     r->in_fd = in[1];
     r->out_fd = out[0];
     r->err_fd = err[0];
@@ -171,6 +215,7 @@ out_close:
         close_fd(&in[i]);
         close_fd(&out[i]);
         close_fd(&err[i]);
+        close_fd(&rep[i]);
     }
     exec_env_free(env);
     return -1;
