@@ -122,6 +122,33 @@ static void test_known_vector(void **state)
     free(again);
 }
 
+/* Moving bytes between fields changes the MAC: the canonical text is length-prefixed. */
+static void test_canonical_unambiguous(void **state)
+{
+    bp_ctl_msg a, b;
+    bp_err err = {0};
+    char *ta, *tb;
+    char long_channel[BP_CTL_CHANNEL_MAX];
+
+    (void)state;
+    assert_int_equal(bp_ctl_msg_init(&a, BP_CTL_CANCEL, "7|6:web-01", "", NULL, NOW, &err), 0);
+    b = a;
+    snprintf(b.arg, sizeof(b.arg), "7");
+    snprintf(b.host, sizeof(b.host), "|6:web-01");
+    ta = bp_ctl_msg_sign(KEY, KEY_LEN, &a, &err);
+    tb = bp_ctl_msg_sign(KEY, KEY_LEN, &b, &err);
+    assert_non_null(ta);
+    assert_non_null(tb);
+    assert_string_not_equal(strstr(ta, "\"mac\""), strstr(tb, "\"mac\""));
+    free(ta);
+    free(tb);
+
+    memset(long_channel, 'c', sizeof(long_channel) - 1);
+    long_channel[sizeof(long_channel) - 1] = '\0';
+    assert_int_equal(bp_ctl_msg_init(&a, BP_CTL_STATUS, NULL, NULL, long_channel, NOW, &err), -1);
+    assert_non_null(strstr(err.msg, "pool.control_channel"));
+}
+
 static void test_reject_unsigned(void **state)
 {
     bp_ctl_msg m;
@@ -410,11 +437,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cmd_names),        cmocka_unit_test(test_accept),
-        cmocka_unit_test(test_known_vector),     cmocka_unit_test(test_reject_unsigned),
-        cmocka_unit_test(test_reject_bad_mac),   cmocka_unit_test(test_reject_stale),
-        cmocka_unit_test(test_reject_replayed),  cmocka_unit_test(test_reject_flood),
-        cmocka_unit_test(test_reject_malformed), cmocka_unit_test(test_reject_bad_arg),
-        cmocka_unit_test(test_scale_parse),      cmocka_unit_test(test_reply_round_trip),
+        cmocka_unit_test(test_known_vector),     cmocka_unit_test(test_canonical_unambiguous),
+        cmocka_unit_test(test_reject_unsigned),  cmocka_unit_test(test_reject_bad_mac),
+        cmocka_unit_test(test_reject_stale),     cmocka_unit_test(test_reject_replayed),
+        cmocka_unit_test(test_reject_flood),     cmocka_unit_test(test_reject_malformed),
+        cmocka_unit_test(test_reject_bad_arg),   cmocka_unit_test(test_scale_parse),
+        cmocka_unit_test(test_reply_round_trip),
     };
 
     return cmocka_run_group_tests_name("bp_ctl_msg", tests, NULL, NULL);
