@@ -83,6 +83,7 @@ chaos_pool_start() {
 }
 
 chaos_workers() { pgrep -P "$CHAOS_MASTER" 2>/dev/null | sort -n; }
+chaos_workers_are() { [ "$(chaos_workers | wc -l)" -eq "$1" ]; }
 # a random worker that runs a job right now (its process title says "busy job ID"), or any
 chaos_busy_worker() {
     local w
@@ -125,6 +126,11 @@ chaos_report() {
         if (r.lost_ids.length) console.log(`lost ids: ${r.lost_ids.join(" ")}`);
         if (r.duplicated_ids.length) console.log(`duplicated: ${r.duplicated_ids.join(" ")}`);
     ' "$json")
+    # the master's verdicts, by reason (a healthy worker killed is a finding, not a failure)
+    local kills
+    kills=$(sed -n 's/.*: \(no heartbeat\|bclient silent\|deaf subscriber\|main loop frozen\)[^;]*; killing it$/\1/p' \
+        "$CHAOS_LOG" | sort | uniq -c | awk '{c = $1; $1 = ""; printf "%s%s x%d", sep, substr($0, 2), c; sep = ", "}')
+    line="$line | health kills: ${kills:-none}"
     echo "CHAOS $CHAOS_NAME: $line | recovery $recovery | $(( ($(date +%s%N) - CHAOS_T0) / 1000000000 )) s"
     echo "CHAOS $CHAOS_NAME: $line | recovery $recovery" >>"${BP_CHAOS_SUMMARY:-/dev/null}"
     node -e 'const r = JSON.parse(process.argv[1]);

@@ -41,6 +41,6 @@ chaos_wait_settled 120
 for p in "${pending[@]+"${pending[@]}"}"; do recov+=($(($(chaos_now_ms) - ${p##*:}))); done
 echo "killed $kills workers"
 chaos_report "killed job settled: $(chaos_stats_ms "${recov[@]+"${recov[@]}"}")"
-BP_WAIT_S=20 bp_wait_for test "$(chaos_workers | wc -l)" -eq 4 || bp_fail "pool did not come back to 4 workers"
+BP_WAIT_S=20 bp_wait_for chaos_workers_are 4 || bp_fail "pool did not come back to 4 workers"
 chaos_pool_stop
 echo PASS
