@@ -7,7 +7,8 @@
 //
 // Environment (set by scripts/demo): DEMO_PORT, DEMO_CA, DEMO_TMP, DEMO_CONF, DEMO_BULLPEN,
 // DEMO_MASTER_PID, DEMO_JOBS, DEMO_SEED, DEMO_STALL_S, DEMO_QUEUE.
-// Exit codes: 0 all jobs completed, 1 some failed or the run stalled or the pool died.
+// Exit codes: 0 all jobs completed, 1 some failed or the run stalled or the pool died,
+// 130/143 interrupted (SIGINT/SIGTERM).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -30,7 +31,6 @@ const SEED = Number(env('DEMO_SEED', '42'));
 const STALL_S = Number(env('DEMO_STALL_S', '60'));
 const MASTER = Number(env('DEMO_MASTER_PID'));
 const TTY = Boolean(process.stdout.isTTY);
-const t0 = Date.now();
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
@@ -61,7 +61,7 @@ function makeQueue() {
 
 // The live line: on a terminal rewritten in place 4 times a second, otherwise one line
 // every 2 seconds.
-function progress(q, live) {
+function progress(q, live, start) {
   let last = 0;
   const samples = [{ t: Date.now(), done: 0 }]; // the last 2 s of (time, done), for jobs/s
   let rate = 0;
@@ -90,11 +90,13 @@ function progress(q, live) {
         `  ${fmt(rate)} jobs/s` +
         `  failures ${fmt(c.failed)}` +
         `  cache hits ${fmt(live.hits)}` +
-        `  (added ${fmt(live.added)}, waiting ${fmt(c.waiting)}, active ${c.active})` +
-        `  ${secs(now - t0)}`;
+        `  waiting ${fmt(c.waiting)}  active ${c.active}  added ${fmt(live.added)}` +
+        `  ${secs(now - start)}`;
       if (TTY) {
-        process.stdout.write('\r' + line.padEnd(width));
-        width = line.length;
+        // one terminal row, or \r cannot rewrite it
+        const shown = line.slice(0, Math.max(20, (process.stdout.columns || 80) - 1));
+        process.stdout.write('\r' + shown.padEnd(width));
+        width = shown.length;
       } else if (now - last >= 2000 || done >= JOBS) {
         process.stdout.write(line + '\n');
         last = now;
@@ -212,7 +214,7 @@ async function main() {
 
     console.log(`adding ${fmt(JOBS)} jobs to Bull queue "${QUEUE}" with queue.add('document', {...}):`);
     const tAdd = Date.now();
-    const done = progress(q, live);
+    const done = progress(q, live, tAdd);
     let addMs = 0;
     const producing = produce(q, jobs, live).then(() => (addMs = Date.now() - tAdd));
     await Promise.all([producing, done]);
@@ -233,12 +235,12 @@ async function main() {
     const hwm = mem.workers.map((w) => w.hwm).filter((x) => x != null);
 
     const L = (k, v) => console.log(`  ${k.padEnd(18)} ${v}`);
-    console.log(`\nsummary (${rows.length} jobs, ${mem.workers.length} workers, handler "document", figures from Bull's job hashes)`);
-    L('total time', `${secs(Date.now() - t0)} (adding took ${secs(addMs)}; first add to last job done ${secs(wall)})`);
+    console.log(`\nsummary (${fmt(rows.length)} jobs, ${mem.workers.length} workers, handler "document", figures from Bull's job hashes)`);
+    L('total time', `${secs(wall)} from the first add to the last job done (adding took ${secs(addMs)})`);
     L('throughput', `${fmt((rows.length * 1000) / Math.max(1, lastDone - first))} jobs/s (first processedOn to last finishedOn, ${secs(lastDone - first)})`);
     if (lat.length) {
       L('latency', `p50 ${fmt(pct(lat, 50))} ms, p99 ${fmt(pct(lat, 99))} ms (add to done, finishedOn - timestamp; includes the queue backlog of a burst)`);
-      L('run time', `p50 ${fmt(pct(run, 50), 0)} ms, p99 ${fmt(pct(run, 99))} ms (taken to done, finishedOn - processedOn)`);
+      L('processing', `p50 ${fmt(pct(run, 50))} ms, p99 ${fmt(pct(run, 99))} ms per job (taken to done, finishedOn - processedOn)`);
     }
     L('cache hits', `${fmt(hits)} of ${fmt(ok.length)} (${fmt((100 * hits) / Math.max(1, ok.length), 1)}%)`);
     L('chunks made', `${fmt(chunks)} chunks from ${fmt(words)} words (the ${fmt(ok.length - hits)} uncached jobs)`);
@@ -259,6 +261,13 @@ async function main() {
     await q.close().catch(() => {});
   }
 }
+
+// Ctrl-C reaches the whole foreground group: leave at once, scripts/demo cleans up.
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]])
+  process.on(sig, () => {
+    if (TTY) process.stdout.write('\n');
+    process.exit(code);
+  });
 
 main().then(
   () => process.exit(0),

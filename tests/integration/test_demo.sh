@@ -32,7 +32,7 @@ out=$work/out
 grep -q 'pool ready: 4 workers on document-processing' "$out" || fail "no pool ready line"
 grep -q '^summary (200 jobs, 4 workers' "$out" || fail "no summary for 200 jobs and 4 workers"
 grep -Eq '^  failures +0$' "$out" || fail "failures are not 0"
-for k in 'total time' throughput latency 'run time' 'cache hits' 'worker RSS'; do
+for k in 'total time' throughput latency processing 'cache hits' 'worker RSS'; do
     grep -Eq "^  $k +(p50 )?[0-9]" "$out" || fail "summary lacks a figure for '$k'"
 done
 hits=$(sed -n 's/^  cache hits *\([0-9,]*\) of 200 .*/\1/p' "$out")
