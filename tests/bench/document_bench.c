@@ -21,8 +21,8 @@
 
 static size_t bytes_sent; /* formatted command bytes, so the work cannot be optimised away */
 
-static redisReply *bench_command(void *worker, int argc, const char **argv,
-                                 const size_t *argvlen, bp_err *err)
+static redisReply *bench_command(void *worker, int argc, const char **argv, const size_t *argvlen,
+                                 bp_err *err)
 {
     char *cmd = NULL;
     int n = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
@@ -86,9 +86,9 @@ static int run_one(const bp_handler_config *hc, const char *data, size_t len, co
  * document differs (seed) so the SHA-256 differs, as real documents do. */
 static size_t gen_doc(char *buf, size_t n, const char *flavour, unsigned seed)
 {
-    static const char *const words[] = {"the", "queue", "worker", "processes", "documents",
-                                        "quickly", "and", "stores", "chunks", "in", "redis",
-                                        "über", "naïve", "中文", "data", "results"};
+    static const char *const words[] = {
+        "the",    "queue", "worker", "processes", "documents", "quickly", "and",  "stores",
+        "chunks", "in",    "redis",  "über",      "naïve",     "中文",    "data", "results"};
     size_t len = 0;
     unsigned rng = seed * 2654435761u + 1;
     int in_para = 0;
@@ -110,8 +110,8 @@ static size_t gen_doc(char *buf, size_t n, const char *flavour, unsigned seed)
         else
             len += (size_t)sprintf(buf + len, "%s%s", w, rng % 13 == 0 ? ". " : " ");
         if (rng % 97 == 0) {
-            len += (size_t)sprintf(buf + len, "%s", strcmp(flavour, "html") == 0 ? "</p>\n"
-                                                                                  : ".\n\n");
+            len +=
+                (size_t)sprintf(buf + len, "%s", strcmp(flavour, "html") == 0 ? "</p>\n" : ".\n\n");
             in_para = 0;
         }
     }
@@ -173,8 +173,8 @@ static int rss(const char *path)
     if (run_one(&hc, data, strlen(data), "1") != 0)
         return 1;
     getrusage(RUSAGE_SELF, &after);
-    printf("%s: %.2f s CPU, peak RSS %ld MB (before the job %ld MB), %zu MB sent as commands\n", path,
-           now_s() - t0, after.ru_maxrss / 1024, before.ru_maxrss / 1024, bytes_sent >> 20);
+    printf("%s: %.2f s CPU, peak RSS %ld MB (before the job %ld MB), %zu MB sent as commands\n",
+           path, now_s() - t0, after.ru_maxrss / 1024, before.ru_maxrss / 1024, bytes_sent >> 20);
     return 0;
 }
 

@@ -374,9 +374,19 @@ static void test_docdata(void **state)
                      "\\n\\u00e9\\u4e2d\\ud83d\\ude00\\u0000z\", \"type\": 5, \"text\": \"last "
                      "wins \\t\"} ";
     static const char *const bad[] = {
-        "",       "[]",       "{",      "{\"a\"}",    "{\"a\":}",       "{\"a\":1,}",
-        "{} x",   "{\"text\": \"\\ud800\"}", "{\"text\": \"\\udc00\"}", "{\"text\": \"\\x\"}",
-        "{\"text\": \"a\nb\"}", "{\"text\": \"\\u12\"}", "{\"text\": \"abc",
+        "",
+        "[]",
+        "{",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{} x",
+        "{\"text\": \"\\ud800\"}",
+        "{\"text\": \"\\udc00\"}",
+        "{\"text\": \"\\x\"}",
+        "{\"text\": \"a\nb\"}",
+        "{\"text\": \"\\u12\"}",
+        "{\"text\": \"abc",
     };
 
     (void)state;
