@@ -815,26 +815,34 @@ static int conn_connect_tcp(bp_conn *c, const bp_redis_config *rc, int64_t deadl
         }
         last_errno = errno;
         if (last_errno == EINPROGRESS) {
-            int e = conn_finish_connect(c, deadline, timeout_ms, err);
+            /* an address that black-holes us may use only half of what is left, so a
+             * broken IPv6 route still leaves time for the IPv4 address after it */
+            int64_t now = bp_mono_ms();
+            int64_t until = ai->ai_next != NULL ? now + (deadline - now) / 2 : deadline;
+            int e = conn_finish_connect(c, until, timeout_ms, err);
 
             if (e == 0) {
                 freeaddrinfo(res);
                 return 0;
             }
-            if (e < 0) {
-                bp_err_set(err, BP_ERR_TIMEOUT, ETIMEDOUT,
-                           "cannot connect to '%s' (%s): timed out after %d ms "
-                           "(redis.connect_timeout_ms); check the host, port and firewall",
-                           c->url, addr, timeout_ms);
-                freeaddrinfo(res);
+            if (e < 0 && err->kind != BP_ERR_TIMEOUT) {
+                freeaddrinfo(res); /* poll itself failed: err says why */
                 return -1;
             }
-            last_errno = e;
+            c->broken = false; /* the next address starts clean */
+            last_errno = e < 0 ? ETIMEDOUT : e;
         }
         close(c->fd);
         c->fd = -1;
     }
     freeaddrinfo(res);
+    if (last_errno == ETIMEDOUT) {
+        bp_err_set(err, BP_ERR_TIMEOUT, ETIMEDOUT,
+                   "cannot connect to '%s' (%s): timed out after %d ms "
+                   "(redis.connect_timeout_ms); check the host, port and firewall",
+                   c->url, addr, timeout_ms);
+        return -1;
+    }
     bp_err_set(err, BP_ERR_IO, last_errno,
                "cannot connect to '%s' (%s): %s; check that Redis is running and the host and "
                "port in redis.url",

@@ -61,6 +61,23 @@ refuse 69 "TLS handshake with 'rediss://localhost:$BP_PORT' timed out after 1000
 # connection refused: a port nobody listens on
 dead_port=$(bp_free_port)
 refuse 69 "Connection refused" "${TLS[@]/$BP_TLS_PORT/$dead_port}" --ca "$BP_CERTS/ca.crt"
-# a name that does not resolve
-refuse 69 "cannot resolve 'no-such-host.invalid'" --host no-such-host.invalid --port 6379
+# a black hole: a listener whose accept queue is full drops our SYN; the connect timeout ends it
+cat >"$BP_TMP/blackhole.py" <<'PY'
+import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
+fill = []
+for _ in range(4):  # fill the accept queue; later SYNs are dropped
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(s.getsockname())
+    except BlockingIOError: pass
+    fill.append(c)
+time.sleep(0.3)
+print(s.getsockname()[1], flush=True)
+time.sleep(120)
+PY
+python3 "$BP_TMP/blackhole.py" >"$BP_TMP/blackhole.port" &
+bp_track_pid $!
+bp_wait_for test -s "$BP_TMP/blackhole.port" || bp_fail "black hole did not start"
+refuse 69 "timed out after 1000 ms (redis.connect_timeout_ms)" --host 127.0.0.1 \
+    --port "$(cat "$BP_TMP/blackhole.port")" --connect-timeout 1000
 echo "PASS test_conn_refusals"
