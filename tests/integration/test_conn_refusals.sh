@@ -51,6 +51,14 @@ refuse 78 "redis.tls.cert_file is set but redis.tls.key_file is not" "${TLS[@]}"
 # a key that does not belong to the certificate
 refuse 78 "(redis.tls.key_file); it must be the unencrypted PEM key" "${TLS[@]}" --ca "$BP_CERTS/ca.crt" --pass s3cret \
     --cert "$BP_CERTS/client.crt" --key "$BP_CERTS/server.key"
+# a server that only speaks TLSv1.2 and redis.tls.min_version TLSv1.3
+bp_rcli CONFIG SET tls-protocols TLSv1.2 >/dev/null || bp_fail "cannot limit tls-protocols"
+out=$("$PROBE" "${TLS[@]}" --ca "$BP_CERTS/ca.crt" --pass s3cret describe) ||
+    bp_fail "TLSv1.2 server: $out"
+case $out in *" — TLSv1.2, verified CN=localhost") ;; *) bp_fail "TLSv1.2: $out" ;; esac
+refuse 78 "check redis.tls.min_version" "${TLS[@]}" --ca "$BP_CERTS/ca.crt" --pass s3cret \
+    --min-tls 1.3
+bp_rcli CONFIG SET tls-protocols "TLSv1.2 TLSv1.3" >/dev/null
 # plain TCP to the TLS port: the server hangs up on our plain RESP
 refuse 69 "is it a TLS port? use rediss://" --host 127.0.0.1 --port "$BP_TLS_PORT" \
     --connect-timeout 5000 --pass s3cret
