@@ -202,8 +202,20 @@ int bp_pidfile_rename_oldbin(bp_pidfile *pf, bp_err *err)
 
 int bp_pidfile_rename_back(bp_pidfile *pf, bp_err *err)
 {
+    pid_t other = 0;
+    bp_err ignored;
+
     if (!pf->oldbin)
         return 0;
+    /* a new master that is up holds the lock on path: never replace its file (the upgrade
+     * succeeded after all); an unlocked leftover of a crashed new master may be replaced */
+    if (bp_pidfile_is_locked(pf->base)) {
+        (void)bp_pidfile_read(pf->base, &other, &ignored);
+        bp_err_set(err, BP_ERR_IO, 0,
+                   "pidfile '%s' is locked by another running bullpen (pid %ld); keeping '%s'",
+                   pf->base, (long)other, pf->path);
+        return -1;
+    }
     return rename_to(pf, pf->base, false, err);
 }
 

@@ -56,7 +56,9 @@ int bp_pidfile_write(bp_pidfile *pf, pid_t pid, bp_err *err);
  * -1 with err set (nothing changed). */
 int bp_pidfile_rename_oldbin(bp_pidfile *pf, bp_err *err);
 
-/* The upgrade failed: rename "<path>.oldbin" back to path. Returns 0, or -1 with err set. */
+/* The upgrade failed: rename "<path>.oldbin" back to path. Refuses (-1, err names the pid)
+ * while another process holds the lock on path -- a new master is running after all, and
+ * its pidfile must not be replaced. Returns 0, or -1 with err set. */
 int bp_pidfile_rename_back(bp_pidfile *pf, bp_err *err);
 
 /* The path the file has now (path, or path.oldbin after rename_oldbin()). Borrowed. */

@@ -226,6 +226,43 @@ static void test_oldbin_rename_back(void **state)
     assert_int_equal(access(f->path, F_OK), -1);
 }
 
+/* rename_back never replaces the pidfile of a new master that is running. */
+static void test_rename_back_keeps_new_master(void **state)
+{
+    fixture *f = *state;
+    bp_pidfile *old = NULL;
+    bp_pidfile *fresh = NULL;
+    bp_err err = {0};
+    pid_t pid = 0;
+
+    assert_int_equal(bp_pidfile_open(&old, f->path, &err), 0);
+    assert_int_equal(bp_pidfile_write(old, 1111, &err), 0);
+    assert_int_equal(bp_pidfile_rename_oldbin(old, &err), 0);
+    assert_int_equal(bp_pidfile_open(&fresh, f->path, &err), 0);
+    assert_int_equal(bp_pidfile_write(fresh, 2222, &err), 0);
+
+    assert_int_equal(bp_pidfile_rename_back(old, &err), -1);
+    assert_non_null(strstr(err.msg, "(pid 2222)"));
+    assert_string_equal(bp_pidfile_path(old), f->oldbin);
+    assert_int_equal(bp_pidfile_read(f->path, &pid, &err), 0);
+    assert_int_equal(pid, 2222);
+    bp_pidfile_close_remove(old); /* removes only the .oldbin */
+    assert_int_equal(access(f->oldbin, F_OK), -1);
+    assert_int_equal(bp_pidfile_read(f->path, &pid, &err), 0);
+    assert_int_equal(pid, 2222);
+    bp_pidfile_close_remove(fresh);
+
+    /* an unlocked leftover (a new master that crashed) is replaced */
+    assert_int_equal(bp_pidfile_open(&old, f->path, &err), 0);
+    assert_int_equal(bp_pidfile_write(old, 3333, &err), 0);
+    assert_int_equal(bp_pidfile_rename_oldbin(old, &err), 0);
+    write_file(f->path, "4444\n");
+    assert_int_equal(bp_pidfile_rename_back(old, &err), 0);
+    assert_int_equal(bp_pidfile_read(f->path, &pid, &err), 0);
+    assert_int_equal(pid, 3333);
+    bp_pidfile_close_remove(old);
+}
+
 /* A replaced file (someone else's now) is not unlinked by close_remove. */
 static void test_close_keeps_foreign_file(void **state)
 {
@@ -273,6 +310,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_locked_before_pid_written, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oldbin_upgrade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oldbin_rename_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename_back_keeps_new_master, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_keeps_foreign_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abandon_in_child, setup, teardown),
     };
