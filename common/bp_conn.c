@@ -579,7 +579,10 @@ int bp_conn_read_reply(bp_conn *c, redisReply **out, int timeout_ms, int wake_fd
 {
     int64_t deadline;
     redisReply *reply = NULL;
+    bp_err local;
 
+    if (err == NULL)
+        err = &local; /* the kind decides below whether the connection survives */
     if (conn_check_usable(c, err) != 0)
         return -1;
     if (timeout_ms < 0)
@@ -587,8 +590,15 @@ int bp_conn_read_reply(bp_conn *c, redisReply **out, int timeout_ms, int wake_fd
     deadline = conn_deadline(timeout_ms);
     if (conn_flush_until(c, deadline, timeout_ms, err) != 0)
         return -1;
-    if (conn_get_reply(c, &reply, wake_fd, deadline, timeout_ms, err) != 0)
+    if (conn_get_reply(c, &reply, wake_fd, deadline, timeout_ms, err) != 0) {
+        /* Nothing asked, nothing lost: a subscriber that waited in vain for a message (or
+         * was woken) is still in step with the server; the reader keeps any partial
+         * reply for the next call. Only an outstanding reply makes a timeout fatal. */
+        if ((err->kind == BP_ERR_TIMEOUT || err->kind == BP_ERR_WOKEN) && c->pending == 0 &&
+            c->osent == c->olen)
+            c->broken = false;
         return -1;
+    }
     if (c->pending > 0)
         c->pending--;
     *out = reply;

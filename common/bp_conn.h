@@ -59,7 +59,9 @@ int bp_conn_flush(bp_conn *c, bp_err *err); /* write everything queued (command 
  * output first. When wake_fd >= 0 and becomes readable before a reply arrives, returns -1
  * with kind BP_ERR_WOKEN (the connection then has an unread reply: close it). Error replies
  * are returned as replies here (type REDIS_REPLY_ERROR), not as failures. Returns 0 and
- * stores the reply in *out, or -1 with err set. */
+ * stores the reply in *out, or -1 with err set. Exception to "every error breaks the
+ * connection": a BP_ERR_TIMEOUT or BP_ERR_WOKEN while no reply is outstanding (every
+ * appended command answered: a subscriber waiting for messages) leaves it usable. */
 int bp_conn_read_reply(bp_conn *c, redisReply **out, int timeout_ms, int wake_fd, bp_err *err);
 
 /* A blocking command (BRPOPLPUSH, BLMOVE...) whose own timeout is block_s seconds: waits

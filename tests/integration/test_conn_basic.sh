@@ -74,6 +74,12 @@ case $out in *"timed out after 500 ms"*) ;; *) bp_fail "command timeout: $out" ;
 out=$(ok "${TLS[@]}" wake bp:empty 300)
 case $out in "woken after "*" ms (ok=0)") ;; *) bp_fail "wake: $out" ;; esac
 
+# pub/sub: an idle wait for a message times out without breaking the subscriber, then a
+# PUBLISH from another connection arrives
+out=$(ok "${TLS[@]}" subscribe bp:chan)
+case $out in "idle wait: "*"timed out after 200 ms (ok=1)"$'\n'"message: hello") ;;
+*) bp_fail "subscribe: $out" ;; esac
+
 # scripts: SCRIPT LOAD all, then EVALSHA after SCRIPT FLUSH falls back to EVAL
 out=$(ok "${TLS[@]}" scripts)
 [ "$(printf '%s\n' "$out" | grep -c '^echo_args [0-9a-f]\{40\}: (array 3)')" = 2 ] ||

@@ -34,7 +34,7 @@ static void usage(void)
           "         [--connect-timeout MS] [--command-timeout MS] [--keepalive S]\n"
           "         describe | cmd ARG... | ping N | pipeline N | bigvalue BYTES |\n"
           "         block KEY SECONDS | wake KEY MS | reconnect SECONDS | scripts |\n"
-          "         fork abandon|close\n",
+          "         fork abandon|close | subscribe CHANNEL\n",
           stderr);
     exit(64);
 }
@@ -360,6 +360,45 @@ static int run_fork(bp_conn *c, SSL_CTX *ctx, const char *mode)
     return 0;
 }
 
+/* SUBSCRIBE on c; a wait with nothing published times out but leaves c usable; then a
+ * PUBLISH from a second connection arrives as a message. */
+static int run_subscribe(const probe_opts *o, SSL_CTX *ctx, bp_conn *c, const char *channel)
+{
+    bp_err err = {0};
+    const char *sub[] = {"SUBSCRIBE", channel};
+    const char *pub[] = {"PUBLISH", channel, "hello"};
+    bp_conn *p = NULL;
+    redisReply *r = NULL;
+    int rc = 1;
+
+    if (bp_conn_append_argv(c, 2, sub, NULL, &err) != 0 ||
+        bp_conn_read_reply(c, &r, -1, -1, &err) != 0)
+        return fail(&err);
+    freeReplyObject(r);
+    if (bp_conn_read_reply(c, &r, 200, -1, &err) == 0) {
+        fputs("bp_conn_probe: a message arrived before anything was published\n", stderr);
+        freeReplyObject(r);
+        return 1;
+    }
+    printf("idle wait: %s (ok=%d)\n", err.msg, bp_conn_ok(c));
+    if (open_conn(o, ctx, &p, &err) != 0)
+        return fail(&err);
+    r = bp_conn_command_argv(p, 3, pub, NULL, &err);
+    bp_conn_close(p);
+    if (r == NULL)
+        return fail(&err);
+    freeReplyObject(r);
+    if (bp_conn_read_reply(c, &r, -1, -1, &err) != 0)
+        return fail(&err);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[2]->type == REDIS_REPLY_STRING) {
+        printf("message: %s\n", r->element[2]->str);
+        rc = 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 static int parse_opts(int argc, char **argv, probe_opts *o, int *next)
 {
     bp_redis_config *rc = &o->rc;
@@ -467,6 +506,8 @@ int main(int argc, char **argv)
         c = NULL; /* run_reconnect closed it */
     } else if (strcmp(what, "fork") == 0 && i < argc) {
         rc = run_fork(c, ctx, argv[i]);
+    } else if (strcmp(what, "subscribe") == 0 && i < argc) {
+        rc = run_subscribe(&o, ctx, c, argv[i]);
     } else if (strcmp(what, "scripts") == 0) {
         rc = run_scripts(c);
     } else {
