@@ -205,6 +205,53 @@ static void test_markdown_pathological(void **state)
     free(in);
 }
 
+typedef struct releases {
+    const char *base; /* the input */
+    int calls;        /* release calls seen */
+    size_t last;      /* offset of the last one */
+} releases;
+
+static void on_release(void *arg, const char *upto)
+{
+    releases *r = arg;
+    size_t off = (size_t)(upto - r->base);
+
+    assert_true(off >= r->last); /* monotonic */
+    r->last = off;
+    r->calls++;
+}
+
+/* The release hook is called as the input is consumed, in order, for every type, and the
+ * text is the same as without it (slices never split a UTF-8 sequence). */
+static void test_release_hook(void **state)
+{
+    static const char *const unit[] = {"word \xE3\x80\x80é ", "*md* [l](u)\n", "<p>h&amp;</p>\n"};
+    size_t n = 3 * BP_TEXT_RELEASE_BYTES + 7;
+    char *in = malloc(n + 1);
+
+    (void)state;
+    for (int type = 0; type < 3; type++) {
+        size_t ul = strlen(unit[type]), len = 0;
+        while (len + ul <= n) {
+            memcpy(in + len, unit[type], ul);
+            len += ul;
+        }
+        in[len] = '\0';
+        releases r = {.base = in};
+        bp_text a, b;
+        assert_int_equal(bp_extract_release((bp_doc_type)type, in, len, &a, on_release, &r), 0);
+        assert_int_equal(bp_extract((bp_doc_type)type, in, len, &b), 0);
+        assert_true(r.calls >= 2);
+        assert_true(r.last <= len && r.last >= len - BP_TEXT_RELEASE_BYTES);
+        assert_int_equal(a.len, b.len);
+        assert_memory_equal(a.buf, b.buf, a.len);
+        assert_int_equal(a.words, b.words);
+        bp_text_free(&a);
+        bp_text_free(&b);
+    }
+    free(in);
+}
+
 static void test_json_quote(void **state)
 {
     size_t n;
@@ -239,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_markdown_links),
         cmocka_unit_test(test_markdown_tables_html),
         cmocka_unit_test(test_markdown_pathological),
+        cmocka_unit_test(test_release_hook),
         cmocka_unit_test(test_json_quote),
     };
     return cmocka_run_group_tests_name("bp_extract", tests, NULL, NULL);

@@ -77,6 +77,7 @@ typedef struct doc_job {
     const char *in;              /* input bytes (mapping or decoded text) */
     size_t in_len;               /* bytes in in */
     void *map;                   /* mapping to munmap, NULL for text */
+    size_t released;             /* bytes at the start of map dropped with MADV_DONTNEED */
     char sha[65];                /* hex SHA-256 of in */
     char *result_key;            /* <prefix>:<queue>:doc:<sha> */
     char *chunks_key;            /* result_key + ":chunks" */
@@ -306,6 +307,21 @@ static int doc_store(doc_job *d, const char **argv, size_t *argvlen, int argc, b
     return 0;
 }
 
+/* Drop the pages of the mapping the extractor has finished with: the file stays in the
+ * page cache, but it no longer counts in this worker's RSS (pool.max_rss_mb), so a 50 MB
+ * document costs about its text, not the text plus the file. */
+static void doc_release(void *arg, const char *upto)
+{
+    doc_job *d = arg;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t done = (size_t)(upto - (const char *)d->map) / page * page;
+
+    if (done > d->released) {
+        (void)madvise((char *)d->map + d->released, done - d->released, MADV_DONTNEED);
+        d->released = done;
+    }
+}
+
 /* Extract, chunk and store. Returns 0 with res holding the result, or -1 with the error. */
 static int doc_process(doc_job *d, bp_result *res)
 {
@@ -317,7 +333,8 @@ static int doc_process(doc_job *d, bp_result *res)
     bool first = true;
     char result[256];
 
-    if (bp_extract(d->type, d->in, d->in_len, &t) != 0) {
+    if (bp_extract_release(d->type, d->in, d->in_len, &t, d->map != NULL ? doc_release : NULL, d) !=
+        0) {
         bp_result_error(res, "out of memory extracting the text of a %zu-byte document", d->in_len);
         return -1;
     }

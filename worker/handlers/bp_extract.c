@@ -192,13 +192,32 @@ void bp_text_break(bp_text *t)
     t->pending_space = true;
 }
 
-int bp_extract(bp_doc_type type, const char *in, size_t n, bp_text *t)
+/* Plain text in slices cut at UTF-8 sequence starts, releasing the input behind. */
+static void extract_text(const char *in, size_t n, bp_text *t)
+{
+    size_t off = 0;
+
+    while (off < n && !t->oom) {
+        size_t end = n - off > BP_TEXT_RELEASE_BYTES ? off + BP_TEXT_RELEASE_BYTES : n;
+        while (end < n && ((unsigned char)in[end] & 0xC0) == 0x80)
+            end++; /* never split a sequence: white space is recognised whole */
+        bp_text_append(t, in + off, end - off);
+        off = end;
+        if (t->release != NULL)
+            t->release(t->release_arg, in + off);
+    }
+}
+
+int bp_extract_release(bp_doc_type type, const char *in, size_t n, bp_text *t,
+                       void (*release)(void *arg, const char *upto), void *arg)
 {
     if (bp_text_init(t, n) != 0)
         return -1;
+    t->release = release;
+    t->release_arg = arg;
     switch (type) {
     case BP_DOC_TEXT:
-        bp_text_append(t, in, n);
+        extract_text(in, n, t);
         break;
     case BP_DOC_MARKDOWN:
         bp_extract_markdown(in, n, t);
@@ -213,6 +232,11 @@ int bp_extract(bp_doc_type type, const char *in, size_t n, bp_text *t)
         return -1;
     }
     return 0;
+}
+
+int bp_extract(bp_doc_type type, const char *in, size_t n, bp_text *t)
+{
+    return bp_extract_release(type, in, n, t, NULL, NULL);
 }
 
 char *bp_json_quote(const char *str, size_t n, size_t *out_len)

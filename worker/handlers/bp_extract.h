@@ -25,7 +25,13 @@ typedef struct bp_text {
     size_t words;       /* white-space separated tokens appended so far */
     bool pending_space; /* white space seen since the last word byte */
     bool oom;           /* an allocation failed: the text is incomplete */
+    /* Optional: told, every BP_TEXT_RELEASE_BYTES or so, that the input before upto will not
+     * be read again (the document handler drops those pages of its file mapping). */
+    void (*release)(void *arg, const char *upto);
+    void *release_arg; /* passed to release */
 } bp_text;
+
+#define BP_TEXT_RELEASE_BYTES (4 << 20) /* input consumed between two release calls */
 
 /* Offset of the first byte of s that is not part of a well-formed UTF-8 sequence (no
  * overlongs, no surrogates, nothing above U+10FFFF), or n when all of s is valid. */
@@ -51,6 +57,11 @@ void bp_text_break(bp_text *t);
 /* Extract the text of in (valid UTF-8, n bytes) as type into t (initialised by the call).
  * Returns 0, or -1 when memory ran out (t is then freed). */
 int bp_extract(bp_doc_type type, const char *in, size_t n, bp_text *t);
+
+/* bp_extract() that calls release(arg, upto) as the input is consumed (release may be
+ * NULL). */
+int bp_extract_release(bp_doc_type type, const char *in, size_t n, bp_text *t,
+                       void (*release)(void *arg, const char *upto), void *arg);
 
 /* Internal entry points of bp_extract(), appending to an initialised t. */
 void bp_extract_markdown(const char *in, size_t n, bp_text *t);

@@ -122,6 +122,8 @@ int bp_extract_html(const char *in, size_t n, bp_text *t)
         size_t step = n - off < BP_HTML_FEED_BYTES ? n - off : BP_HTML_FEED_BYTES;
         htmlParseChunk(ctxt, in + off, (int)step, 0);
         off += step;
+        if (t->release != NULL && off % BP_TEXT_RELEASE_BYTES < step)
+            t->release(t->release_arg, in + off); /* the parser copied what it was fed */
     }
     htmlParseChunk(ctxt, NULL, 0, 1);
     htmlFreeParserCtxt(ctxt);

@@ -548,7 +548,7 @@ static void md_line(md_state *st, const char *s, const char *e)
 void bp_extract_markdown(const char *in, size_t n, bp_text *t)
 {
     md_state st = {.t = t};
-    const char *p = in, *end = in + n;
+    const char *p = in, *end = in + n, *released = in;
 
     while (p < end && !t->oom) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -557,6 +557,10 @@ void bp_extract_markdown(const char *in, size_t n, bp_text *t)
         md_line(&st, p, eol);
         bp_text_break(t);
         p = eol + 1;
+        if (t->release != NULL && p - released >= BP_TEXT_RELEASE_BYTES && p <= end) {
+            t->release(t->release_arg, p);
+            released = p;
+        }
     }
     free(st.match);
 }
