@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -318,6 +319,13 @@ static void test_errors(void **state)
 
     snprintf(data, sizeof(data), "{\"path\": \"%s\"}", fx->dir);
     snprintf(want, sizeof(want), "cannot read document '%s': Is a directory", fx->dir);
+    expect_error(fx, data, want);
+
+    /* a FIFO with no writer: refused at once instead of blocking the worker */
+    snprintf(data, sizeof(data), "%s/fifo", fx->dir);
+    assert_int_equal(mkfifo(data, 0600), 0);
+    snprintf(want, sizeof(want), "cannot read document '%s/fifo': not a regular file", fx->dir);
+    snprintf(data, sizeof(data), "{\"path\": \"%s/fifo\"}", fx->dir);
     expect_error(fx, data, want);
 
     path = write_file(fx, "bad.txt", "caf\xC3\xA9 ok \xFF\xFE", 11);

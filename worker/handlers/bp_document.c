@@ -164,7 +164,8 @@ static int doc_over_limit(const doc_job *d, uint64_t size, bp_result *res)
 static int doc_map(doc_job *d, bp_result *res)
 {
     struct stat st;
-    int fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd =
+        open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* a FIFO must not block */
 
     if (fd < 0) {
         bp_result_error(res, "cannot read document '%s': %s", d->path, strerror(errno));
