@@ -316,6 +316,11 @@ static void maybe_log_ready(bp_master *m)
     if (up < want)
         return;
     m->ready_logged = 1;
+    if (m->upgrade_from > 0) {
+        bp_log_notice("upgrade: asking the old master (pid %ld) to stop", (long)m->upgrade_from);
+        kill(m->upgrade_from, SIGTERM);
+        m->upgrade_from = 0;
+    }
     bp_daemon_ready(m->ready_fd, 0);
     m->ready_fd = -1;
     bp_notify_ready("pool ready");
@@ -326,11 +331,6 @@ static void maybe_log_ready(bp_master *m)
                       m->cfg->queues[0].name);
     else
         bp_log_notice("pool ready: %d workers on %zu queues", up, m->cfg->n_queues);
-    if (m->upgrade_from > 0) {
-        bp_log_notice("upgrade: asking the old master (pid %ld) to stop", (long)m->upgrade_from);
-        kill(m->upgrade_from, SIGTERM);
-        m->upgrade_from = 0;
-    }
 }
 
 void bp_master_child_cleanup(bp_master *m)
@@ -539,13 +539,19 @@ int bp_master_run(const bp_run_options *opts)
     m.set_title = set_worker_title;
     bp_proctitle_set("bullpen: master [%zu queue%s, starting]", m.cfg->n_queues,
                      m.cfg->n_queues == 1 ? "" : "s");
-    bp_master_redis_tick(&m);
+    if (bp_master_redis_tick(&m) != 0 && m.redis_err.kind == BP_ERR_CONFIG) {
+        /* TLS verification or AUTH refused: retrying cannot help */
+        bp_log_crit("cannot start: %s", m.redis_err.msg);
+        bp_daemon_fail(m.ready_fd, EX_CONFIG, m.redis_err.msg);
+        m.exit_code = EX_CONFIG;
+        goto out_stop;
+    }
     if (m.client == NULL)
         bp_log_warn("starting without Redis: workers are started when it answers");
     m.breaker_open = m.client == NULL;
 
     master_loop(&m, sig_fd);
-
+out_stop:
     bp_log_notice("stopped");
     bp_metrics_free(m.metrics);
     bp_pidfile_close_remove(m.pidfile); /* PATH, or PATH.oldbin after an upgrade */

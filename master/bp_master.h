@@ -104,6 +104,7 @@ typedef struct bp_master {
     bp_conn *sub;              /* control + heartbeat + delayed channels ("master-subscriber") */
     int64_t sub_up_since_mono; /* 0 while the subscriber is down: verdicts suspended */
     int64_t next_redis_try_mono;
+    bp_err redis_err;         /* why the last connect failed */
     bp_backoff redis_backoff; /* the master's reconnect pacing */
     char control_channel[BP_CHANNEL_MAX];
     char to_worker_channel[BP_CHANNEL_MAX];
@@ -141,7 +142,7 @@ typedef struct bp_master {
 int bp_master_run(const bp_run_options *opts);
 
 /* bp_master_redis.c */
-void bp_master_redis_tick(bp_master *m); /* (re)connect, subscribe */
+int bp_master_redis_tick(bp_master *m);  /* (re)connect, subscribe */
 void bp_master_redis_poll(bp_master *m); /* read subscriber messages */
 void bp_master_redis_drop(bp_master *m, const char *why);
 int bp_master_publish(bp_master *m, const char *channel, const char *msg);

@@ -86,8 +86,11 @@ static bp_ctl_reply *act(bp_master *m, const bp_ctl_msg *msg)
     case BP_CTL_CANCEL:
         for (int i = 0; i < m->n_slots; i++)
             found += m->slots[i].pid > 0 && strcmp(m->slots[i].job, msg->arg) == 0;
-        if (found == 0)
-            return bp_ctl_reply_new(m->hostname, me, false, "job %s is not running here", msg->arg);
+        if (found == 0) {
+            char why[BP_CTL_ARG_MAX + 32];
+            snprintf(why, sizeof(why), "job %s is not running here", msg->arg);
+            return bp_ctl_reply_skipped(m->hostname, me, why); /* another host may run it */
+        }
         {
             char text[BP_CTL_ARG_MAX + 16];
             snprintf(text, sizeof(text), "cancel %s", msg->arg);
@@ -120,10 +123,13 @@ void bp_master_on_ctl(bp_master *m, const char *text, size_t len)
         bp_log_warn("%s", err.msg);
         return;
     }
-    if (!bp_ctl_msg_for_host(&msg, m->hostname))
-        return;
-    bp_log_notice("ctl: %s%s%s", bp_ctl_cmd_name(msg.cmd), msg.arg[0] != '\0' ? " " : "", msg.arg);
-    reply = act(m, &msg);
+    if (!bp_ctl_msg_for_host(&msg, m->hostname)) {
+        reply = bp_ctl_reply_skipped(m->hostname, getpid(), NULL); /* so ctl need not wait */
+    } else {
+        bp_log_notice("ctl: %s%s%s", bp_ctl_cmd_name(msg.cmd), msg.arg[0] != '\0' ? " " : "",
+                      msg.arg);
+        reply = act(m, &msg);
+    }
     if (reply == NULL)
         return;
     out = bp_ctl_reply_format(reply);

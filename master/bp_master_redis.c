@@ -74,15 +74,15 @@ static int subscribe_all(bp_master *m, bp_err *err)
     return 0;
 }
 
-void bp_master_redis_tick(bp_master *m)
+int bp_master_redis_tick(bp_master *m)
 {
     char name[600];
     bp_err err;
 
     if (m->client != NULL && m->sub != NULL)
-        return;
+        return 0;
     if (bp_mono_ms() < m->next_redis_try_mono)
-        return;
+        return 0;
     bp_conn_close(m->client);
     bp_conn_close(m->sub);
     m->client = m->sub = NULL;
@@ -101,7 +101,7 @@ void bp_master_redis_tick(bp_master *m)
                 m->start_failures = 0;
             }
             bp_log_info("master: connected to %s", bp_conn_describe(m->client));
-            return;
+            return 0;
         }
     }
     bp_log(m->redis_backoff.attempt == 0 ? BP_LOG_WARN : BP_LOG_DEBUG,
@@ -112,6 +112,8 @@ void bp_master_redis_tick(bp_master *m)
     m->client = m->sub = NULL;
     m->sub_up_since_mono = 0;
     m->next_redis_try_mono = bp_mono_ms() + bp_backoff_next(&m->redis_backoff);
+    m->redis_err = err;
+    return -1;
 }
 
 static void dispatch(bp_master *m, const redisReply *r)

@@ -333,8 +333,8 @@ void bp_supervisor_reap(bp_master *m)
             bp_err err;
             describe_status(status, how, sizeof(how));
             m->upgrade_child = 0;
-            if (m->stopping)
-                continue; /* it took over and told us to stop: all as planned */
+            if (m->stopping || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+                continue; /* it took over (or daemonized and said it is ready): as planned */
             bp_log_error("the new master (pid %ld) %s; this master keeps running", (long)pid, how);
             if (m->pidfile != NULL && bp_pidfile_rename_back(m->pidfile, &err) != 0)
                 bp_log_error("cannot restore the pidfile: %s", err.msg);

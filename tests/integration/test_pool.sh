@@ -45,6 +45,8 @@ echo "ok: 20 jobs completed"
 # kill -9 a worker mid-job: replaced, its job recovered and run again
 "$BULLPEN_BIN" enqueue -c "$conf" sleep '{"ms":3000}' >/dev/null
 bp_wait_for has_lock 21 || bp_fail "sleep job 21 never became active"
+title_shows() { [ -n "$(worker_running "$1")" ]; }
+bp_wait_for title_shows 21 || true
 victim=$(worker_running 21)
 [ -n "$victim" ] || { ps -o pid,args --ppid "$master"; bp_fail "no process title shows job 21"; }
 t0=$(date +%s%N)
