@@ -578,6 +578,7 @@ static bp_mhd_result handle_request(void *cls, struct MHD_Connection *conn, cons
 int bp_metrics_start(bp_metrics *m, const char *listen_addr, bp_err *err)
 {
     struct MHD_Daemon *d;
+    unsigned flags;
     int fd, port;
 
     if (m->daemon != NULL) {
@@ -586,10 +587,16 @@ int bp_metrics_start(bp_metrics *m, const char *listen_addr, bp_err *err)
     }
     if (open_listener(listen_addr, &fd, &port, err) < 0)
         return -1;
-    d = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD, 0, NULL, NULL, handle_request, m,
-                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)BP_METRICS_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)BP_METRICS_CONN_TIMEOUT_S, MHD_OPTION_END);
+    /* epoll, not poll: MHD's poll loop callocs its pollfd array around every poll() call, and
+     * a worker forked while the thread waits inherits that block with no thread to free it
+     * (LeakSanitizer reports it at the worker's exit); the epoll loop allocates nothing */
+    flags = MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+                ? MHD_USE_EPOLL_INTERNAL_THREAD
+                : MHD_USE_INTERNAL_POLLING_THREAD;
+    d = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, m, MHD_OPTION_LISTEN_SOCKET, fd,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)BP_METRICS_MAX_CONNS,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)BP_METRICS_CONN_TIMEOUT_S,
+                         MHD_OPTION_END);
     if (d == NULL) {
         bp_err_set(err, BP_ERR_IO, errno, "cannot start the metrics server on '%s': %s",
                    listen_addr, errno ? strerror(errno) : "libmicrohttpd refused");
