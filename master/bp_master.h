@@ -117,21 +117,23 @@ typedef struct bp_master {
     int breaker_open;   /* Redis unreachable: no spawns until it answers again */
     int start_failures; /* workers that exited 75 at start, in a row */
 
-    int quiet;                  /* TSTP: workers do not pull */
-    int stopping;               /* 1 graceful, 2 fast */
-    int64_t stop_deadline_mono; /* graceful: kill what still runs after this */
-    int halted;                 /* a worker exited 78: the configuration must be fixed */
-    int ready_logged;           /* "pool ready" said for this generation */
-    int exit_code;              /* what bullpen run exits with */
-    pid_t upgrade_from;         /* the old master to stop when this one is ready (USR2) */
-    pid_t upgrade_child;        /* the new master this one exec'd (USR2) */
-    void *pidfile;              /* bp_pidfile *, NULL without one */
-    int ready_fd;               /* -d: the starter waits on this until the pool is up */
-    int64_t started_mono;       /* when bullpen run started */
-    void *metrics;              /* bp_metrics *, always present (served only with listen) */
-    int64_t next_metrics_mono;  /* queue depths, gauges */
-    int64_t next_watchdog_mono; /* systemd watchdog pings */
-    int64_t watchdog_ms;        /* 0 = no watchdog */
+    int quiet;                   /* TSTP: workers do not pull */
+    int stopping;                /* 1 graceful, 2 fast */
+    int64_t stop_deadline_mono;  /* graceful: kill what still runs after this */
+    int halted;                  /* a worker exited 78: the configuration must be fixed */
+    int ready_logged;            /* "pool ready" said for this generation */
+    int exit_code;               /* what bullpen run exits with */
+    pid_t upgrade_from;          /* the old master to stop when this one is ready (USR2) */
+    pid_t upgrade_child;         /* the new master this one exec'd (USR2) */
+    void *pidfile;               /* bp_pidfile *, NULL without one */
+    int ready_fd;                /* -d: the starter waits on this until the pool is up */
+    int64_t started_mono;        /* when bullpen run started */
+    void *metrics;               /* bp_metrics *, always present (served only with listen) */
+    int64_t idle_sample_mono;    /* last INFO sample taken while idle, 0 = none */
+    long long idle_sample_total; /* total_commands_processed then */
+    int64_t next_metrics_mono;   /* queue depths, gauges */
+    int64_t next_watchdog_mono;  /* systemd watchdog pings */
+    int64_t watchdog_ms;         /* 0 = no watchdog */
     void (*set_title)(const char *title); /* for workers' process titles */
     void *ctl_nonces;                     /* replay cache for signed ctl messages */
     bp_recovery *recoveries; /* waiting for Redis (BP_RECOVERY_MAX entries), lazily allocated */
