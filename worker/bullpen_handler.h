@@ -23,7 +23,9 @@
  * init once, before it forks its workers; every worker process inherits the state and
  * calls handle for each job, one job at a time per process (no locking needed inside one
  * process; state written after fork is per worker). fini runs when the master or a worker
- * frees its handler table (shutdown, reload).
+ * frees its handler table (shutdown, reload). On a reload (SIGHUP) the master calls init
+ * for the new configuration before fini of the old one, and dlopen() hands back the same
+ * library: keep state in *state, not in globals.
  *
  * Threads: handle runs on the worker's main thread. Do not keep job pointers after
  * handle returns. All strings are NUL-terminated UTF-8 unless a length is given.
