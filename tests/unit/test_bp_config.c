@@ -55,7 +55,11 @@ static int teardown(void **state)
 
 static void tmp_path(char *buf, size_t size, const char *name)
 {
-    snprintf(buf, size, "%s/%s", tmpdir, name);
+    int n = snprintf(buf, size, "%s/", tmpdir);
+
+    assert_true(n > 0 && (size_t)n < size);
+    assert_true(strlen(name) < size - (size_t)n);
+    memcpy(buf + n, name, strlen(name) + 1);
 }
 
 static void write_file(const char *path, const char *text)
