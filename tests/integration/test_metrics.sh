@@ -72,7 +72,9 @@ set +e
 timeout 60 "$BULLPEN_BIN" run -c "$conf2" >"$BP_TMP/second.log" 2>&1
 rc=$?
 set -e
-[ "$rc" != 0 ] && [ "$rc" != 124 ] || bp_fail "a second master on a taken port exited $rc"
+if [ "$rc" = 0 ] || [ "$rc" = 124 ]; then
+    bp_fail "a second master on a taken port exited $rc"
+fi
 grep -q 'metrics.listen' "$BP_TMP/second.log" || bp_fail "refusal does not name metrics.listen: $(cat "$BP_TMP/second.log")"
 grep -q 'Address already in use' "$BP_TMP/second.log" || bp_fail "refusal does not say why"
 status_is /healthz 200 || bp_fail "the first master's endpoint suffered from the refused one"

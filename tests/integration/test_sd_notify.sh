@@ -5,7 +5,7 @@
 # READY=1 around a HUP, STOPPING=1 on TERM. Nothing from the workers.
 set -euo pipefail
 . "$BP_SOURCE_DIR/tests/support/redis.sh"
-[ -n "$(ldd "$BULLPEN_BIN" 2>/dev/null | grep libsystemd)" ] || {
+ldd "$BULLPEN_BIN" 2>/dev/null | grep -q libsystemd || {
     echo "SKIP: bullpen built without libsystemd"
     exit 0
 }
