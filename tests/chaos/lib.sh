@@ -138,6 +138,15 @@ chaos_report() {
         { grep -E 'error|warn|crit|alert' "$CHAOS_LOG" | tail -30; bp_fail "$CHAOS_NAME: jobs lost or duplicated"; }
 }
 
+# chaos_requeue_ms PID: epoch ms of the master's log line that recovered the job of worker
+# PID ("moved back to wait (worker N (pid PID) ..." or "failed: ... (pid PID)"), or nothing
+# when that worker held no job.
+chaos_requeue_ms() {
+    local ts
+    ts=$(grep -m1 -E "job .* (moved back to wait|failed: .*) \(worker [0-9]+ \(pid $1\)" "$CHAOS_LOG" | cut -d' ' -f1)
+    [ -n "$ts" ] && date -d "$ts" +%s%3N
+}
+
 # median and max of a list of integers (milliseconds), as "median N ms, max M ms (K samples)"
 chaos_stats_ms() {
     [ $# -gt 0 ] || { echo "n/a"; return; }

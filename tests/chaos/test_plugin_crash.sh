@@ -48,6 +48,6 @@ reason=$(bp_rcli HGET "bull:$CHAOS_QUEUE:$id" failedReason)
 echo "a spin job's failedReason: $reason"
 [ "$reason" = "Promise timed out after 1000 milliseconds" ] || bp_fail "spin job $id: unexpected failedReason"
 chaos_report "all $((jobs + segv + spin)) jobs settled in $took ms" --echo
-BP_WAIT_S=20 bp_wait_for chaos_workers_are 4 || bp_fail "pool did not come back to 4 workers"
+BP_WAIT_S=60 bp_wait_for chaos_workers_are 4 || bp_fail "pool did not come back to 4 workers"
 chaos_pool_stop
 echo PASS
