@@ -2,8 +2,27 @@
 // probe's work loop) runs them, and Bull's own API must see exactly what a Bull worker
 // would have left: counts, hash fields and their encodings, job.finished(), global events,
 // retry/backoff timing, priority and LIFO order, retention.
+//
+// BP_RUNNER=pool: a running `bullpen run` pool works the jobs instead of the probe (its
+// diagnostics handlers: echo for "*", fail); the probe-only parts (progress, stack lines,
+// activation order of a single consumer) are skipped.
 'use strict';
 const { assert, queue, probe, until, recorder, subscribed } = require('./lib');
+
+const pool = process.env.BP_RUNNER === 'pool';
+
+// Work the queue until it is empty: the probe's loop, or wait for the pool.
+async function workAll(q, minDone) {
+  if (!pool) {
+    const out = probe([], 'work', '60');
+    assert.match(out, /done [0-9]+/, `probe work: ${out}`);
+    return;
+  }
+  await until('the pool to settle', async () => {
+    const c = await q.getJobCounts();
+    return c.waiting + c.active + c.delayed === 0 && c.completed + c.failed >= minDone;
+  }, 60000);
+}
 
 async function main() {
   const q = queue();
@@ -29,8 +48,7 @@ async function main() {
   const fin1 = j1.finished();
   const fin3 = j3.finished().then(() => 'resolved', (e) => e.message);
 
-  const out = probe([], 'work', '60');
-  assert.match(out, /done 1[0-9]/, `probe work: ${out}`);
+  await workAll(q, 11);
 
   const counts = await q.getJobCounts();
   assert.deepStrictEqual(counts, { waiting: 0, active: 0, completed: 8, failed: 3, delayed: 0, paused: 0 });
@@ -59,8 +77,8 @@ async function main() {
   assert.strictEqual(await j.getState(), 'failed');
   assert.strictEqual(j.attemptsMade, 3);
   assert.strictEqual(j.failedReason, 'fixed boom');
-  assert.strictEqual(j.stacktrace.length, 3);
-  assert.match(j.stacktrace[0], /^Error: fixed boom\n/);
+  assert.strictEqual(j.stacktrace.length, pool ? 0 : 3);
+  if (!pool) assert.match(j.stacktrace[0], /^Error: fixed boom\n/);
   assert.ok(j.finishedOn - j.timestamp >= 400, `fixed backoff 2x200 ms: ${j.finishedOn - j.timestamp}`);
 
   j = await g(j4.id);
@@ -78,13 +96,15 @@ async function main() {
   assert.strictEqual(await g(j10.id), null, 'removeOnFail: true leaves no hash');
 
   j = await g(j11.id);
-  assert.deepStrictEqual(j.progress(), { pct: 50 });
-  assert.deepStrictEqual((await q.getJobLogs(j11.id)).logs, ['half way']);
+  if (!pool) {
+    assert.deepStrictEqual(j.progress(), { pct: 50 });
+    assert.deepStrictEqual((await q.getJobLogs(j11.id)).logs, ['half way']);
+  }
 
   j = await g(j12.id);
   assert.strictEqual(j.attemptsMade, 2);
   assert.strictEqual(j.failedReason, 'once');
-  assert.strictEqual(j.stacktrace.length, 1, 'stackTraceLimit 1');
+  assert.strictEqual(j.stacktrace.length, pool ? 0 : 1, 'stackTraceLimit 1');
 
   j = await g(j13.id);
   assert.deepStrictEqual(j.opts.backoff, { type: 'fixed', delay: 500 }, 'Bull normalised the bare backoff');
@@ -93,24 +113,24 @@ async function main() {
   // events: order of activation (LIFO first, then priority, then FIFO), and payloads
   await until('all events', () => ev.of('completed').length >= 9 && ev.of('failed').length >= 4);
   const actives = ev.of('active').map((e) => e.id);
-  assert.deepStrictEqual(actives.slice(0, 3), [j7.id, j6.id, j1.id], `activation order ${actives}`);
+  if (!pool) assert.deepStrictEqual(actives.slice(0, 3), [j7.id, j6.id, j1.id], `activation order ${actives}`);
   assert.deepStrictEqual(JSON.parse(ev.of('completed', j1.id)[0].arg), big);
   assert.strictEqual(JSON.parse(ev.of('completed', j9.id)[0].arg).r, 1, 'removeOnComplete still publishes val');
   assert.deepStrictEqual(ev.of('failed', j3.id).map((e) => e.arg), ['fixed boom'], 'one failed event, at the end');
   assert.deepStrictEqual(ev.of('failed', j10.id).map((e) => e.arg), ['final']);
-  assert.deepStrictEqual(ev.of('progress', j11.id).map((e) => e.arg), [{ pct: 50 }]);
+  if (!pool) assert.deepStrictEqual(ev.of('progress', j11.id).map((e) => e.arg), [{ pct: 50 }]);
   assert.ok(ev.of('waiting', j5.id).length === 1, 'promotion publishes waiting@token');
 
   // retention trims the whole set: removeOnComplete 2 keeps the 2 newest completed jobs
   const r = [];
   for (let i = 0; i < 3; i++) r.push(await q.add('echo', { k: i }, { removeOnComplete: 2 }));
-  probe([], 'work', '30');
+  await workAll(q, 2); // (not job.finished(): a trimmed job never reports finished)
   assert.strictEqual(await q.getCompletedCount(), 2);
   assert.strictEqual(await g(j1.id), null, 'older completed jobs were trimmed with their hash');
   assert.ok(await g(r[2].id));
 
   await q.close();
-  console.log('ok: bull -> bullpen');
+  console.log(`ok: bull -> bullpen (${pool ? 'pool' : 'probe'})`);
 }
 
 main().catch((e) => {

@@ -28,8 +28,26 @@ bp_interop_start() {
     bp_interop_deps
     bp_redis_start
     BP_CONF=$BP_TMP/bullpen.conf
-    bp_write_conf "$BP_CONF" "{ name = \"$queue\"; workers = 1; handlers = ( { job = \"*\"; type = \"echo\"; } ); }" "${2:-}"
+    bp_write_conf "$BP_CONF" "{ name = \"$queue\"; workers = ${BP_POOL_WORKERS:-2}; handlers = ( { job = \"*\"; type = \"echo\"; }, { job = \"fail\"; type = \"fail\"; } ); }" "${2:-}"
     export BP_CONF BP_PROBE BP_TLS_PORT BP_CERTS BP_QUEUE=$queue
+}
+
+# bp_pool_start: `bullpen run` on $BP_CONF in the background (log in $BP_POOL_LOG), ready
+# when the master says "pool ready"
+bp_pool_start() {
+    BP_POOL_LOG=$BP_TMP/pool.log
+    "$BULLPEN_BIN" run -c "$BP_CONF" >"$BP_POOL_LOG" 2>&1 &
+    BP_POOL_PID=$!
+    bp_track_pid "$BP_POOL_PID"
+    BP_WAIT_S=30 bp_wait_for grep -q "pool ready" "$BP_POOL_LOG" ||
+        { cat "$BP_POOL_LOG" >&2; bp_fail "bullpen run did not become ready"; }
+}
+
+# bp_pool_check_log: no alert/crit lines and no sanitizer reports
+bp_pool_check_log() {
+    if grep -E '\[(alert|crit)\]|Sanitizer' "$BP_POOL_LOG"; then
+        bp_fail "the pool log has alert/crit/sanitizer lines"
+    fi
 }
 
 bp_node() {
