@@ -262,6 +262,8 @@ static void handle_signals(bp_master *m)
     }
     if (f->shutdown_graceful) {
         f->shutdown_graceful = 0;
+        if (m->upgrade_child > 0) /* the new master took over: systemd follows it */
+            bp_notify_mainpid(m->upgrade_child);
         begin_stop(m, 0);
     }
     if (f->child) {
@@ -388,9 +390,10 @@ static void periodic(bp_master *m)
         bp_daemon_ready(m->ready_fd, 0);
         m->ready_fd = -1;
     }
-    if (m->watchdog_ms > 0 && healthy && now >= m->next_watchdog_mono) {
+    /* the watchdog proves the master's loop runs; a Redis outage must not get it killed */
+    if (m->watchdog_ms > 0 && !m->halted && now >= m->next_watchdog_mono) {
         bp_notify_watchdog();
-        m->next_watchdog_mono = now + m->watchdog_ms / 2;
+        m->next_watchdog_mono = now + m->watchdog_ms; /* already half of WatchdogSec */
     }
     if (now < m->next_metrics_mono)
         return;
@@ -514,7 +517,6 @@ int bp_master_run(const bp_run_options *opts)
     generation g;
     bp_err err;
     int sig_fd;
-    const char *from = getenv("BULLPEN_UPGRADE_FROM");
 
     memset(&m, 0, sizeof(m));
     m.opts = opts;
@@ -550,10 +552,7 @@ int bp_master_run(const bp_run_options *opts)
                     m.cfg->redis.tls.verify ? "on" : "OFF");
     if (m.cfg->pool.control_key == NULL)
         bp_log_notice("no pool.control_key_file: every bullpen ctl command will be refused");
-    if (from != NULL) {
-        m.upgrade_from = (pid_t)atol(from);
-        unsetenv("BULLPEN_UPGRADE_FROM");
-    }
+    m.upgrade_from = opts->upgrade_from;
     if (gethostname(m.hostname, sizeof(m.hostname) - 1) != 0)
         snprintf(m.hostname, sizeof(m.hostname), "localhost");
     srandom((unsigned)(getpid() ^ bp_mono_us()));

@@ -81,6 +81,7 @@ typedef struct bp_run_options {
     const char *pidfile;     /* --pidfile, NULL = pool.pidfile */
     int argc;                /* the original command line, for USR2 re-exec */
     char **argv;
+    pid_t upgrade_from; /* BULLPEN_UPGRADE_FROM: the old master to stop once ready */
 } bp_run_options;
 
 typedef struct bp_master {

@@ -11,6 +11,7 @@
 
 #include "bp_log.h"
 #include "bp_master.h"
+#include "bp_metrics.h"
 
 #define BP_MASTER_RECONNECT_BASE_MS 200   /* first reconnect within 0.2 s */
 #define BP_MASTER_RECONNECT_MAX_MS  10000 /* then at most every 10 s */
@@ -26,6 +27,7 @@ void bp_master_redis_drop(bp_master *m, const char *why)
     m->client = m->sub = NULL;
     m->sub_up_since_mono = 0;
     m->next_redis_try_mono = bp_mono_ms() + bp_backoff_next(&m->redis_backoff);
+    bp_metrics_count_reconnect(m->metrics);
 }
 
 int bp_master_publish(bp_master *m, const char *channel, const char *msg)

@@ -26,6 +26,9 @@ static void usage(FILE *out)
           out);
 }
 
+/* Set by main() from BULLPEN_UPGRADE_FROM (a USR2 re-exec), before the environment moves. */
+static pid_t upgrade_from;
+
 static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 {
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
@@ -33,7 +36,8 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
                                              {"daemon", no_argument, NULL, 'd'},
                                              {"pidfile", required_argument, NULL, 'p'},
                                              {NULL, 0, NULL, 0}};
-    bp_run_options o = {.workers_override = -1, .argc = full_argc, .argv = full_argv};
+    bp_run_options o = {
+        .workers_override = -1, .argc = full_argc, .argv = full_argv, .upgrade_from = upgrade_from};
     int ch;
 
     while ((ch = getopt_long(argc, argv, "c:w:dp:", longopts, NULL)) != -1) {
@@ -216,6 +220,12 @@ static int cmd_ctl(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    const char *from = getenv("BULLPEN_UPGRADE_FROM");
+
+    if (from != NULL) { /* read and drop it before the environment is copied */
+        upgrade_from = (pid_t)atol(from);
+        unsetenv("BULLPEN_UPGRADE_FROM");
+    }
     bp_proctitle_init(argc, argv); /* argv now points at heap copies; safe to keep */
     if (argc < 2) {
         usage(stderr);
