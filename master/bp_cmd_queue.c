@@ -113,7 +113,7 @@ int bp_cmd_enqueue(const bp_config *cfg, const char *queue, const char *name, co
         fprintf(stderr, "bullpen enqueue: %s\n", err.msg);
         rc = err.kind == BP_ERR_PROTOCOL ? EX_DATAERR : bp_err_exit_code(&err);
     } else {
-        printf("%s\n", id);
+        fprintf(stdout, "%s\n", id);
         rc = fflush(stdout) == 0 ? 0 : EX_IOERR;
     }
     free(id);
@@ -179,30 +179,31 @@ static void print_table(json_t *queues, json_t *workers)
     json_t *v;
     size_t i;
 
-    printf("%-24s %9s %8s %10s %8s %8s %8s\n", "queue", "waiting", "active", "completed", "failed",
-           "delayed", "paused");
+    fprintf(stdout, "%-24s %9s %8s %10s %8s %8s %8s\n", "queue", "waiting", "active", "completed",
+            "failed", "delayed", "paused");
     json_object_foreach(queues, name, v)
     {
-        printf("%-24s %9lld %8lld %10lld %8lld %8lld %8lld\n", name,
-               (long long)json_integer_value(json_object_get(v, "waiting")),
-               (long long)json_integer_value(json_object_get(v, "active")),
-               (long long)json_integer_value(json_object_get(v, "completed")),
-               (long long)json_integer_value(json_object_get(v, "failed")),
-               (long long)json_integer_value(json_object_get(v, "delayed")),
-               (long long)json_integer_value(json_object_get(v, "paused")));
+        fprintf(stdout, "%-24s %9lld %8lld %10lld %8lld %8lld %8lld\n", name,
+                (long long)json_integer_value(json_object_get(v, "waiting")),
+                (long long)json_integer_value(json_object_get(v, "active")),
+                (long long)json_integer_value(json_object_get(v, "completed")),
+                (long long)json_integer_value(json_object_get(v, "failed")),
+                (long long)json_integer_value(json_object_get(v, "delayed")),
+                (long long)json_integer_value(json_object_get(v, "paused")));
     }
-    printf("\n%zu worker%s\n", json_array_size(workers), json_array_size(workers) == 1 ? "" : "s");
+    fprintf(stdout, "\n%zu worker%s\n", json_array_size(workers),
+            json_array_size(workers) == 1 ? "" : "s");
     if (json_array_size(workers) == 0)
         return;
-    printf("%-20s %8s %-20s %-9s %-12s %10s %10s\n", "host", "pid", "queue", "state", "job",
-           "jobs_done", "rss_kb");
+    fprintf(stdout, "%-20s %8s %-20s %-9s %-12s %10s %10s\n", "host", "pid", "queue", "state",
+            "job", "jobs_done", "rss_kb");
     json_array_foreach(workers, i, v)
     {
-        printf("%-20s %8lld %-20s %-9s %-12s %10lld %10lld\n", str_of(v, "host"),
-               (long long)json_integer_value(json_object_get(v, "pid")), str_of(v, "queue"),
-               str_of(v, "state"), str_of(v, "job"),
-               (long long)json_integer_value(json_object_get(v, "jobs_done")),
-               (long long)json_integer_value(json_object_get(v, "rss_kb")));
+        fprintf(stdout, "%-20s %8lld %-20s %-9s %-12s %10lld %10lld\n", str_of(v, "host"),
+                (long long)json_integer_value(json_object_get(v, "pid")), str_of(v, "queue"),
+                str_of(v, "state"), str_of(v, "job"),
+                (long long)json_integer_value(json_object_get(v, "jobs_done")),
+                (long long)json_integer_value(json_object_get(v, "rss_kb")));
     }
 }
 
