@@ -1,0 +1,69 @@
+/* bp_conn_int.h -- private to common/bp_conn.c and common/bp_conn_open.c: the connection
+ * record and the transport primitives opening a connection shares with running commands.
+ * Nothing outside those two files includes this: sockets, SSL objects and the reader stay
+ * inside the connection module (STYLE.md section 1). */
+#ifndef BP_CONN_INT_H
+#define BP_CONN_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hiredis.h>
+#include <openssl/ssl.h>
+
+#include "bp_conn.h"
+
+#define BP_CONN_READ_BUF      (64 * 1024) /* one recv() takes a whole burst of pipelined replies */
+#define BP_CONN_OBUF_KEEP     (64 * 1024) /* shrink the output buffer back after a big pipeline */
+#define BP_CONN_KEEPCNT       3           /* keepalive probes before the kernel gives up */
+#define BP_CONN_OPEN_MAX_CMDS 4           /* AUTH, SELECT, CLIENT SETNAME or PING */
+
+struct bp_conn {
+    int fd;                      /* non-blocking, close-on-exec socket */
+    SSL *ssl;                    /* NULL for plain TCP and unix sockets */
+    redisReader *reader;         /* hiredis RESP parser; its errors are sticky */
+    bool broken;                 /* a transport/protocol error happened: close and reopen */
+    bool verified;               /* TLS peer certificate and name were verified */
+    int first_byte;              /* first byte the server sent, -1 before any (TLS-vs-plain hint) */
+    int command_timeout_ms;      /* from bp_redis_config */
+    long pending;                /* replies appended but not read yet */
+    char *obuf;                  /* formatted commands not written yet */
+    size_t olen;                 /* bytes in obuf */
+    size_t osent;                /* bytes of obuf already written */
+    size_t ocap;                 /* allocated size of obuf */
+    char url[300];               /* "rediss://localhost:6380", for messages */
+    char desc[768];              /* bp_conn_describe() text */
+    char ibuf[BP_CONN_READ_BUF]; /* read buffer, fed to the reader */
+};
+
+/* Mark c unusable: a transport/protocol error or an abandoned reply. */
+void bp_conn_io_break(bp_conn *c);
+
+/* Wait until c's fd is ready for events (POLLIN/POLLOUT) or deadline (monotonic ms, < 0 =
+ * none) passes; wake_fd >= 0 interrupts (BP_ERR_WOKEN). what and timeout_ms word the
+ * timeout message. Returns 0 when ready, else -1 with err set and c broken. */
+int bp_conn_io_wait(bp_conn *c, short events, int wake_fd, int64_t deadline, const char *what,
+                    int timeout_ms, bp_err *err);
+
+/* A "; what to do" hint for an OpenSSL error code; *config tells whether the reason means
+ * "fix the configuration". Returns "" when there is nothing to add. */
+const char *bp_conn_io_ssl_hint(unsigned long e, bool *config);
+
+/* Read what is available into the reader: 1 bytes fed, 0 would block (*want = poll events
+ * to wait for), -1 error (err set, c broken). */
+int bp_conn_io_read(bp_conn *c, short *want, bp_err *err);
+
+/* Write the whole output buffer before deadline. 0 or -1 (err set, c broken). */
+int bp_conn_io_flush(bp_conn *c, int64_t deadline, int timeout_ms, bp_err *err);
+
+/* The next reply, reading until deadline or wake_fd. 0 with *out set, or -1. */
+int bp_conn_io_reply(bp_conn *c, redisReply **out, int wake_fd, int64_t deadline, int timeout_ms,
+                     bp_err *err);
+
+/* Format a command into the output buffer (argvlen NULL: strlen). 0 or -1 (out of memory). */
+int bp_conn_io_append(bp_conn *c, int argc, const char **argv, const size_t *argvlen, bp_err *err);
+
+/* Close the fd (when still open) and free everything; sends nothing itself. */
+void bp_conn_io_free(bp_conn *c);
+
+#endif /* BP_CONN_INT_H */
