@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "bp_conn.h"
+#include "bp_handler.h"
 #include "bp_scripts.h"
 #include "bp_time.h"
 #include "bp_tls.h"
@@ -247,6 +248,24 @@ static int check_connect(const bp_config *cfg, SSL_CTX *ctx, bp_conn **out_conn,
     return 0;
 }
 
+/* Load every queue's handlers as `bullpen run` would (plugins: dlopen, ABI, init), so a bad
+ * plugin is caught here and not at start. */
+static int check_handlers(const bp_config *cfg, FILE *out)
+{
+    for (size_t i = 0; i < cfg->n_queues; i++) {
+        bp_handlers *h = NULL;
+        bp_err err = {0};
+        if (bp_handlers_new(&h, &cfg->queues[i], &err) != 0) {
+            fprintf(out, "refused %s\n", err.msg);
+            return EX_CONFIG;
+        }
+        bp_handlers_free(h);
+        fprintf(out, "ok      handlers of '%s': %zu loaded\n", cfg->queues[i].name,
+                cfg->queues[i].n_handlers);
+    }
+    return 0;
+}
+
 int bp_check_run(const bp_config *cfg, FILE *out)
 {
     SSL_CTX *ctx = NULL;
@@ -257,6 +276,10 @@ int bp_check_run(const bp_config *cfg, FILE *out)
     bp_config_print(cfg, out);
     fprintf(out, "\n# preflight: %s\n",
             cfg->redis.url_redacted != NULL ? cfg->redis.url_redacted : "(no redis.url)");
+    if (check_handlers(cfg, out) != 0) {
+        fputs("check FAILED\n", out);
+        return EX_CONFIG;
+    }
     if (cfg->redis.transport == BP_TRANSPORT_TLS) {
         if (bp_tls_ctx_new(&ctx, &cfg->redis.tls, &err) != 0) {
             fprintf(out, "refused %s\n", err.msg);
