@@ -138,82 +138,66 @@ static bp_config *load_config(const char *path)
     return cfg;
 }
 
-static int cmd_enqueue(int argc, char **argv)
-{
-    cli_opts o;
-    bp_config *cfg;
-    int rc;
+/* A command that loads the configuration, does one thing and exits. */
+typedef struct one_shot {
+    const char *name; /* "enqueue" */
+    int min_args;     /* positional arguments after the options */
+    int max_args;
+    const char *want; /* what to say when the count is wrong */
+    int (*run)(const bp_config *cfg, const cli_opts *o, char **args);
+} one_shot;
 
-    if (parse_cli(argc, argv, &o) != 0)
-        return EX_USAGE;
-    if (argc - o.first_arg != 2) {
-        fputs("bullpen enqueue: wants NAME and JSON, e.g. bullpen enqueue -c bullpen.conf "
-              "echo '{\"a\":1}'\n",
-              stderr);
-        return EX_USAGE;
-    }
-    if ((cfg = load_config(o.config_path)) == NULL)
-        return EX_CONFIG;
-    rc = bp_cmd_enqueue(cfg, o.queue, argv[o.first_arg], argv[o.first_arg + 1], o.opts_json);
-    bp_config_free(cfg);
-    return rc;
+static int run_enqueue(const bp_config *cfg, const cli_opts *o, char **args)
+{
+    return bp_cmd_enqueue(cfg, o->queue, args[0], args[1], o->opts_json);
 }
 
-static int cmd_stats(int argc, char **argv)
+static int run_stats(const bp_config *cfg, const cli_opts *o, char **args)
 {
-    cli_opts o;
-    bp_config *cfg;
-    int rc;
-
-    if (parse_cli(argc, argv, &o) != 0)
-        return EX_USAGE;
-    if (argc != o.first_arg) {
-        fputs("bullpen stats: takes no arguments besides -c, -q and --json\n", stderr);
-        return EX_USAGE;
-    }
-    if ((cfg = load_config(o.config_path)) == NULL)
-        return EX_CONFIG;
-    rc = bp_cmd_stats(cfg, o.queue, o.json);
-    bp_config_free(cfg);
-    return rc;
+    (void)args;
+    return bp_cmd_stats(cfg, o->queue, o->json);
 }
 
-static int cmd_check(int argc, char **argv)
+static int run_check(const bp_config *cfg, const cli_opts *o, char **args)
 {
-    cli_opts o;
-    bp_config *cfg;
-    int rc;
-
-    if (parse_cli(argc, argv, &o) != 0)
-        return EX_USAGE;
-    if (argc != o.first_arg) {
-        fputs("bullpen check: takes only -c FILE\n", stderr);
-        return EX_USAGE;
-    }
-    if ((cfg = load_config(o.config_path)) == NULL)
-        return EX_CONFIG;
-    rc = bp_check_run(cfg, stdout);
-    bp_config_free(cfg);
-    return rc;
+    (void)o;
+    (void)args;
+    return bp_check_run(cfg, stdout);
 }
 
-static int cmd_ctl(int argc, char **argv)
+static int run_ctl(const bp_config *cfg, const cli_opts *o, char **args)
+{
+    int n = 0;
+
+    while (args[n] != NULL)
+        n++;
+    return bp_ctl_run(cfg, o->host, n, args);
+}
+
+static const one_shot one_shots[] = {
+    {"enqueue", 2, 2, "NAME and JSON, e.g. bullpen enqueue -c bullpen.conf echo '{\"a\":1}'",
+     run_enqueue},
+    {"stats", 0, 0, "no arguments besides -c, -q and --json", run_stats},
+    {"check", 0, 0, "only -c FILE", run_check},
+    {"ctl", 1, 2, "a command: status|pause|resume|scale N|reload|shutdown|cancel ID", run_ctl},
+};
+
+static int cmd_one_shot(const one_shot *c, int argc, char **argv)
 {
     cli_opts o;
     bp_config *cfg;
-    int rc;
+    int n, rc;
 
     if (parse_cli(argc, argv, &o) != 0)
         return EX_USAGE;
-    if (argc - o.first_arg < 1) {
-        fputs("bullpen ctl: wants a command: status|pause|resume|scale N|reload|shutdown|"
-              "cancel ID\n",
-              stderr);
+    n = argc - o.first_arg;
+    if (n < c->min_args || n > c->max_args) {
+        fprintf(stderr, "bullpen %s: wants %s\n", c->name, c->want);
         return EX_USAGE;
     }
     if ((cfg = load_config(o.config_path)) == NULL)
         return EX_CONFIG;
-    rc = bp_ctl_run(cfg, o.host, argc - o.first_arg, argv + o.first_arg);
+    rc = c->run(cfg, &o, argv + o.first_arg);
     bp_config_free(cfg);
     return rc;
 }
@@ -237,14 +221,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 1, argv + 1, argc, argv);
-    if (strcmp(argv[1], "check") == 0)
-        return cmd_check(argc - 1, argv + 1);
-    if (strcmp(argv[1], "enqueue") == 0)
-        return cmd_enqueue(argc - 1, argv + 1);
-    if (strcmp(argv[1], "stats") == 0)
-        return cmd_stats(argc - 1, argv + 1);
-    if (strcmp(argv[1], "ctl") == 0)
-        return cmd_ctl(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof(one_shots) / sizeof(one_shots[0]); i++) {
+        if (strcmp(argv[1], one_shots[i].name) == 0)
+            return cmd_one_shot(&one_shots[i], argc - 1, argv + 1);
+    }
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         usage(stdout);

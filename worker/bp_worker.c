@@ -239,45 +239,35 @@ static bp_job *take_pulled(bp_worker *w, const char *id)
     return job;
 }
 
-/* Handler callbacks (bp_job_ctx). They run on the main thread, inside the handler. */
-static int ctx_progress(void *self, const char *json)
+/* Handler callbacks (bp_job_ctx). They run on the main thread, inside the handler. The
+ * current job id is written only by this thread (begin_job, end_job), so reading it here
+ * needs no state_lock. */
+typedef int (*job_op)(bp_conn *c, const bp_queue *q, const char *job_id, const char *arg,
+                      bp_err *err);
+
+static int ctx_job_op(bp_worker *w, job_op op, const char *arg, const char *what)
 {
-    bp_worker *w = self;
     bp_err err;
     int rc;
 
     pthread_mutex_lock(&w->client_lock);
-    pthread_mutex_lock(&w->state_lock);
-    char id[sizeof(w->job_id)];
-    memcpy(id, w->job_id, sizeof(id));
-    pthread_mutex_unlock(&w->state_lock);
     rc = bp_worker_client_ensure(w, &err);
     if (rc == 0)
-        rc = bp_queue_progress(w->client, &w->q, id, json, &err);
+        rc = op(w->client, &w->q, w->job_id, arg, &err);
     pthread_mutex_unlock(&w->client_lock);
     if (rc != 0)
-        bp_log_warn("job %s: cannot record progress: %s", id, err.msg);
+        bp_log_warn("job %s: cannot %s: %s", w->job_id, what, err.msg);
     return rc;
+}
+
+static int ctx_progress(void *self, const char *json)
+{
+    return ctx_job_op(self, bp_queue_progress, json, "record progress");
 }
 
 static int ctx_log(void *self, const char *line)
 {
-    bp_worker *w = self;
-    bp_err err;
-    int rc;
-    char id[sizeof(w->job_id)];
-
-    pthread_mutex_lock(&w->client_lock);
-    pthread_mutex_lock(&w->state_lock);
-    memcpy(id, w->job_id, sizeof(id));
-    pthread_mutex_unlock(&w->state_lock);
-    rc = bp_worker_client_ensure(w, &err);
-    if (rc == 0)
-        rc = bp_queue_log(w->client, &w->q, id, line, &err);
-    pthread_mutex_unlock(&w->client_lock);
-    if (rc != 0)
-        bp_log_warn("job %s: cannot append a log line: %s", id, err.msg);
-    return rc;
+    return ctx_job_op(self, bp_queue_log, line, "append a log line");
 }
 
 static redisReply *ctx_command(void *self, int argc, const char **argv, const size_t *argvlen,
