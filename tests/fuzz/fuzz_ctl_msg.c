@@ -2,8 +2,8 @@
  * anyone who can PUBLISH on the control channel can send any bytes, so
  * bp_ctl_msg_verify() (JSON, fields, freshness, nonce, HMAC) must refuse garbage with a
  * message and never crash. The input is also used as the argument of a real command: when
- * bp_ctl_msg_init() accepts it, the message bp_ctl_msg_sign() makes must verify and decode
- * to the same command and argument. */
+ * bp_ctl_msg_init() accepts it, the message bp_ctl_msg_sign() makes (or refuses to make,
+ * saying why) must verify and decode to the same command and argument. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,14 +43,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         1700000000000, &err) == 0) {
         bp_ctl_nonce_cache fresh;
         bp_ctl_msg back;
-        char *signed_text = bp_ctl_msg_sign(fuzz_key, sizeof fuzz_key - 1, &m, &err);
+        char *signed_text;
+
+        memset(&err, 0, sizeof err);
+        signed_text = bp_ctl_msg_sign(fuzz_key, sizeof fuzz_key - 1, &m, &err);
 
         bp_ctl_nonce_cache_init(&fresh);
-        if (signed_text == NULL ||
-            bp_ctl_msg_verify(fuzz_key, sizeof fuzz_key - 1, signed_text, 1700000000500, &fresh,
-                              &back, &err) != BP_CTL_ACCEPTED ||
-            back.cmd != m.cmd || strcmp(back.arg, m.arg) != 0)
+        if (signed_text == NULL) {
+            if (err.msg[0] == '\0')
+                abort(); /* refusing to sign (e.g. an arg that is not UTF-8) must say why */
+        } else if (bp_ctl_msg_verify(fuzz_key, sizeof fuzz_key - 1, signed_text, 1700000000500,
+                                     &fresh, &back, &err) != BP_CTL_ACCEPTED ||
+                   back.cmd != m.cmd || strcmp(back.arg, m.arg) != 0) {
             abort();
+        }
         free(signed_text);
     }
     free(text);
