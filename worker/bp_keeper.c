@@ -272,6 +272,7 @@ static void *keeper_main(void *arg)
         bp_log_warn("subscriber: cannot subscribe to '%s': %s; retrying",
                     w->spec->to_worker_channel, err.msg);
     t.next_sub_try = bp_mono_ms() + bp_backoff_next(&t.sub_backoff);
+    update_title(w);
     bp_worker_heartbeat(w);
     t.next_heartbeat = bp_mono_ms() + w->spec->cfg->pool.heartbeat_ms;
 

@@ -548,6 +548,12 @@ int bp_worker_main(const bp_worker_spec *spec)
     atomic_store(&w.loop_moved_ms, (long long)bp_now_ms());
     atomic_store(&w.bclient_back_ms, (long long)bp_now_ms());
     worker_names(&w);
+    if (spec->set_title != NULL) { /* the keeper owns the title once it runs */
+        char title[512];
+        snprintf(title, sizeof(title), "bullpen: worker %d [%s] starting", spec->index,
+                 spec->queue->name);
+        spec->set_title(title);
+    }
 
     rc = connect_roles(&w);
     if (rc != 0)
