@@ -183,13 +183,13 @@ if ARGV[8] == '1' then
     local nid = redis.call('RPOPLPUSH', base .. 'wait', active)
     if not nid then break end
     local nk = base .. nid
-    if redis.call('EXISTS', nk) == 1 then
+    local n = redis.call('HMGET', nk, 'name', 'data', 'opts', 'attemptsMade', 'timestamp',
+                         'stalledCounter')
+    if n[1] or n[2] then -- else the hash is gone: drop the id, as take.lua does
       redis.call('SET', nk .. ':lock', token, 'PX', ARGV[9])
       redis.call('ZREM', base .. 'priority', nid)
       redis.call('PUBLISH', base .. 'active@' .. token, nid)
       redis.call('HSET', nk, 'processedOn', now)
-      local n = redis.call('HMGET', nk, 'name', 'data', 'opts', 'attemptsMade', 'timestamp',
-                           'stalledCounter')
       return {code, {nid, n[1], n[2], n[3], n[4], n[5], n[6]}, id}
     end
     redis.call('LREM', active, 1, nid)

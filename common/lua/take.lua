@@ -15,8 +15,9 @@
                                      taken: locked, out of stalled/priority, processedOn set,
                                      active@token published
 
-  Unlike Bull, a missing hash is never resurrected as a stub. Without an id such ids are
-  dropped and the next one is popped, so one call still returns a job when there is one. ]]
+  Unlike Bull, a missing hash (or a stub without name and data) is never resurrected as a
+  stub. Without an id such ids are dropped and the next one is popped, so one call still
+  returns a job when there is one. ]]
 local base = ARGV[1]
 local active = KEYS[1]
 local id = ARGV[5]
@@ -33,13 +34,14 @@ while true do
     redis.call('SREM', base .. 'stalled', id)
   end
   local jk = base .. id
-  if redis.call('EXISTS', jk) == 1 then
+  -- read first: a hash without name and data is gone (or a stub another client left)
+  local f = redis.call('HMGET', jk, 'name', 'data', 'opts', 'attemptsMade', 'timestamp',
+                       'stalledCounter')
+  if f[1] or f[2] then
     redis.call('SET', jk .. ':lock', ARGV[2], 'PX', ARGV[3])
     redis.call('ZREM', base .. 'priority', id)
     redis.call('PUBLISH', base .. 'active@' .. ARGV[2], id)
     redis.call('HSET', jk, 'processedOn', ARGV[4])
-    local f = redis.call('HMGET', jk, 'name', 'data', 'opts', 'attemptsMade', 'timestamp',
-                         'stalledCounter')
     return {id, f[1], f[2], f[3], f[4], f[5], f[6]}
   end
   redis.call('LREM', active, 1, id)

@@ -22,6 +22,13 @@ async function main() {
   await q.client.del(K(a.id));
   assert.strictEqual(probe([], 'take', a.id), 'none');
   assert.strictEqual(await q.client.llen(K('active')), 0);
+  // a stub hash (only processedOn, what Bull's moveToActive leaves for a removed job)
+  await q.client.hset(K('stub-1'), 'processedOn', '1');
+  await q.client.lpush(K('wait'), 'stub-1');
+  assert.strictEqual(probe([], 'take-next'), 'none');
+  assert.strictEqual(await q.client.llen(K('active')), 0);
+  assert.strictEqual(await q.client.exists(K('stub-1:lock')), 0);
+  await q.client.del(K('stub-1'));
 
   // 2. global pause: adds (Bull's and ours) land in paused, nothing is taken, resume runs them
   await q.pause();
