@@ -103,6 +103,11 @@ uint64_t bp_queue_id_low_bits(const char *id)
     return v & 4095u;
 }
 
+static char *json_text(const json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
 /* Run script name; on failure err reads "queue 'q': script 'finish' for job 42: <why>". */
 static redisReply *run(bp_conn *c, const bp_queue *q, const char *name, const char *job_id,
                        int numkeys, bp_args *a, bp_err *err)
@@ -467,14 +472,35 @@ int bp_queue_progress(bp_conn *c, const bp_queue *q, const char *job_id, const c
     char jk[BP_KEY_MAX], chan[BP_KEY_MAX];
     bp_args a = {0};
     redisReply *r;
+    json_t *v;
+    char *quoted = NULL;
 
     if (key_of(q, job_id, jk, err) < 0 || key_of(q, "progress", chan, err) < 0)
         return -1;
+    if (progress == NULL || progress[0] == '\0')
+        progress = "0";
+    /* the event nests the value as JSON: text that is not JSON goes in as a JSON string, or
+     * every Bull listener would fail to parse the event */
+    v = json_loads(progress, JSON_DECODE_ANY, NULL);
+    if (v == NULL) {
+        json_t *s = json_string(progress);
+        quoted = s != NULL ? json_text(s) : NULL;
+        json_decref(s);
+        if (quoted == NULL) {
+            bp_err_set(err, BP_ERR_PROTOCOL, 0,
+                       "queue '%s': job %s: progress is neither JSON nor UTF-8 text", q->name,
+                       job_id);
+            return -1;
+        }
+        progress = quoted;
+    }
+    json_decref(v);
     args_str(&a, jk);
     args_str(&a, chan);
     args_str(&a, job_id);
-    args_str(&a, progress != NULL && progress[0] != '\0' ? progress : "0");
+    args_str(&a, progress);
     r = run(c, q, "progress", job_id, 2, &a, err);
+    free(quoted);
     if (r == NULL)
         return -1;
     freeReplyObject(r);
@@ -587,11 +613,6 @@ int bp_queue_recover_token(bp_conn *c, const bp_queue *q, const char *token, con
         return -1;
     }
     return stalled(c, q, "token", token, reason != NULL ? reason : "worker died", err);
-}
-
-static char *json_text(const json_t *v)
-{
-    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
 /* An integer option: JSON integer, or a real with no fraction (JS has one number type). */

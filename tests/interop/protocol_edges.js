@@ -114,6 +114,13 @@ async function main() {
   assert.strictEqual(await (await q.getJob(l.id)).getState(), 'active');
   assert.strictEqual(probe(['-t', 'owner'], 'extend', l.id), '1');
   assert.strictEqual(probe(['-t', 'intruder'], 'extend', l.id), '0');
+  // progress: JSON is stored and nested as is; other text goes in as a JSON string
+  probe([], 'progress', l.id, '{"pct":7}');
+  assert.strictEqual(await q.client.hget(K(l.id), 'progress'), '{"pct":7}');
+  probe([], 'progress', l.id, 'half way');
+  assert.strictEqual(await q.client.hget(K(l.id), 'progress'), '"half way"');
+  await until('progress events', () => ev.of('progress', l.id).length === 2);
+  assert.deepStrictEqual(ev.of('progress', l.id).map((e) => e.arg), [{ pct: 7 }, 'half way']);
   assert.strictEqual(probe(['-t', 'owner'], 'complete', l.id, '"done"'), '1');
   assert.strictEqual((await q.getJob(l.id)).returnvalue, 'done');
 
