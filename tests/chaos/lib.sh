@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/chaos/lib.sh -- sourced by tests/chaos/test_*.sh: one real TLS redis-server
 # (tests/support/redis.sh), jobs added by Bull itself (bulljobs.js, bull@4 from
 # tests/interop/node_modules), a bullpen pool, and the audit that counts every added id.
@@ -91,6 +92,13 @@ chaos_busy_worker() {
     [ -n "$w" ] || w=$(chaos_workers | shuf -n 1)
     echo "$w"
 }
+# a random busy, running (not stopped) worker that has lived at least ${BP_CHAOS_MIN_AGE_S:-6} s
+# (an older death is not a "quick death" to the master, so its slot is respawned at once)
+chaos_busy_old_worker() {
+    ps -o pid=,etimes=,stat=,args= --ppid "$CHAOS_MASTER" 2>/dev/null |
+        awk -v age="${BP_CHAOS_MIN_AGE_S:-6}" '$2 >= age && $3 !~ /T/ && /busy job/ {print $1}' |
+        shuf -n 1
+}
 chaos_job_of() { ps -o args= -p "$1" 2>/dev/null | sed -n 's/.*busy job \([^ ]*\).*/\1/p'; }
 chaos_job_settled() {
     [ -n "$(bp_rcli ZSCORE "bull:$CHAOS_QUEUE:completed" "$1")$(bp_rcli ZSCORE "bull:$CHAOS_QUEUE:failed" "$1")" ]
@@ -116,6 +124,7 @@ chaos_report() {
     json=$(chaos_node audit "$CHAOS_QUEUE" "$@") || bp_fail "audit failed"
     echo "$json" >"$BP_TMP/audit.json"
     local line
+    # shellcheck disable=SC2016 # JavaScript template strings, not shell expansions
     line=$(node -e '
         const r = JSON.parse(process.argv[1]);
         const reasons = Object.entries(r.failed_reasons).map(([k, v]) => `${v}x "${k}"`).join("; ");

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Chaos: kill -9 a random busy worker every BP_CHAOS_KILL_MS (default 300) while Bull's jobs
-# are worked. Every killed job is recovered by the master at once (the lock token names the
+# Chaos: kill -9 a random busy worker every BP_CHAOS_KILL_MS (default 500) while Bull's jobs
+# are worked; only workers that have lived BP_CHAOS_MIN_AGE_S (default 6) are chosen: a
+# worker dying within 5 s of its start is a "quick death" to the master, whose respawn
+# backoff for that slot then grows to 30 s (crash-loop protection), so killing young
+# workers measures that policy (the pool drains), not recovery. Every killed job is recovered by the master at once (the lock token names the
 # dead worker) and run again or, after max_stalled deaths, failed with its causes: none lost.
 # Recovery = from the kill to the master's log line that put the dead worker's job back.
-# BP_CHAOS_JOBS (default 1000), 4 workers, sleep jobs of 20 ms.
+# BP_CHAOS_JOBS (default 1000), 4 workers, sleep jobs of 50 ms.
 set -euo pipefail
 . "$BP_SOURCE_DIR/tests/chaos/lib.sh"
 chaos_init kill_workers
@@ -11,17 +14,17 @@ bp_redis_start
 jobs=${BP_CHAOS_JOBS:-1000}
 chaos_conf "$CHAOS_CONF" 4 '{ job = "*"; type = "sleep"; }' 'max_stalled = 3;'
 chaos_pool_start
-chaos_add "$jobs" work '{"ms":20}'
+chaos_add "$jobs" work '{"ms":50}'
 
 kills=0
 killed=() # "pid:kill_ms"
 while ! chaos_settled; do
-    victim=$(chaos_busy_worker)
+    victim=$(chaos_busy_old_worker)
     if [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null; then
         kills=$((kills + 1))
         killed+=("$victim:$(chaos_now_ms)")
     fi
-    sleep "$(awk -v ms="${BP_CHAOS_KILL_MS:-300}" 'BEGIN {print ms / 1000}')"
+    sleep "$(awk -v ms="${BP_CHAOS_KILL_MS:-500}" 'BEGIN {print ms / 1000}')"
     [ $(($(date +%s) - CHAOS_T0 / 1000000000)) -lt 900 ] || bp_fail "not settled after 900 s"
 done
 chaos_wait_settled 120

@@ -32,6 +32,7 @@ for r in $(seq 1 "$rounds"); do
         kill -9 "$CHAOS_MASTER"
     else
         what="master and workers"
+        # shellcheck disable=SC2086 # a list of pids
         kill -9 "$CHAOS_MASTER" $kids
     fi
     wait "$CHAOS_MASTER" 2>/dev/null || true
@@ -40,7 +41,7 @@ for r in $(seq 1 "$rounds"); do
         BP_WAIT_S=15 bp_wait_for gone "$k" || bp_fail "worker $k outlived its SIGKILLed master"
     done
     still=$(bp_rcli LRANGE "bull:$CHAOS_QUEUE:active" 0 -1 | xargs)
-    echo "round $r: all $(echo $kids | wc -w) workers exited; left in active: ${still:-none}"
+    echo "round $r: all $(echo "$kids" | wc -w) workers exited; left in active: ${still:-none}"
     [ -z "$still" ] || [ $((r % 2)) = 0 ] || echo "FINDING: orphaned workers left jobs in active: $still"
     t0=$(chaos_now_ms)
     chaos_pool_start

@@ -45,7 +45,7 @@ disrupt() {
         { tail -40 "$CHAOS_LOG"; bp_fail "no job completed after the $what ended"; }
     RECOV=$(($(chaos_now_ms) - t0))
 }
-for r in $(seq 1 "$rounds"); do
+for _ in $(seq 1 "$rounds"); do
     disrupt USR1 3 cut
     cut_recov+=("$RECOV")
     disrupt USR2 8 blackhole

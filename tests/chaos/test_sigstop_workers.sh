@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Chaos: SIGSTOP a random busy worker about once a second while Bull's jobs are worked. Half
+# Chaos: SIGSTOP a random busy worker (one that has lived 6 s: see test_kill_workers.sh)
+# about once a second while Bull's jobs are worked. Half
 # of them get SIGCONT after about a second (shorter than hung_after_ms: they must carry on,
 # their job finished once); the other half stay frozen until the master's health check
 # (no heartbeat for hung_after_ms = 4 s) kills them, recovers their job and forks a new
 # worker. Recovery = from SIGSTOP to the master's log line that put the frozen worker's job
 # back (the verdict comes after hung_after_ms = 4 s).
-# BP_CHAOS_JOBS (default 600), 4 workers, sleep jobs of 40 ms.
+# BP_CHAOS_JOBS (default 1200), 4 workers, sleep jobs of 40 ms.
 set -euo pipefail
 . "$BP_SOURCE_DIR/tests/chaos/lib.sh"
 chaos_init sigstop_workers
 bp_redis_start
-jobs=${BP_CHAOS_JOBS:-600}
+jobs=${BP_CHAOS_JOBS:-1200}
 chaos_conf "$CHAOS_CONF" 4 '{ job = "*"; type = "sleep"; }' 'max_stalled = 3;'
 chaos_pool_start
 chaos_add "$jobs" work '{"ms":40}'
@@ -22,7 +23,7 @@ paused=()  # "pid:cont_at_ms" to resume
 recov=()
 while ! chaos_settled; do
     now=$(chaos_now_ms)
-    victim=$(chaos_busy_worker)
+    victim=$(chaos_busy_old_worker)
     if [ -n "$victim" ] && kill -STOP "$victim" 2>/dev/null; then
         stops=$((stops + 1))
         if [ $((stops % 2)) = 0 ]; then
@@ -38,7 +39,7 @@ while ! chaos_settled; do
         left=()
         for p in "${paused[@]+"${paused[@]}"}"; do
             if [ "$now" -ge "${p##*:}" ]; then
-                kill -CONT "${p%%:*}" 2>/dev/null && resumed=$((resumed + 1)) || true
+                if kill -CONT "${p%%:*}" 2>/dev/null; then resumed=$((resumed + 1)); fi
             else
                 left+=("$p")
             fi
