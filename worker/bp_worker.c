@@ -336,9 +336,11 @@ static char *cancel_text(bp_worker *w)
     return text;
 }
 
-/* Finish job with res; returns the next job when fetch-next took one. Retries once over a
- * fresh connection when the first try failed in transit (the script is idempotent on a lost
- * lock: a second try that finds the lock gone leaves the job alone). */
+/* Finish job with res; returns the next job when fetch-next took one. A failure in transit
+ * (Redis away) is retried with the one backoff for as long as the job's lock can still be
+ * ours (lock_duration_ms after its last extension): the result is worth keeping. A retry
+ * never fetches the next job (the first try might have, unseen), and the script is
+ * idempotent: a try that finds the lock gone leaves the job alone. */
 static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
                           const char *override_error)
 {
@@ -347,7 +349,9 @@ static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
     bp_err err;
     int rc = -1;
 
-    for (int attempt = 0; attempt < 2 && rc < 0; attempt++) {
+    int64_t give_up = w->lock_extended_mono + w->spec->queue->lock_duration_ms;
+
+    for (int attempt = 0; rc < 0; attempt++) {
         pthread_mutex_lock(&w->client_lock);
         if (bp_worker_client_ensure(w, &err) == 0) {
             if (override_error != NULL || res->error != NULL)
@@ -360,10 +364,18 @@ static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
                     res->value != NULL ? res->len : 4, fetch_next && attempt == 0, &next, &err);
         }
         pthread_mutex_unlock(&w->client_lock);
-        if (rc < 0 && err.kind == BP_ERR_REPLY)
-            break; /* Redis refused the script itself: another try cannot help */
-        if (rc < 0 && attempt == 0)
-            backoff_wait(w);
+        if (rc >= 0 || err.kind == BP_ERR_REPLY)
+            break; /* done, or Redis refused the script itself: another try cannot help */
+        pthread_mutex_lock(&w->state_lock);
+        give_up = w->lock_extended_mono + w->spec->queue->lock_duration_ms;
+        pthread_mutex_unlock(&w->state_lock);
+        if (bp_mono_ms() >= give_up)
+            break;
+        if (attempt == 0)
+            bp_log_warn("job %s of '%s': cannot record its outcome yet: %s; retrying while its "
+                        "lock lasts",
+                        job->id, w->q.name, err.msg);
+        bp_sleep_ms(bp_backoff_next(&w->reconnect)); /* not woken early: a stop waits too */
     }
     if (rc < 0)
         bp_log_error("job %s of '%s': cannot record its outcome: %s; the stalled check will "
