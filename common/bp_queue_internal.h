@@ -1,6 +1,6 @@
-/* bp_queue_internal.h -- the pure parts of the queue protocol (bp_queue.c), exposed for the
- * unit tests and bp_cmd_queue.c: job parsing from a script reply, the delayed-score layout,
- * and Bull's producer-side option handling for add. No I/O here. */
+/* bp_queue_internal.h -- the pure parts of the queue protocol (bp_queue.c, bp_queue_opts.c),
+ * exposed for the unit tests: job parsing from a script reply, the delayed-score layout, and
+ * Bull's producer-side option handling for add. No I/O here. */
 #ifndef BP_QUEUE_INTERNAL_H
 #define BP_QUEUE_INTERNAL_H
 
