@@ -124,6 +124,16 @@ async function main() {
   assert.strictEqual(probe(['-t', 'owner'], 'complete', l.id, '"done"'), '1');
   assert.strictEqual((await q.getJob(l.id)).returnvalue, 'done');
 
+  // 7. debounce: a second add with the same debounce id returns the holder; the slot is freed
+  // when the holder finishes (a key without expiry is deleted)
+  const d1 = probe([], 'add', 'echo', '{"db":1}', '{"debounce":{"id":"d1"}}');
+  assert.strictEqual(probe([], 'add', 'echo', '{"db":2}', '{"debounce":{"id":"d1"}}'), d1);
+  assert.strictEqual(await q.client.get(K('de:d1')), d1);
+  assert.strictEqual((await q.client.hget(K(d1), 'deid')), 'd1');
+  assert.match(probe([], 'work', '30'), /done 1/);
+  assert.strictEqual(await q.client.exists(K('de:d1')), 0);
+  assert.deepStrictEqual((await q.getJob(d1)).returnvalue, { db: 1 });
+
   await q.close();
   console.log('ok: protocol edges');
 }
