@@ -276,6 +276,19 @@ int bp_queue_pull(bp_conn *bclient, const bp_queue *q, int block_s, int wake_fd,
     return rc;
 }
 
+/* A taken repeatable job schedules its next occurrence before it runs, as Bull's worker
+ * does. A failure is logged, not returned: the job itself was taken and must run. */
+static void schedule_repeat(bp_conn *c, const bp_queue *q, const bp_job *job)
+{
+    bp_err err;
+
+    if (strstr(job->opts, "\"repeat\"") == NULL)
+        return;
+    err.msg[0] = '\0';
+    if (bp_queue_repeat_next(c, q, job, &err) < 0)
+        bp_log_warn("%s; the repeat stops here unless a Bull worker schedules it", err.msg);
+}
+
 /* take.lua with id ("" = pop). */
 static int take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_err *err)
 {
@@ -302,6 +315,7 @@ static int take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_
         rc = 0; /* the hash vanished: dropped from active */
     } else if (bp_job_from_reply(r, now_ms, out, err) == 0) {
         rc = 1;
+        schedule_repeat(c, q, *out);
     } else {
         bp_err_prefix(err, "queue '%s': script 'take'%s%s", q->name, id[0] ? " for job " : "", id);
     }
@@ -396,6 +410,8 @@ static int finish(bp_conn *c, const bp_queue *q, const char *token, const char *
             /* the fetched job sits locked in active: the stalled check returns it */
             bp_err_prefix(err, "queue '%s': script 'finish' for job %s: fetched job", q->name, id);
             rc = -1;
+        } else {
+            schedule_repeat(c, q, *next);
         }
     }
 out_free_reply:

@@ -44,4 +44,24 @@ typedef struct bp_add_plan {
 int bp_add_plan_make(bp_add_plan *plan, const char *opts_json, int64_t now_ms, bp_err *err);
 void bp_add_plan_clear(bp_add_plan *plan);
 
+/* The next occurrence of a repeatable job (Bull's lib/repeatable.js, `every` only). */
+typedef struct bp_repeat_plan {
+    char *repeat_key; /* member of K(repeat): "name:jobId:endDate:every" (malloc) */
+    char *job_id;     /* "repeat:<md5>:<next ms>" (malloc) */
+    char *opts;       /* the next occurrence's opts JSON (malloc) */
+    int64_t next_ms;  /* when it is due */
+} bp_repeat_plan;
+
+/* Plan the occurrence after a job named name with opts_json, taken at now_ms. Returns 1 with
+ * plan filled (bp_repeat_plan_clear()), 0 when there is none (no repeat, limit or endDate
+ * reached; err->msg is set when the repeat is of a kind bullpen cannot schedule: cron, a
+ * date-string endDate), or -1 with err set. */
+int bp_repeat_plan_make(bp_repeat_plan *plan, const char *name, const char *opts_json,
+                        int64_t now_ms, bp_err *err);
+void bp_repeat_plan_clear(bp_repeat_plan *plan);
+
+/* Schedule the next occurrence of job (after taking it, before its handler runs): ZSCORE
+ * K(repeat) (skip when the repeatable was removed), ZADD, then add. 1 added, 0 none, -1. */
+int bp_queue_repeat_next(bp_conn *c, const bp_queue *q, const bp_job *job, bp_err *err);
+
 #endif /* BP_QUEUE_INTERNAL_H */

@@ -134,6 +134,24 @@ async function main() {
   assert.strictEqual(await q.client.exists(K('de:d1')), 0);
   assert.deepStrictEqual((await q.getJob(d1)).returnvalue, { db: 1 });
 
+  // 8. repeat every: Bull adds the repeatable (and its first occurrence); taking each
+  // occurrence schedules the next under Bull's id scheme, until the limit
+  await q.add('tick', { r: 1 }, { repeat: { every: 300, limit: 3 } });
+  const [rep] = await q.getRepeatableJobs();
+  assert.strictEqual(rep.every, 300);
+  assert.match(probe([], 'work', '60'), /done 3/);
+  const done = (await q.getCompleted(0, -1)).filter((x) => x.name === 'tick');
+  assert.strictEqual(done.length, 3);
+  const prefixes = new Set(done.map((x) => x.id.replace(/:[0-9]+$/, '')));
+  assert.strictEqual(prefixes.size, 1, `one md5 namespace for all occurrences: ${[...prefixes]}`);
+  for (const x of done) {
+    assert.strictEqual(x.opts.prevMillis, Number(x.id.split(':').pop()));
+    assert.strictEqual(x.opts.repeat.key, rep.key);
+    assert.ok(x.processedOn >= x.opts.prevMillis, 'not run before its time');
+  }
+  assert.deepStrictEqual(done.map((x) => x.opts.repeat.count).sort(), [1, 2, 3]);
+  assert.strictEqual(await q.getDelayedCount(), 0, 'the limit stops the series');
+
   await q.close();
   console.log('ok: protocol edges');
 }

@@ -172,6 +172,50 @@ static void test_add_plan_errors(void **state)
     assert_null(p.opts);
 }
 
+static void test_repeat_plan(void **state)
+{
+    bp_repeat_plan p;
+    bp_err err = {0};
+
+    (void)state;
+    /* an occurrence Bull made (prevMillis set): the next one is on the next multiple */
+    assert_int_equal(bp_repeat_plan_make(&p, "tick",
+                                         "{\"repeat\":{\"every\":1000,\"count\":1,\"key\":"
+                                         "\"tick:::1000\"},\"jobId\":\"repeat:x:1700000001000\","
+                                         "\"prevMillis\":1700000001000,\"attempts\":1}",
+                                         1700000001500LL, &err),
+                     1);
+    assert_int_equal(p.next_ms, 1700000002000LL);
+    assert_string_equal(p.repeat_key, "tick:::1000");
+    /* md5 values computed with Node's crypto, the way Bull's repeatable.js does */
+    assert_string_equal(p.job_id, "repeat:e491fd22c5553cc835b9cd533c4edeb4:1700000002000");
+    assert_non_null(strstr(p.opts, "\"count\":2"));
+    assert_non_null(strstr(p.opts, "\"prevMillis\":1700000002000"));
+    assert_non_null(strstr(p.opts, "\"delay\":500"));
+    bp_repeat_plan_clear(&p);
+
+    /* a first add with a custom jobId: the id goes into the key */
+    assert_int_equal(bp_repeat_plan_make(&p, "tick",
+                                         "{\"repeat\":{\"every\":1000},\"jobId\":\"myid\"}",
+                                         1700000001500LL, &err),
+                     1);
+    assert_string_equal(p.repeat_key, "tick:myid::1000");
+    assert_string_equal(p.job_id, "repeat:0f50c95194ce47b7ae3c195f25a2af55:1700000002000");
+    bp_repeat_plan_clear(&p);
+
+    /* limit reached, no repeat, cron (not scheduled, says why) */
+    assert_int_equal(bp_repeat_plan_make(&p, "t",
+                                         "{\"repeat\":{\"every\":10,\"count\":3,"
+                                         "\"limit\":3}}",
+                                         5, &err),
+                     0);
+    assert_int_equal(bp_repeat_plan_make(&p, "t", "{\"attempts\":1}", 5, &err), 0);
+    err.msg[0] = '\0';
+    assert_int_equal(bp_repeat_plan_make(&p, "t", "{\"repeat\":{\"cron\":\"* * * * *\"}}", 5, &err),
+                     0);
+    assert_non_null(strstr(err.msg, "cron"));
+}
+
 static void test_uuid4(void **state)
 {
     char a[37], b[37];
@@ -191,7 +235,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_keys),   cmocka_unit_test(test_delayed_score),
         cmocka_unit_test(test_job_from_reply),  cmocka_unit_test(test_add_plan_defaults),
-        cmocka_unit_test(test_add_plan_errors), cmocka_unit_test(test_uuid4),
+        cmocka_unit_test(test_add_plan_errors), cmocka_unit_test(test_repeat_plan),
+        cmocka_unit_test(test_uuid4),
     };
     return cmocka_run_group_tests_name("bp_queue", tests, NULL, NULL);
 }
