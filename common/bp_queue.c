@@ -173,7 +173,7 @@ static int64_t int_of(const redisReply *e)
  * is not JSON is read as {} so the job still runs; the Lua side does the same. */
 static void read_opts(bp_job *job)
 {
-    json_t *o = json_loads(job->opts, JSON_DECODE_ANY, NULL);
+    json_t *o = json_loads(job->opts, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
     json_t *v;
 
     job->attempts = 1;
@@ -422,11 +422,36 @@ out_free_reply:
 int bp_queue_complete(bp_conn *c, const bp_queue *q, const bp_job *job, const char *returnvalue,
                       size_t len, bool fetch_next, bp_job **next, bp_err *err)
 {
+    json_t *v;
+    char *quoted = NULL;
+    int rc;
+
     if (returnvalue == NULL) {
         returnvalue = "null"; /* Bull stores null for an undefined result */
         len = 4;
     }
-    return finish(c, q, q->token, job->id, true, returnvalue, len, NULL, fetch_next, next, err);
+    /* returnvalue must be JSON (Bull JSON.parses it for getJob and job.finished()): text
+     * that is not is stored as a JSON string instead of corrupting the job for Bull */
+    v = json_loadb(returnvalue, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
+                   NULL);
+    if (v == NULL) {
+        json_t *str = json_stringn_nocheck(returnvalue, len);
+        quoted = json_dumps(str, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref(str);
+        if (quoted == NULL) {
+            bp_err_set(err, BP_ERR_IO, 12, "queue '%s': job %s: out of memory quoting its result",
+                       q->name, job->id);
+            return -1;
+        }
+        bp_log_debug("queue '%s': job %s: the result is not JSON; stored as a JSON string", q->name,
+                     job->id);
+        returnvalue = quoted;
+        len = strlen(quoted);
+    }
+    json_decref(v);
+    rc = finish(c, q, q->token, job->id, true, returnvalue, len, NULL, fetch_next, next, err);
+    free(quoted);
+    return rc;
 }
 
 int bp_queue_fail(bp_conn *c, const bp_queue *q, const bp_job *job, const char *reason,
@@ -492,7 +517,7 @@ int bp_queue_progress(bp_conn *c, const bp_queue *q, const char *job_id, const c
         progress = "0";
     /* the event nests the value as JSON: text that is not JSON goes in as a JSON string, or
      * every Bull listener would fail to parse the event */
-    v = json_loads(progress, JSON_DECODE_ANY, NULL);
+    v = json_loads(progress, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
     if (v == NULL) {
         json_t *s = json_string(progress);
         quoted = s != NULL ? json_dumps(s, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;

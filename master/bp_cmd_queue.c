@@ -62,7 +62,7 @@ static const bp_queue_config *find_queue(const bp_config *cfg, const char *cmd, 
 static json_t *check_json(const char *what, const char *text)
 {
     json_error_t jerr;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+    json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &jerr);
 
     if (v == NULL)
         fprintf(stderr, "bullpen enqueue: %s is not valid JSON: line %d column %d (byte %d): %s\n",

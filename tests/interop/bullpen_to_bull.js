@@ -21,7 +21,7 @@ async function main() {
   await subscribed(q, ev);
 
   const ids = {
-    echo: enqueue('echo', '{"a":[1,2,{"b":"c/d"}],"s":"\\u00e9"}'),
+    echo: enqueue('echo', '{"a":[1,2,{"b":"c/d"}],"s":"\\u00e9","n":100000000000000000000}'),
     str: enqueue('echo', '"just a string"'),
     retry: enqueue('flaky', '{"n":1}', '{"attempts":3,"backoff":{"type":"fixed","delay":100}}'),
     delayed: enqueue('echo', '{"late":true}', '{"delay":700}'),
@@ -43,7 +43,9 @@ async function main() {
   assert.deepStrictEqual(counts, { waiting: 0, active: 0, completed: 5, failed: 0, delayed: 0, paused: 0 });
 
   let j = await q.getJob(ids.echo);
-  assert.deepStrictEqual(j.returnvalue.got, { a: [1, 2, { b: 'c/d' }], s: '\u00e9' });
+  assert.deepStrictEqual(j.returnvalue.got, { a: [1, 2, { b: 'c/d' }], s: '\u00e9', n: 1e20 });
+  assert.strictEqual(await q.client.hget(`bull:${q.name}:${ids.echo}`, 'data'),
+    '{"a":[1,2,{"b":"c/d"}],"s":"\\u00e9","n":100000000000000000000}', 'data stored byte-exact');
   assert.strictEqual(j.opts.attempts, 1);
   assert.strictEqual(j.opts.delay, 0);
   assert.ok(Number.isInteger(j.opts.timestamp) && j.opts.timestamp === j.timestamp);

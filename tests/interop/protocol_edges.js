@@ -121,8 +121,8 @@ async function main() {
   assert.strictEqual(await q.client.hget(K(l.id), 'progress'), '"half way"');
   await until('progress events', () => ev.of('progress', l.id).length === 2);
   assert.deepStrictEqual(ev.of('progress', l.id).map((e) => e.arg), [{ pct: 7 }, 'half way']);
-  assert.strictEqual(probe(['-t', 'owner'], 'complete', l.id, '"done"'), '1');
-  assert.strictEqual((await q.getJob(l.id)).returnvalue, 'done');
+  assert.strictEqual(probe(['-t', 'owner'], 'complete', l.id, 'plain text, not JSON'), '1');
+  assert.strictEqual((await q.getJob(l.id)).returnvalue, 'plain text, not JSON', 'stored as a JSON string');
 
   // 7. debounce: a second add with the same debounce id returns the holder; the slot is freed
   // when the holder finishes (a key without expiry is deleted)
