@@ -71,7 +71,8 @@ int bp_queue_take_next(bp_conn *c, const bp_queue *q, bp_job **out, bp_err *err)
  * NULL). Failure applies Bull's retry rules (attempts, backoff fixed/exponential, lifo) and
  * retention (removeOnComplete / removeOnFail). When fetch_next is true and the queue is not
  * paused, the same script takes the next job and stores it in *next (NULL when none).
- * Returns 1 when moved, 0 when the lock was not ours (the job is left alone), -1 on error. */
+ * Returns 1 when moved, 0 when the lock was not ours (the job is left alone; err->msg says
+ * why: lock expired, held by another worker, job removed), -1 on error. */
 int bp_queue_complete(bp_conn *c, const bp_queue *q, const bp_job *job, const char *returnvalue,
                       size_t len, bool fetch_next, bp_job **next, bp_err *err);
 int bp_queue_fail(bp_conn *c, const bp_queue *q, const bp_job *job, const char *reason,
