@@ -15,10 +15,13 @@ BP_INTEROP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 bp_interop_deps() {
     command -v node >/dev/null || bp_fail "node is not installed (Node 20 is needed for tests/interop)"
-    if [ ! -d "$BP_INTEROP_DIR/node_modules/bull" ]; then
-        (cd "$BP_INTEROP_DIR" && npm ci --silent --no-audit --no-fund) ||
-            bp_fail "npm ci in $BP_INTEROP_DIR failed (is the npm registry reachable?)"
-    fi
+    # one npm ci at a time: ctest -j runs several interop tests at once
+    (
+        flock 9
+        [ -d "$BP_INTEROP_DIR/node_modules/bull" ] ||
+            (cd "$BP_INTEROP_DIR" && npm ci --silent --no-audit --no-fund)
+    ) 9>"${TMPDIR:-/tmp}/bullpen-interop-npm.lock" ||
+        bp_fail "npm ci in $BP_INTEROP_DIR failed (is the npm registry reachable?)"
     [ -x "$BP_PROBE" ] || bp_fail "probe not built: $BP_PROBE"
 }
 
