@@ -127,23 +127,28 @@ if id == '' then
 end
 
 local jk = base .. id
-if redis.call('EXISTS', jk) == 0 then return {-1, false, id} end
+-- the lock first: on the normal path the hash is read once (HMGET below) instead of an
+-- EXISTS; a missing hash is told apart from a missing lock only on the error path
 local lock = redis.call('GET', jk .. ':lock')
-if not lock then return {-2, false, id} end
+if not lock then
+  if redis.call('EXISTS', jk) == 0 then return {-1, false, id} end
+  return {-2, false, id}
+end
 if lock ~= token then return {-6, false, id} end
+-- opts, deid, stacktrace, and name to tell a missing hash (every field nil)
+local f = redis.call('HMGET', jk, 'opts', 'deid', 'stacktrace', 'name')
+if not f[1] and not f[4] then return {-1, false, id} end
 redis.call('DEL', jk .. ':lock')
 redis.call('SREM', base .. 'stalled', id)
 if redis.call('LREM', active, -1, id) == 0 then return {-3, false, id} end
 
 local code
 if mode == 'completed' then
-  local f = redis.call('HMGET', jk, 'opts', 'deid')
   local opts = decode(f[1])
   finished(jk, base .. 'completed', 'returnvalue', value, opts.removeOnComplete, f[2])
   redis.call('PUBLISH', base .. 'completed', '{"jobId":' .. jstr(id) .. ',"val":' .. jstr(value) .. '}')
   code = 1
 else
-  local f = redis.call('HMGET', jk, 'opts', 'deid', 'stacktrace')
   local opts = decode(f[1])
   local made = redis.call('HINCRBY', jk, 'attemptsMade', 1)
   local st = decode(f[3])
@@ -184,10 +189,11 @@ if ARGV[8] == '1' then
     if not nid then break end
     local nk = base .. nid
     local n = redis.call('HMGET', nk, 'name', 'data', 'opts', 'attemptsMade', 'timestamp',
-                         'stalledCounter')
+                         'stalledCounter', 'priority')
     if n[1] or n[2] then -- else the hash is gone: drop the id, as take.lua does
       redis.call('SET', nk .. ':lock', token, 'PX', ARGV[9])
-      redis.call('ZREM', base .. 'priority', nid)
+      -- only a prioritised job sits in the priority set: skip the ZREM for the others
+      if (tonumber(n[7]) or 0) ~= 0 then redis.call('ZREM', base .. 'priority', nid) end
       redis.call('PUBLISH', base .. 'active@' .. token, nid)
       redis.call('HSET', nk, 'processedOn', now)
       return {code, {nid, n[1], n[2], n[3], n[4], n[5], n[6]}, id}

@@ -36,10 +36,11 @@ while true do
   local jk = base .. id
   -- read first: a hash without name and data is gone (or a stub another client left)
   local f = redis.call('HMGET', jk, 'name', 'data', 'opts', 'attemptsMade', 'timestamp',
-                       'stalledCounter')
+                       'stalledCounter', 'priority')
   if f[1] or f[2] then
     redis.call('SET', jk .. ':lock', ARGV[2], 'PX', ARGV[3])
-    redis.call('ZREM', base .. 'priority', id)
+    -- only a prioritised job sits in the priority set: skip the ZREM for the others
+    if (tonumber(f[7]) or 0) ~= 0 then redis.call('ZREM', base .. 'priority', id) end
     redis.call('PUBLISH', base .. 'active@' .. ARGV[2], id)
     redis.call('HSET', jk, 'processedOn', ARGV[4])
     return {id, f[1], f[2], f[3], f[4], f[5], f[6]}
