@@ -350,14 +350,19 @@ static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
     int rc = -1;
 
     int64_t give_up = w->lock_extended_mono + w->spec->queue->lock_duration_ms;
+    const char *reason = override_error != NULL ? override_error : res->error;
+    char stack[1024] = "";
+
+    if (reason != NULL) /* Bull's stacktrace entry: err.stack, "Error: <message>\n    at ..." */
+        snprintf(stack, sizeof(stack), "Error: %.700s\n    at %s (bullpen worker %d, pid %ld)",
+                 reason, job->name, w->spec->index, (long)getpid());
 
     for (int attempt = 0; rc < 0; attempt++) {
         pthread_mutex_lock(&w->client_lock);
         if (bp_worker_client_ensure(w, &err) == 0) {
-            if (override_error != NULL || res->error != NULL)
-                rc = bp_queue_fail(w->client, &w->q, job,
-                                   override_error != NULL ? override_error : res->error, NULL,
-                                   fetch_next && attempt == 0, &next, &err);
+            if (reason != NULL)
+                rc = bp_queue_fail(w->client, &w->q, job, reason, stack, fetch_next && attempt == 0,
+                                   &next, &err);
             else
                 rc = bp_queue_complete(
                     w->client, &w->q, job, res->value != NULL ? res->value : "null",
