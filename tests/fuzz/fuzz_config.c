@@ -19,6 +19,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char conf_path[64]; /* the temporary file every input is written to */
 static FILE *devnull;      /* bp_config_print's output */
 
+static void fuzz_config_cleanup(void)
+{
+    unlink(conf_path);
+}
+
 static int fuzz_config_init(void)
 {
     int fd;
@@ -30,6 +35,7 @@ static int fuzz_config_init(void)
     if (fd < 0)
         return -1;
     close(fd);
+    atexit(fuzz_config_cleanup);
     devnull = fopen("/dev/null", "w");
     return devnull != NULL ? 0 : -1;
 }
