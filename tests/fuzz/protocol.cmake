@@ -14,6 +14,7 @@ set(BP_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(BP_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
   -fno-omit-frame-pointer)
 file(GLOB BP_FUZZ_CONFIG_SRC CONFIGURE_DEPENDS ${BP_FUZZ_DIR}/../../config/*.c)
+file(GLOB BP_FUZZ_QUEUE_SRC CONFIGURE_DEPENDS ${BP_FUZZ_DIR}/../../common/bp_queue*.c)
 
 function(bp_fuzz_target name)
   add_executable(${name} ${BP_FUZZ_DIR}/${name}.c ${ARGN})
@@ -25,7 +26,7 @@ endfunction()
 
 bp_fuzz_target(fuzz_config ${BP_FUZZ_CONFIG_SRC})
 bp_fuzz_target(fuzz_url ${BP_FUZZ_CONFIG_SRC})
-bp_fuzz_target(fuzz_resp ${BP_FUZZ_DIR}/../../common/bp_queue.c)
-bp_fuzz_target(fuzz_job ${BP_FUZZ_DIR}/../../common/bp_queue.c)
+bp_fuzz_target(fuzz_resp ${BP_FUZZ_QUEUE_SRC})
+bp_fuzz_target(fuzz_job ${BP_FUZZ_QUEUE_SRC})
 bp_fuzz_target(fuzz_ctl_msg ${BP_FUZZ_DIR}/../../master/bp_ctl_msg.c)
 bp_fuzz_target(fuzz_conn ${BP_FUZZ_DIR}/../../common/bp_conn.c ${BP_FUZZ_DIR}/../../common/bp_conn_open.c)
