@@ -519,7 +519,10 @@ static redisReply *conn_roundtrip(bp_conn *c, int wake_fd, int64_t deadline, int
         return NULL;
     c->pending--;
     if (reply->type == REDIS_REPLY_ERROR) {
-        bp_err_set(err, BP_ERR_REPLY, 0, "%.*s", (int)reply->len, reply->str);
+        if (reply->len == 0)
+            bp_err_set(err, BP_ERR_REPLY, 0, "Redis answered with an empty error reply");
+        else
+            bp_err_set(err, BP_ERR_REPLY, 0, "%.*s", (int)reply->len, reply->str);
         freeReplyObject(reply);
         return NULL;
     }

@@ -10,6 +10,7 @@
 #include "bp_queue.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,14 +183,18 @@ static void read_opts(bp_job *job)
         json_decref(o);
         return;
     }
+    /* any producer can write any number here: clamp before converting (a double beyond the
+     * integer's range is undefined behaviour to cast) */
     v = json_object_get(o, "attempts"); /* borrowed */
     if (json_is_number(v) && json_number_value(v) >= 1)
-        job->attempts = (int)json_number_value(v);
+        job->attempts = json_number_value(v) >= INT_MAX ? INT_MAX : (int)json_number_value(v);
     else if (json_is_string(v) && atoi(json_string_value(v)) >= 1)
         job->attempts = atoi(json_string_value(v));
     v = json_object_get(o, "timeout");
     if (json_is_number(v) && json_number_value(v) > 0)
-        job->timeout_ms = (int64_t)json_number_value(v);
+        job->timeout_ms = json_number_value(v) >= (double)BP_QUEUE_MAX_MS
+                              ? BP_QUEUE_MAX_MS
+                              : (int64_t)json_number_value(v);
     json_decref(o);
 }
 

@@ -4,6 +4,10 @@
 #ifndef BP_QUEUE_INTERNAL_H
 #define BP_QUEUE_INTERNAL_H
 
+/* The largest count of milliseconds an option may carry (about 285,000 years): numbers from
+ * producers are clamped to it before any conversion to an integer. */
+#define BP_QUEUE_MAX_MS ((int64_t)1 << 53)
+
 #include <stdbool.h>
 #include <stdint.h>
 

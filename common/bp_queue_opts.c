@@ -23,7 +23,10 @@ static bool int_opt(const json_t *v, int64_t *out)
         return true;
     }
     if (json_is_real(v)) {
-        *out = (int64_t)json_real_value(v);
+        double d = json_real_value(v); /* clamp: casting a double out of range is undefined */
+        *out = d >= (double)BP_QUEUE_MAX_MS    ? BP_QUEUE_MAX_MS
+               : d <= -(double)BP_QUEUE_MAX_MS ? -BP_QUEUE_MAX_MS
+                                               : (int64_t)d;
         return true;
     }
     return false;

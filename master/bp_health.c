@@ -122,9 +122,12 @@ static void judge(bp_master *m, bp_slot *s, int64_t mono, int64_t wall)
         return;
     }
     if (strcmp(s->state, "idle") == 0) {
-        if (wall - s->bclient_ms > block_ms + p->hung_after_ms) {
+        /* "bc" is when the worker's blocking pull began (0 = not in one): a pull that
+         * outlives its own block timeout plus margins means a dead bclient */
+        if (s->bclient_ms != 0 && wall - s->bclient_ms > block_ms + p->hung_after_ms) {
             bp_supervisor_kill(m, s, BP_KILL_HUNG,
-                               "bclient silent for %lld ms (block timeout %lld ms)",
+                               "bclient silent: its blocking pull began %lld ms ago (block "
+                               "timeout %lld ms)",
                                (long long)(wall - s->bclient_ms), (long long)block_ms);
             return;
         }

@@ -67,7 +67,7 @@ typedef struct bp_slot {
     long long ping_seq;     /* last ping its subscriber saw */
     long long seq_at_spawn; /* the master's ping seq when it was forked */
     int64_t loop_ms;        /* wall ms its main loop last moved */
-    int64_t bclient_ms;     /* wall ms its bclient last returned */
+    int64_t bclient_ms;     /* wall ms its blocking pull began, 0 = not in one */
     long long jobs_done;
     long long jobs_failed;
     long long jobs_us; /* total run time of its finished jobs */

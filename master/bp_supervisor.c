@@ -30,6 +30,7 @@
 #define BP_QUICK_DEATH_MS      5000  /* dying sooner than this after fork is a "quick death" */
 #define BP_SPAWNS_PER_TICK     4     /* staggered start: at most this many forks per tick */
 #define BP_BREAKER_START_FAILS 3     /* workers exiting 75 at start before the breaker opens */
+#define BP_FREE_QUICK_DEATHS   3     /* outside kills soon after start replaced at once, in a row */
 
 void bp_supervisor_init(bp_master *m)
 {
@@ -261,6 +262,27 @@ static void describe_status(int status, char *buf, size_t cap)
         snprintf(buf, cap, "exited with status %d", WEXITSTATUS(status));
 }
 
+/* A quick death that a respawn would only repeat: it never got its connections up, exited
+ * with an error, or crashed by itself. An outside SIGKILL or TERM of a connected worker is
+ * not one (an operator or a chaos test): that worker is replaced at once. */
+static bool looks_like_crash_loop(const bp_slot *s, int status)
+{
+    if (!s->connected)
+        return true;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status) != 0;
+    switch (WTERMSIG(status)) {
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGABRT:
+    case SIGILL:
+    case SIGFPE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct rusage *ru)
 {
     char how[96];
@@ -271,14 +293,15 @@ static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct ru
     describe_status(status, how, sizeof(how));
     if (s->kill_cause == BP_KILL_NONE && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         snprintf(how + strlen(how), sizeof(how) - strlen(how),
-                 " (not sent by bullpen: the OOM killer?)");
+                 " (not sent by bullpen: the OOM killer, or an operator?)");
     snprintf(reason, sizeof(reason), "worker %d (pid %ld) %s%s%s", s->index, (long)s->pid, how,
              s->kill_reason[0] != '\0' ? ": " : "", s->kill_reason);
     if (clean && s->retiring)
         bp_log_info("%s after %lld ms; max RSS %ld kB", reason, (long long)lived, ru->ru_maxrss);
     else
         bp_log_warn("%s%s%s; max RSS %ld kB", reason,
-                    s->job[0] != '\0' ? " while running job " : "", s->job, ru->ru_maxrss);
+                    s->job[0] != '\0' ? "; its last heartbeat showed job " : "", s->job,
+                    ru->ru_maxrss);
     if (!clean)
         bp_housekeeping_recover(m, s, reason, s->kill_cause == BP_KILL_TIMEOUT);
 
@@ -308,9 +331,11 @@ static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct ru
     bp_metrics_count_respawn(m->metrics, WIFSIGNALED(status) && sigabbrev_np(WTERMSIG(status))
                                              ? sigabbrev_np(WTERMSIG(status))
                                              : "exit");
-    if (lived < BP_QUICK_DEATH_MS) {
-        s->quick_deaths++;
+    if (lived < BP_QUICK_DEATH_MS &&
+        (looks_like_crash_loop(s, status) || ++s->quick_deaths > BP_FREE_QUICK_DEATHS)) {
         s->respawn_at_mono = bp_mono_ms() + bp_backoff_next(&s->backoff);
+    } else if (lived < BP_QUICK_DEATH_MS) {
+        s->respawn_at_mono = bp_mono_ms(); /* killed from outside: replace it at once */
     } else {
         s->quick_deaths = 0;
         bp_backoff_reset(&s->backoff);

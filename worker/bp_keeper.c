@@ -71,9 +71,8 @@ void bp_worker_heartbeat(bp_worker *w)
         "st", state_name(state), "seq", (json_int_t)atomic_load(&w->last_ping_seq), "job",
         w->job_id[0] != '\0' ? w->job_id : NULL, "js", (json_int_t)w->job_started_ms, "jt",
         (json_int_t)w->job_timeout_ms, "loop", (json_int_t)atomic_load(&w->loop_moved_ms), "bc",
-        (json_int_t)atomic_load(&w->bclient_back_ms), "done",
-        (json_int_t)atomic_load(&w->jobs_done), "failed", (json_int_t)atomic_load(&w->jobs_failed),
-        "rss", (json_int_t)rss_kb());
+        (json_int_t)atomic_load(&w->pull_since_ms), "done", (json_int_t)atomic_load(&w->jobs_done),
+        "failed", (json_int_t)atomic_load(&w->jobs_failed), "rss", (json_int_t)rss_kb());
     pthread_mutex_unlock(&w->state_lock);
     if (hb == NULL)
         return;

@@ -199,9 +199,10 @@ static int pull_one(bp_worker *w, char **id_out)
         backoff_wait(w);
         return 0;
     }
+    atomic_store(&w->pull_since_ms, (long long)bp_now_ms());
     rc = bp_queue_pull(w->bclient, &w->q, w->spec->queue->block_timeout_s, w->wake_pipe[0], id_out,
                        &err);
-    atomic_store(&w->bclient_back_ms, (long long)bp_now_ms());
+    atomic_store(&w->pull_since_ms, 0LL);
     if (rc >= 0) {
         bp_backoff_reset(&w->reconnect);
         return rc;
@@ -563,7 +564,6 @@ int bp_worker_main(const bp_worker_spec *spec)
     install_worker_signals(w.wake_pipe[1]);
     atomic_store(&w.paused, spec->start_paused ? 1 : 0);
     atomic_store(&w.loop_moved_ms, (long long)bp_now_ms());
-    atomic_store(&w.bclient_back_ms, (long long)bp_now_ms());
     worker_names(&w);
     if (spec->set_title != NULL) { /* the keeper owns the title once it runs */
         char title[512];

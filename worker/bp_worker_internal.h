@@ -57,14 +57,14 @@ typedef struct bp_worker {
     int64_t lock_extended_mono; /* last successful extension (monotonic ms) */
     char cancel_job_id[256];    /* ctl cancel that arrived for this job id */
 
-    volatile int cancel;               /* handlers poll this: non-zero = stop */
-    _Atomic int cancel_reason;         /* bp_cancel_reason */
-    _Atomic int state;                 /* bp_worker_state */
-    _Atomic int stopping;              /* leave after the current job */
-    _Atomic int paused;                /* stop pulling until resumed */
-    _Atomic long long last_ping_seq;   /* last ping the subscriber saw */
-    _Atomic long long loop_moved_ms;   /* wall ms when the main loop last moved */
-    _Atomic long long bclient_back_ms; /* wall ms when the bclient last returned */
+    volatile int cancel;             /* handlers poll this: non-zero = stop */
+    _Atomic int cancel_reason;       /* bp_cancel_reason */
+    _Atomic int state;               /* bp_worker_state */
+    _Atomic int stopping;            /* leave after the current job */
+    _Atomic int paused;              /* stop pulling until resumed */
+    _Atomic long long last_ping_seq; /* last ping the subscriber saw */
+    _Atomic long long loop_moved_ms; /* wall ms when the main loop last moved */
+    _Atomic long long pull_since_ms; /* wall ms the blocking pull began, 0 = not in one */
     _Atomic long long jobs_done;
     _Atomic long long jobs_failed;
     _Atomic long long jobs_us; /* total run time of finished jobs, microseconds */
