@@ -180,7 +180,8 @@ static int next_wait_ms(bp_worker *w, const keeper_timers *t)
     return (int)(wait > 60000 ? 60000 : wait);
 }
 
-static void handle_message(bp_worker *w, const char *msg, size_t len)
+/* Act on one message from the master. Returns 1 when it answered with a heartbeat. */
+static int handle_message(bp_worker *w, const char *msg, size_t len)
 {
     char text[512];
 
@@ -189,6 +190,7 @@ static void handle_message(bp_worker *w, const char *msg, size_t len)
     if (strncmp(text, "ping ", 5) == 0) {
         atomic_store(&w->last_ping_seq, atoll(text + 5));
         bp_worker_heartbeat(w); /* the echo: proves all three connections at once */
+        return 1;
     } else if (strcmp(text, "pause") == 0) {
         if (!atomic_exchange(&w->paused, 1))
             bp_log_info("paused: not pulling new jobs");
@@ -209,6 +211,7 @@ static void handle_message(bp_worker *w, const char *msg, size_t len)
         atomic_store(&w->stopping, 1);
         bp_worker_wake(w);
     }
+    return 0;
 }
 
 static int subscribe(bp_worker *w, bp_err *err)
@@ -245,7 +248,11 @@ static void read_subscriber(bp_worker *w, keeper_timers *t)
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[0]->type == REDIS_REPLY_STRING &&
             strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING)
-            handle_message(w, r->element[2]->str, r->element[2]->len);
+            if (handle_message(w, r->element[2]->str, r->element[2]->len))
+                /* the echo was this period's heartbeat: the timer is only the fallback
+                 * that shows a deaf subscriber (a stale ping seq); half a period later
+                 * than the next ping, so the two do not race */
+                t->next_heartbeat = bp_mono_ms() + w->spec->cfg->pool.heartbeat_ms * 3 / 2;
         freeReplyObject(r);
     } while (bp_conn_has_pending(w->subscriber));
 }
