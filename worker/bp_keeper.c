@@ -189,6 +189,7 @@ static int handle_message(bp_worker *w, const char *msg, size_t len)
              msg);
     if (strncmp(text, "ping ", 5) == 0) {
         atomic_store(&w->last_ping_seq, atoll(text + 5));
+        update_title(w);
         bp_worker_heartbeat(w); /* the echo: proves all three connections at once */
         return 1;
     } else if (strcmp(text, "pause") == 0) {
