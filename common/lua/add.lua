@@ -15,6 +15,9 @@
   ARGV[12] debounce ttl in ms, or "" / "0"
 
   Returns the job id (the existing holder's id for a duplicate or a debounced add). ]]
+
+--@include queue_ops
+
 local base = ARGV[1]
 local n = redis.call('INCR', base .. 'id')
 local id = ARGV[2]
@@ -65,24 +68,6 @@ local target = base .. 'wait'
 if redis.call('EXISTS', base .. 'meta-paused') == 1 then
   target = base .. 'paused'
 end
-if priority == 0 then
-  if ARGV[9] == '1' then
-    redis.call('RPUSH', target, id)
-  else
-    redis.call('LPUSH', target, id)
-  end
-else
-  -- priority insertion (§6.2): lands ahead of every unprioritised job, FIFO within a level
-  local pkey = base .. 'priority'
-  redis.call('ZADD', pkey, priority, id)
-  local c = redis.call('ZCOUNT', pkey, 0, priority)
-  local len = redis.call('LLEN', target)
-  local pivot = redis.call('LINDEX', target, len - (c - 1))
-  if pivot then
-    redis.call('LINSERT', target, 'BEFORE', pivot, id)
-  else
-    redis.call('RPUSH', target, id)
-  end
-end
+bp_push_waiting(base, target, id, priority, ARGV[9] == '1')
 redis.call('PUBLISH', base .. 'waiting@' .. ARGV[10], id)
 return id

@@ -44,24 +44,12 @@ local function jstr(s)
   return cjson.encode(tostring(s))
 end
 
+--@include queue_ops
+
 local function push_waiting(jk, jid, lifo)
   local target = base .. 'wait'
   if redis.call('EXISTS', base .. 'meta-paused') == 1 then target = base .. 'paused' end
-  local priority = tonumber(redis.call('HGET', jk, 'priority')) or 0
-  if priority == 0 then
-    if lifo then redis.call('RPUSH', target, jid) else redis.call('LPUSH', target, jid) end
-    return
-  end
-  local pkey = base .. 'priority'
-  redis.call('ZADD', pkey, priority, jid)
-  local c = redis.call('ZCOUNT', pkey, 0, priority)
-  local len = redis.call('LLEN', target)
-  local pivot = redis.call('LINDEX', target, len - (c - 1))
-  if pivot then
-    redis.call('LINSERT', target, 'BEFORE', pivot, jid)
-  else
-    redis.call('RPUSH', target, jid)
-  end
+  bp_push_waiting(base, target, jid, tonumber(redis.call('HGET', jk, 'priority')) or 0, lifo)
 end
 
 -- removeOnComplete / removeOnFail -> age (s) and count; count nil = keep everything
@@ -72,25 +60,6 @@ local function retention(v)
   return nil, nil
 end
 
-local function drop_job(jid)
-  redis.call('DEL', base .. jid, base .. jid .. ':logs')
-end
-
--- trims the whole set, not only jobs that carried the option (pitfall 13)
-local function trim(set, age, count)
-  if age and age > 0 then
-    local limit = string.format('%.0f', nowN - age * 1000)
-    local old = redis.call('ZRANGEBYSCORE', set, '-inf', limit)
-    for _, jid in ipairs(old) do drop_job(jid) end
-    if #old > 0 then redis.call('ZREMRANGEBYSCORE', set, '-inf', limit) end
-  end
-  if count and count > 0 then
-    local old = redis.call('ZREVRANGE', set, count, -1)
-    for _, jid in ipairs(old) do drop_job(jid) end
-    if #old > 0 then redis.call('ZREMRANGEBYRANK', set, 0, -(count + 1)) end
-  end
-end
-
 local function finished(jk, set, field, val, keepopt, deid)
   if deid then
     local dekey = base .. 'de:' .. deid
@@ -99,11 +68,11 @@ local function finished(jk, set, field, val, keepopt, deid)
   end
   local age, count = retention(keepopt)
   if count == 0 then
-    drop_job(id)
+    bp_drop_job(base, id)
   else
     redis.call('ZADD', set, now, id)
     redis.call('HMSET', jk, field, val, 'finishedOn', now)
-    trim(set, age, count)
+    bp_trim(base, set, nowN, age, count)
   end
 end
 

@@ -9,6 +9,9 @@
 
   Returns {promoted, next_due_ms} where next_due_ms is the earliest ms at which the first
   remaining job becomes due (0 when none remain). ]]
+
+--@include queue_ops
+
 local base = ARGV[1]
 local delayed = KEYS[1]
 local max = string.format('%.0f', tonumber(ARGV[2]) * 4096)
@@ -17,24 +20,11 @@ if #ids > 0 then
   redis.call('ZREM', delayed, unpack(ids))
   local target = base .. 'wait'
   if redis.call('EXISTS', base .. 'meta-paused') == 1 then target = base .. 'paused' end
-  local pkey = base .. 'priority'
   for _, id in ipairs(ids) do
     local jk = base .. id
     redis.call('LREM', base .. 'active', 0, id)
     local priority = tonumber(redis.call('HGET', jk, 'priority')) or 0
-    if priority == 0 then
-      redis.call('LPUSH', target, id)
-    else
-      redis.call('ZADD', pkey, priority, id)
-      local c = redis.call('ZCOUNT', pkey, 0, priority)
-      local len = redis.call('LLEN', target)
-      local pivot = redis.call('LINDEX', target, len - (c - 1))
-      if pivot then
-        redis.call('LINSERT', target, 'BEFORE', pivot, id)
-      else
-        redis.call('RPUSH', target, id)
-      end
-    end
+    bp_push_waiting(base, target, id, priority, false)
     redis.call('PUBLISH', base .. 'waiting@' .. ARGV[3], id)
     redis.call('HSET', jk, 'delay', 0)
   end

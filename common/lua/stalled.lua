@@ -32,9 +32,7 @@ local function decode(s)
   return {}
 end
 
-local function drop_job(jid)
-  redis.call('DEL', base .. jid, base .. jid .. ':logs')
-end
+--@include queue_ops
 
 local function apply_remove_on_fail(id, v)
   local set = base .. 'failed'
@@ -47,21 +45,11 @@ local function apply_remove_on_fail(id, v)
     age, count = tonumber(v.age), tonumber(v.count)
   end
   if count == 0 then
-    drop_job(id)
+    bp_drop_job(base, id)
     redis.call('ZREM', set, id)
     return
   end
-  if age and age > 0 then
-    local limit = string.format('%.0f', nowN - age * 1000)
-    local old = redis.call('ZRANGEBYSCORE', set, '-inf', limit)
-    for _, jid in ipairs(old) do drop_job(jid) end
-    if #old > 0 then redis.call('ZREMRANGEBYSCORE', set, '-inf', limit) end
-  end
-  if count and count > 0 then
-    local old = redis.call('ZREVRANGE', set, count, -1)
-    for _, jid in ipairs(old) do drop_job(jid) end
-    if #old > 0 then redis.call('ZREMRANGEBYRANK', set, 0, -(count + 1)) end
-  end
+  bp_trim(base, set, nowN, age, count)
 end
 
 local function stall(id, hash_text, event_text)
