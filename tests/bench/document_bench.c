@@ -127,9 +127,10 @@ static int throughput(int docs, size_t bytes)
 
     if (doc == NULL || data == NULL)
         return 1;
-    printf("document handler, %d documents of %zu bytes each, chunk_words 200, overlap 40 "
-           "(CPU time)\n",
-           docs, bytes);
+    fprintf(stdout,
+            "document handler, %d documents of %zu bytes each, chunk_words 200, overlap 40 "
+            "(CPU time)\n",
+            docs, bytes);
     for (size_t f = 0; f < 3; f++) {
         double t0, total = 0;
         for (int i = 0; i < docs; i++) {
@@ -152,8 +153,8 @@ static int throughput(int docs, size_t bytes)
                 return 1;
             total += now_s() - t0;
         }
-        printf("  %-8s %8.0f documents/s  %7.1f MB/s\n", flavours[f], docs / total,
-               (double)docs * (double)bytes / total / 1e6);
+        fprintf(stdout, "  %-8s %8.0f documents/s  %7.1f MB/s\n", flavours[f], docs / total,
+                (double)docs * (double)bytes / total / 1e6);
     }
     free(doc);
     free(data);
@@ -173,8 +174,9 @@ static int rss(const char *path)
     if (run_one(&hc, data, strlen(data), "1") != 0)
         return 1;
     getrusage(RUSAGE_SELF, &after);
-    printf("%s: %.2f s CPU, peak RSS %ld MB (before the job %ld MB), %zu MB sent as commands\n",
-           path, now_s() - t0, after.ru_maxrss / 1024, before.ru_maxrss / 1024, bytes_sent >> 20);
+    fprintf(stdout,
+            "%s: %.2f s CPU, peak RSS %ld MB (before the job %ld MB), %zu MB sent as commands\n",
+            path, now_s() - t0, after.ru_maxrss / 1024, before.ru_maxrss / 1024, bytes_sent >> 20);
     return 0;
 }
 

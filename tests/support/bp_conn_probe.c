@@ -51,27 +51,27 @@ static void print_reply(const redisReply *r, int depth)
         fputs("  ", stdout);
     switch (r->type) {
     case REDIS_REPLY_STRING:
-        printf("\"%.*s\"\n", (int)r->len, r->str);
+        fprintf(stdout, "\"%.*s\"\n", (int)r->len, r->str);
         break;
     case REDIS_REPLY_STATUS:
-        printf("%.*s\n", (int)r->len, r->str);
+        fprintf(stdout, "%.*s\n", (int)r->len, r->str);
         break;
     case REDIS_REPLY_ERROR:
-        printf("(error) %.*s\n", (int)r->len, r->str);
+        fprintf(stdout, "(error) %.*s\n", (int)r->len, r->str);
         break;
     case REDIS_REPLY_INTEGER:
-        printf("(integer) %lld\n", r->integer);
+        fprintf(stdout, "(integer) %lld\n", r->integer);
         break;
     case REDIS_REPLY_NIL:
         puts("(nil)");
         break;
     case REDIS_REPLY_ARRAY:
-        printf("(array %zu)\n", r->elements);
+        fprintf(stdout, "(array %zu)\n", r->elements);
         for (size_t i = 0; i < r->elements; i++)
             print_reply(r->element[i], depth + 1);
         break;
     default:
-        printf("(type %d)\n", r->type);
+        fprintf(stdout, "(type %d)\n", r->type);
     }
 }
 
@@ -117,8 +117,8 @@ static int run_ping(bp_conn *c, long n)
         freeReplyObject(r);
     }
     us = bp_mono_us() - t0;
-    printf("ping %ld round trips in %.3f s: %.0f per second\n", n, (double)us / 1e6,
-           us > 0 ? (double)n * 1e6 / (double)us : 0.0);
+    fprintf(stdout, "ping %ld round trips in %.3f s: %.0f per second\n", n, (double)us / 1e6,
+            us > 0 ? (double)n * 1e6 / (double)us : 0.0);
     return 0;
 }
 
@@ -150,7 +150,7 @@ static int run_pipeline(bp_conn *c, long n)
         }
         freeReplyObject(r);
     }
-    printf("pipeline %ld commands in %.3f s\n", n, (double)(bp_mono_us() - t0) / 1e6);
+    fprintf(stdout, "pipeline %ld commands in %.3f s\n", n, (double)(bp_mono_us() - t0) / 1e6);
     return 0;
 }
 
@@ -179,7 +179,7 @@ static int run_bigvalue(bp_conn *c, size_t bytes)
         goto out;
     }
     if (r->type == REDIS_REPLY_STRING && r->len == bytes && memcmp(r->str, v, bytes) == 0) {
-        printf("bigvalue %zu bytes round trip ok\n", bytes);
+        fprintf(stdout, "bigvalue %zu bytes round trip ok\n", bytes);
         rc = 0;
     } else {
         fprintf(stderr, "bp_conn_probe: value of %zu bytes came back different\n", bytes);
@@ -202,7 +202,7 @@ static int run_block(bp_conn *c, const char *key, int seconds)
     r = bp_conn_blocking_argv(c, 3, argv, NULL, seconds, -1, &err);
     if (r == NULL)
         return fail(&err);
-    printf("block returned after %lld ms: ", (long long)(bp_mono_ms() - t0));
+    fprintf(stdout, "block returned after %lld ms: ", (long long)(bp_mono_ms() - t0));
     print_reply(r, 0);
     freeReplyObject(r);
     return 0;
@@ -250,7 +250,7 @@ static int run_wake(bp_conn *c, const char *key, int ms)
     }
     if (err.kind != BP_ERR_WOKEN)
         return fail(&err);
-    printf("woken after %lld ms (ok=%d)\n", (long long)elapsed, bp_conn_ok(c));
+    fprintf(stdout, "woken after %lld ms (ok=%d)\n", (long long)elapsed, bp_conn_ok(c));
     return 0;
 }
 
@@ -272,7 +272,8 @@ static int run_reconnect(const probe_opts *o, SSL_CTX *ctx, bp_conn *c, int seco
         if (r != NULL) {
             freeReplyObject(r);
             if (lost) {
-                printf("reconnected after %u attempts: %s\n", attempts, bp_conn_describe(c));
+                fprintf(stdout, "reconnected after %u attempts: %s\n", attempts,
+                        bp_conn_describe(c));
                 bp_conn_close(c);
                 return 0;
             }
@@ -280,7 +281,7 @@ static int run_reconnect(const probe_opts *o, SSL_CTX *ctx, bp_conn *c, int seco
             continue;
         }
         if (!lost)
-            printf("lost: %s\n", err.msg);
+            fprintf(stdout, "lost: %s\n", err.msg);
         fflush(stdout);
         lost = true;
         bp_conn_close(c);
@@ -320,7 +321,7 @@ static int run_scripts(bp_conn *c)
         r = bp_script_run(c, s, 1, 3, argv, NULL, &err);
         if (r == NULL)
             return fail(&err);
-        printf("echo_args %s: ", s->sha1);
+        fprintf(stdout, "echo_args %s: ", s->sha1);
         print_reply(r, 0);
         freeReplyObject(r);
     }
@@ -355,7 +356,7 @@ static int run_fork(bp_conn *c, SSL_CTX *ctx, const char *mode)
     r = bp_conn_command(c, &err, "PING");
     if (r == NULL)
         return fail(&err);
-    printf("parent PING after the child's %s: %s\n", mode, r->str);
+    fprintf(stdout, "parent PING after the child's %s: %s\n", mode, r->str);
     freeReplyObject(r);
     return 0;
 }
@@ -380,7 +381,7 @@ static int run_subscribe(const probe_opts *o, SSL_CTX *ctx, bp_conn *c, const ch
         freeReplyObject(r);
         return 1;
     }
-    printf("idle wait: %s (ok=%d)\n", err.msg, bp_conn_ok(c));
+    fprintf(stdout, "idle wait: %s (ok=%d)\n", err.msg, bp_conn_ok(c));
     if (open_conn(o, ctx, &p, &err) != 0)
         return fail(&err);
     r = bp_conn_command_argv(p, 3, pub, NULL, &err);
@@ -392,7 +393,7 @@ static int run_subscribe(const probe_opts *o, SSL_CTX *ctx, bp_conn *c, const ch
         return fail(&err);
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
         r->element[2]->type == REDIS_REPLY_STRING) {
-        printf("message: %s\n", r->element[2]->str);
+        fprintf(stdout, "message: %s\n", r->element[2]->str);
         rc = 0;
     }
     freeReplyObject(r);

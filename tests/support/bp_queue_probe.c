@@ -127,7 +127,7 @@ static int work(bp_conn *c, bp_conn *bc, const bp_queue *q, int max_s)
         while (job != NULL) {
             bp_job *next = process(c, q, job, &held, &done, &err);
             if (held) {
-                printf("held %s\n", job->id);
+                fprintf(stdout, "held %s\n", job->id);
                 bp_job_free(job);
                 break;
             }
@@ -135,7 +135,7 @@ static int work(bp_conn *c, bp_conn *bc, const bp_queue *q, int max_s)
             job = next;
         }
     }
-    printf("done %ld\n", done);
+    fprintf(stdout, "done %ld\n", done);
     return 0;
 
 out_err:
@@ -164,7 +164,8 @@ static int bench(bp_conn *c, const bp_queue *q, long n)
     }
     bp_job_free(job);
     double s = (double)(bp_mono_us() - t0) / 1e6;
-    printf("bench %ld jobs in %.3f s: %.0f jobs/s\n", done, s, s > 0 ? (double)done / s : 0.0);
+    fprintf(stdout, "bench %ld jobs in %.3f s: %.0f jobs/s\n", done, s,
+            s > 0 ? (double)done / s : 0.0);
     return done == n ? 0 : 1;
 
 out_err:
@@ -192,7 +193,7 @@ static int run_cmd(bp_conn *c, bp_conn *bc, const bp_queue *q, int argc, char **
         NEED(2);
         rc = bp_queue_add(c, q, argv[1], argv[2], argc > 3 ? argv[3] : NULL, &id, &err);
         if (rc == 0)
-            printf("%s\n", id);
+            fprintf(stdout, "%s\n", id);
         free(id);
     } else if (strcmp(cmd, "take") == 0 || strcmp(cmd, "take-next") == 0) {
         if (cmd[4] == '\0') {
@@ -204,7 +205,7 @@ static int run_cmd(bp_conn *c, bp_conn *bc, const bp_queue *q, int argc, char **
         if (rc == 1)
             print_job(job);
         else if (rc == 0)
-            printf("none\n");
+            fprintf(stdout, "none\n");
         bp_job_free(job);
     } else if (strcmp(cmd, "complete") == 0 || strcmp(cmd, "fail") == 0) {
         NEED(2);
@@ -214,13 +215,13 @@ static int run_cmd(bp_conn *c, bp_conn *bc, const bp_queue *q, int argc, char **
         else
             rc = bp_queue_fail(c, q, job, argv[2], argc > 3 ? argv[3] : NULL, false, NULL, &err);
         if (rc >= 0)
-            printf("%d%s%s\n", rc, rc == 0 ? " " : "", rc == 0 ? err.msg : "");
+            fprintf(stdout, "%d%s%s\n", rc, rc == 0 ? " " : "", rc == 0 ? err.msg : "");
         bp_job_free(job);
     } else if (strcmp(cmd, "extend") == 0) {
         NEED(1);
         rc = bp_queue_extend_lock(c, q, argv[1], &err);
         if (rc >= 0)
-            printf("%d\n", rc);
+            fprintf(stdout, "%d\n", rc);
     } else if (strcmp(cmd, "progress") == 0) {
         NEED(2);
         rc = bp_queue_progress(c, q, argv[1], argv[2], &err);
@@ -231,28 +232,29 @@ static int run_cmd(bp_conn *c, bp_conn *bc, const bp_queue *q, int argc, char **
         int64_t next = 0;
         rc = bp_queue_promote(c, q, &next, &err);
         if (rc >= 0)
-            printf("promoted %d next %" PRId64 "\n", rc, next);
+            fprintf(stdout, "promoted %d next %" PRId64 "\n", rc, next);
     } else if (strcmp(cmd, "stalled") == 0) {
         rc = bp_queue_check_stalled(c, q, &err);
         if (rc >= 0)
-            printf("%d\n", rc);
+            fprintf(stdout, "%d\n", rc);
     } else if (strcmp(cmd, "recover") == 0 || strcmp(cmd, "fail-token") == 0) {
         NEED(2);
         rc = cmd[0] == 'r' ? bp_queue_recover_token(c, q, argv[1], argv[2], &err)
                            : bp_queue_fail_token(c, q, argv[1], argv[2], &err);
         if (rc >= 0)
-            printf("%d\n", rc);
+            fprintf(stdout, "%d\n", rc);
     } else if (strcmp(cmd, "counts") == 0) {
         bp_queue_counts n;
         rc = bp_queue_get_counts(c, q, &n, &err);
         if (rc == 0)
-            printf("{\"waiting\":%lld,\"active\":%lld,\"completed\":%lld,\"failed\":%lld,"
-                   "\"delayed\":%lld,\"paused\":%lld}\n",
-                   n.waiting, n.active, n.completed, n.failed, n.delayed, n.paused);
+            fprintf(stdout,
+                    "{\"waiting\":%lld,\"active\":%lld,\"completed\":%lld,\"failed\":%lld,"
+                    "\"delayed\":%lld,\"paused\":%lld}\n",
+                    n.waiting, n.active, n.completed, n.failed, n.delayed, n.paused);
     } else if (strcmp(cmd, "paused") == 0) {
         rc = bp_queue_is_paused(c, q, &err);
         if (rc >= 0)
-            printf("%d\n", rc);
+            fprintf(stdout, "%d\n", rc);
     } else if (strcmp(cmd, "work") == 0) {
         return work(c, bc, q, argc > 1 ? atoi(argv[1]) : 60);
     } else if (strcmp(cmd, "bench") == 0) {
