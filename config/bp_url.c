@@ -14,20 +14,11 @@
 #include <string.h>
 
 #include "bp_config_int.h"
+#include "bp_hex.h"
 
 #define BP_URL_DEFAULT_PORT 6379 /* Redis's own default port */
 
 #define BP_URL_FORMS "redis://host:6379/0, rediss://user@host:6380/0 or unix:///path/to/redis.sock"
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 /* Percent-decode s[0..len) into a new malloc'd string. Returns NULL and sets err on a bad
  * escape or an encoded NUL; `what` names the part for the message. */
@@ -45,8 +36,8 @@ static char *pct_decode(const char *s, size_t len, const char *what, bp_err *err
             out[o++] = s[i];
             continue;
         }
-        int hi = i + 2 < len ? hexval((unsigned char)s[i + 1]) : -1;
-        int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
+        int hi = i + 2 < len ? bp_hex_digit((unsigned char)s[i + 1]) : -1;
+        int lo = i + 2 < len ? bp_hex_digit((unsigned char)s[i + 2]) : -1;
 
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
             bp_err_set(err, BP_ERR_CONFIG, 0,

@@ -20,6 +20,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "bp_hex.h"
+
 #define BP_CTL_MAC_LEN 32 /* SHA-256 */
 
 static const char *const cmd_names[] = {"status", "pause",    "resume", "scale",
@@ -111,25 +113,14 @@ static void hex_encode(const unsigned char *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode exactly 2*len hex digits. Returns 0, or -1 when text is not that. */
 static int hex_decode(const char *text, unsigned char *out, size_t len)
 {
     if (strlen(text) != 2 * len)
         return -1;
     for (size_t i = 0; i < len; i++) {
-        int hi = hex_value(text[2 * i]);
-        int lo = hex_value(text[2 * i + 1]);
+        int hi = bp_hex_digit(text[2 * i]);
+        int lo = bp_hex_digit(text[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (unsigned char)(hi << 4 | lo);

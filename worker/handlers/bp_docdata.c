@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_hex.h"
+
 #define BP_DOCDATA_MAX_DEPTH 2100 /* nesting of skipped values: above jansson's 2048 */
 
 typedef struct scan {
@@ -25,17 +27,6 @@ static void skip_ws(scan *sc)
         sc->i++;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool read_u4(scan *sc, uint32_t *out)
 {
     uint32_t v = 0;
@@ -43,7 +34,7 @@ static bool read_u4(scan *sc, uint32_t *out)
     if (sc->n - sc->i < 4)
         return false;
     for (int k = 0; k < 4; k++) {
-        int h = hexval(sc->s[sc->i + (size_t)k]);
+        int h = bp_hex_digit(sc->s[sc->i + (size_t)k]);
         if (h < 0)
             return false;
         v = v * 16 + (uint32_t)h;
