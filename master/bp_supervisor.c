@@ -154,7 +154,7 @@ static int spawn(bp_master *m, bp_slot *s)
     s->kill_reason[0] = '\0';
     s->soft_signal_mono = 0;
     s->job[0] = '\0';
-    s->jobs_done = s->jobs_failed = 0;
+    s->jobs_done = s->jobs_failed = s->jobs_us = 0;
     snprintf(s->state, sizeof(s->state), "starting");
     bp_log_debug("forked worker %d (pid %ld) for '%s'", s->index, (long)pid, s->q.name);
     return 0;
