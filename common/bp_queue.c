@@ -645,6 +645,11 @@ int bp_queue_check_stalled(bp_conn *c, const bp_queue *q, bp_err *err)
     return stalled(c, q, "check", "", "", err);
 }
 
+int bp_queue_sweep_stalled(bp_conn *c, const bp_queue *q, bp_err *err)
+{
+    return stalled(c, q, "sweep", "", "", err);
+}
+
 int bp_queue_recover_token(bp_conn *c, const bp_queue *q, const char *token, const char *reason,
                            bp_err *err)
 {

@@ -96,6 +96,11 @@ int bp_queue_promote(bp_conn *c, const bp_queue *q, int64_t *next_due_ms, bp_err
  * number of jobs recovered or failed, 0 when another process checked recently, -1. */
 int bp_queue_check_stalled(bp_conn *c, const bp_queue *q, bp_err *err);
 
+/* The stalled check's pass without its K(stalled-check) guard: the master runs it twice, a
+ * second apart, after a worker died, so a job that worker had pulled but not yet locked
+ * (no token to find it by) is back in wait within seconds. Same return as above. */
+int bp_queue_sweep_stalled(bp_conn *c, const bp_queue *q, bp_err *err);
+
 /* Recover the jobs in active whose lock holds token (a dead worker's): each counts as a
  * stall (stalledCounter + 1); back to wait while stalledCounter <= max_stalled, else failed
  * with reason. Returns how many were recovered or failed, or -1. */

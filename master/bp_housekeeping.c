@@ -42,12 +42,62 @@ static int do_recover(bp_master *m, const bp_recovery *p)
     return 0;
 }
 
+#define BP_SWEEP_PASSES   2    /* the first marks what is in active, the second recovers */
+#define BP_SWEEP_EVERY_MS 1000 /* a live worker locks a pulled job within milliseconds */
+
+static void schedule_sweep(bp_master *m, const bp_queue *q)
+{
+    bp_sweep *w = NULL;
+
+    for (int i = 0; i < m->n_sweeps && w == NULL; i++) {
+        if (strcmp(m->sweeps[i].q.key_base, q->key_base) == 0)
+            w = &m->sweeps[i];
+    }
+    if (w == NULL && m->n_sweeps < BP_SWEEPS_MAX)
+        w = &m->sweeps[m->n_sweeps++];
+    if (w == NULL)
+        return; /* the periodic stalled check still comes */
+    w->q = *q;
+    w->at_mono = bp_mono_ms() + BP_SWEEP_EVERY_MS;
+    w->left = BP_SWEEP_PASSES;
+}
+
+static void run_sweeps(bp_master *m)
+{
+    int64_t now = bp_mono_ms();
+
+    for (int i = 0; i < m->n_sweeps && m->client != NULL; i++) {
+        bp_sweep *w = &m->sweeps[i];
+        bp_err err;
+        int n;
+        if (now < w->at_mono)
+            continue;
+        n = bp_queue_sweep_stalled(m->client, &w->q, &err);
+        if (n < 0) {
+            bp_log_warn("sweep of '%s' after a worker died failed: %s", w->q.name, err.msg);
+            if (err.kind != BP_ERR_REPLY)
+                bp_master_redis_drop(m, err.msg);
+            return;
+        }
+        if (n > 0)
+            bp_log_notice("sweep of '%s' after a worker died: %d job%s it had pulled but not "
+                          "locked recovered or failed",
+                          w->q.name, n, n == 1 ? "" : "s");
+        if (--w->left > 0) {
+            w->at_mono = now + BP_SWEEP_EVERY_MS;
+            continue;
+        }
+        m->sweeps[i--] = m->sweeps[--m->n_sweeps];
+    }
+}
+
 void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout)
 {
     bp_recovery p;
 
     memset(&p, 0, sizeof(p));
     p.q = s->q;
+    schedule_sweep(m, &s->q);
     p.timeout = timeout;
     if (timeout)
         snprintf(p.reason, sizeof(p.reason), "Promise timed out after %lld milliseconds",
@@ -100,6 +150,7 @@ void bp_housekeeping_tick(bp_master *m)
     if (m->client == NULL)
         return;
     bp_housekeeping_flush(m);
+    run_sweeps(m);
     for (size_t i = 0; i < m->cfg->n_queues && m->client != NULL; i++) {
         bp_queue *q = &m->queues[i];
         bp_err err;

@@ -31,6 +31,16 @@ typedef struct bp_recovery {
 
 #define BP_RECOVERY_MAX 256 /* more waiting than this are left to the stalled check */
 
+/* After a worker died: two stalled-check passes a second apart on its queue, for a job it had
+ * pulled but not yet locked (bp_queue_sweep_stalled). */
+typedef struct bp_sweep {
+    bp_queue q;      /* the queue to sweep */
+    int64_t at_mono; /* when the next pass runs */
+    int left;        /* passes still to run */
+} bp_sweep;
+
+#define BP_SWEEPS_MAX 16 /* queues with a sweep pending at once; more wait for the check */
+
 /* Why the master killed a worker (decides the recovery text and the metrics label). */
 typedef enum bp_kill_cause {
     BP_KILL_NONE,
@@ -139,6 +149,8 @@ typedef struct bp_master {
     void *ctl_nonces;                     /* replay cache for signed ctl messages */
     bp_recovery *recoveries; /* waiting for Redis (BP_RECOVERY_MAX entries), lazily allocated */
     int n_recoveries;        /* entries used */
+    bp_sweep sweeps[BP_SWEEPS_MAX]; /* pending sweeps after worker deaths */
+    int n_sweeps;                   /* entries used */
 } bp_master;
 
 /* bullpen run: returns the exit code. */

@@ -7,7 +7,10 @@
   ARGV[3]  stalled interval (ms): the PX of stalled-check
   ARGV[4]  maxStalledCount
   ARGV[5]  "check": the periodic check, at most once per interval across every process;
-           "token": every job in active whose lock holds ARGV[6] (a worker that died)
+           "token": every job in active whose lock holds ARGV[6] (a worker that died);
+           "sweep": the same pass as "check" without its once-per-interval guard, which
+           the master runs twice, a second apart, after a worker died: a job the worker
+           had pulled but not yet locked is back in wait within seconds, not intervals
   ARGV[6]  token (mode "token")
   ARGV[7]  failedReason and failed-event text when a dead worker's job fails (mode "token")
 
@@ -92,9 +95,11 @@ if ARGV[5] == 'token' then
   return {failed, recovered, 1}
 end
 
-local check = base .. 'stalled-check'
-if redis.call('EXISTS', check) == 1 then return {{}, {}, 0} end
-redis.call('SET', check, now, 'PX', ARGV[3])
+if ARGV[5] == 'check' then
+  local check = base .. 'stalled-check'
+  if redis.call('EXISTS', check) == 1 then return {{}, {}, 0} end
+  redis.call('SET', check, now, 'PX', ARGV[3])
+end
 
 local skey = base .. 'stalled'
 local candidates = redis.call('SMEMBERS', skey)
