@@ -99,8 +99,18 @@ out_free:
     return -1;
 }
 
-static void generation_install(bp_master *m, generation *g)
+/* Exchange the generation the master runs with g: installs g and hands back the one that
+ * ran (empty at start), so the caller frees or keeps it. */
+static void generation_swap(bp_master *m, generation *g)
 {
+    generation running = {m->cfg,
+                          m->tls,
+                          m->handlers,
+                          m->want,
+                          m->queues,
+                          m->next_promote_mono,
+                          m->next_stalled_mono};
+
     m->cfg = g->cfg;
     m->tls = g->tls;
     m->handlers = g->handlers;
@@ -108,17 +118,7 @@ static void generation_install(bp_master *m, generation *g)
     m->queues = g->queues;
     m->next_promote_mono = g->next_promote_mono;
     m->next_stalled_mono = g->next_stalled_mono;
-}
-
-static void generation_take(bp_master *m, generation *g)
-{
-    g->cfg = m->cfg;
-    g->tls = m->tls;
-    g->handlers = m->handlers;
-    g->want = m->want;
-    g->queues = m->queues;
-    g->next_promote_mono = m->next_promote_mono;
-    g->next_stalled_mono = m->next_stalled_mono;
+    *g = running;
 }
 
 static void set_channels(bp_master *m)
@@ -143,7 +143,7 @@ static void open_log(const bp_config *cfg)
 
 static void reload(bp_master *m)
 {
-    generation fresh, old;
+    generation fresh;
     bp_err err;
 
     bp_log_notice("reloading %s", m->opts->config_path);
@@ -153,7 +153,6 @@ static void reload(bp_master *m)
         bp_notify_ready("reload refused: configuration error (see the log)");
         return;
     }
-    generation_take(m, &old);
     /* old slots keep their own bp_queue copy; those of queues that are gone retire now */
     for (int i = 0; i < m->n_slots; i++) {
         bp_slot *s = &m->slots[i];
@@ -168,12 +167,12 @@ static void reload(bp_master *m)
         if (!s->retiring && s->pid == 0)
             s->in_use = 0; /* waiting to respawn: the new generation will fill it */
     }
-    generation_install(m, &fresh);
+    generation_swap(m, &fresh); /* fresh now holds the old generation */
     m->generation++;
     m->ready_logged = 0;
     open_log(m->cfg);
     /* the old handlers stay loaded in old workers (their own copy); free the master's */
-    generation_free(&old);
+    generation_free(&fresh);
     bp_log_notice("configuration reloaded (generation %d): workers are replaced one at a time",
                   m->generation);
     bp_notify_ready("configuration reloaded");
@@ -526,7 +525,7 @@ int bp_master_run(const bp_run_options *opts)
         bp_log_error("%s", err.msg);
         return bp_err_exit_code(&err) == EX_SOFTWARE ? EX_CONFIG : bp_err_exit_code(&err);
     }
-    generation_install(&m, &g);
+    generation_swap(&m, &g);
     m.ready_fd = -1;
     m.started_mono = bp_mono_ms();
     if (opts->daemonize && m.cfg->log.file == NULL && !m.cfg->log.syslog) {
@@ -541,7 +540,7 @@ int bp_master_run(const bp_run_options *opts)
         bp_daemon_fail(m.ready_fd, code, err.msg);
         bp_metrics_free(m.metrics);
         bp_pidfile_close_remove(m.pidfile);
-        generation_take(&m, &g);
+        generation_swap(&m, &g);
         generation_free(&g);
         return code;
     }
@@ -560,7 +559,7 @@ int bp_master_run(const bp_run_options *opts)
     bp_backoff_init(&m.redis_backoff, 200, 10000, 0);
     if (pipe2(m.death_pipe, O_CLOEXEC) != 0) {
         bp_log_crit("cannot create the master pipe: %s", strerror(errno));
-        generation_take(&m, &g);
+        generation_swap(&m, &g);
         generation_free(&g);
         return EX_OSERR;
     }
@@ -592,7 +591,7 @@ out_stop:
     free(m.slots);
     free(m.recoveries);
     free(m.ctl_nonces);
-    generation_take(&m, &g);
+    generation_swap(&m, &g);
     generation_free(&g);
     return m.exit_code;
 }
