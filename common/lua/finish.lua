@@ -32,13 +32,6 @@ local now = ARGV[6]
 local nowN = tonumber(now)
 local active = KEYS[1]
 
-local function decode(s)
-  if not s then return {} end
-  local ok, v = pcall(cjson.decode, s)
-  if ok and type(v) == 'table' then return v end
-  return {}
-end
-
 -- JSON string literal for s (cjson escapes '/' as '\/', which JSON.parse reads back)
 local function jstr(s)
   return cjson.encode(tostring(s))
@@ -117,15 +110,15 @@ if mode == 'completed' then
   -- this script's Redis time) when the text cannot hold it
   local keep = nil
   if f[1] and string.find(f[1], 'removeOnComplete', 1, true) then
-    keep = decode(f[1]).removeOnComplete
+    keep = bp_decode(f[1]).removeOnComplete
   end
   finished(jk, base .. 'completed', 'returnvalue', value, keep, f[2])
   redis.call('PUBLISH', base .. 'completed', '{"jobId":' .. jstr(id) .. ',"val":' .. jstr(value) .. '}')
   code = 1
 else
-  local opts = decode(f[1])
+  local opts = bp_decode(f[1])
   local made = redis.call('HINCRBY', jk, 'attemptsMade', 1)
-  local st = decode(f[3])
+  local st = bp_decode(f[3])
   if ARGV[7] ~= '' then st[#st + 1] = ARGV[7] end
   local limit = tonumber(opts.stackTraceLimit)
   if limit and limit > 0 and #st > limit then

@@ -28,13 +28,6 @@ local maxStalled = tonumber(ARGV[4]) or 1
 local active = KEYS[1]
 local failed, recovered = {}, {}
 
-local function decode(s)
-  if not s then return {} end
-  local ok, v = pcall(cjson.decode, s)
-  if ok and type(v) == 'table' then return v end
-  return {}
-end
-
 --@include queue_ops
 
 local function apply_remove_on_fail(id, v)
@@ -71,7 +64,7 @@ local function stall(id, hash_text, event_text)
     end
     redis.call('PUBLISH', base .. 'failed',
                '{"jobId":' .. cjson.encode(id) .. ', "val": ' .. cjson.encode(event_text) .. '}')
-    apply_remove_on_fail(id, decode(f[1]).removeOnFail)
+    apply_remove_on_fail(id, bp_decode(f[1]).removeOnFail)
     failed[#failed + 1] = id
   else
     local target = base .. 'wait'

@@ -2,6 +2,15 @@
 -- where it says `--@include queue_ops` (common/embed_lua.cmake): a script sent to Redis must
 -- be whole. They use only their arguments and redis.call.
 
+-- A JSON object from the job hash as a table; {} for nil, bad JSON or a non-object (a job
+-- written by another producer must not stop a script).
+local function bp_decode(s)
+  if not s then return {} end
+  local ok, v = pcall(cjson.decode, s)
+  if ok and type(v) == 'table' then return v end
+  return {}
+end
+
 -- Push id onto target (wait or paused) by Bull's rule (bull-protocol.md §6.2): without a
 -- priority LPUSH (RPUSH for lifo); with one, ZADD it to K(priority) and insert it ahead of
 -- every job of a later priority, FIFO within its level.
