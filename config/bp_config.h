@@ -91,7 +91,7 @@ typedef struct bp_queue_config {
     int stalled_interval_ms;     /* default 30000 */
     int max_stalled;             /* default 1 */
     int job_timeout_ms;          /* default 0 = only opts.timeout */
-    int block_timeout_s;         /* BRPOPLPUSH timeout (Bull's drainDelay), default 5 */
+    int block_timeout_s;         /* BRPOPLPUSH timeout (Bull's drainDelay), default 30 */
     bp_handler_config *handlers; /* in file order */
     size_t n_handlers;           /* entries in handlers */
     int line;                    /* line of the queue's group */
@@ -103,6 +103,7 @@ typedef struct bp_pool_config {
     char *pidfile;              /* NULL = none */
     int heartbeat_ms;           /* default 1000 */
     int hung_after_ms;          /* default 10000 */
+    int probe_ms;               /* the pub/sub proof of each worker's connections, 60000 */
     int shutdown_timeout_ms;    /* default 30000 */
     int max_jobs_per_worker;    /* recycle after this many jobs, 0 = never */
     int max_rss_mb;             /* recycle above this RSS, 0 = never */

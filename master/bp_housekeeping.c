@@ -1,6 +1,9 @@
 /* bp_housekeeping.c -- queue housekeeping, once per host instead of once per worker:
- * delayed promotion (armed by the queue's `delayed` channel and at least every 5 s), Bull's
- * stalled-job check (every stalled_interval_ms, guarded across hosts by K(stalled-check)),
+ * delayed promotion (it sleeps until the next delayed job is due: the promotion script says
+ * when, the queue's `delayed` channel says when a new one comes earlier, a reconnected
+ * subscriber promotes at once since it may have missed a message, and a guard runs it every
+ * 5 minutes anyway), Bull's stalled-job check (every stalled_interval_ms, guarded across
+ * hosts by K(stalled-check)),
  * and the instant recovery of a dead worker's job by its lock token.
  *
  * A recovery that Redis cannot take now (outage) is kept in a small list and retried when
@@ -14,7 +17,10 @@
 #include "bp_master.h"
 #include "bp_metrics.h"
 
-#define BP_PROMOTE_EVERY_MS 5000 /* Bull's guardInterval: promotion runs at least this often */
+/* Promotion runs at least this often even when nothing is due (Bull's guardInterval is 5 s:
+ * it polls; this master is subscribed to the delayed channel, so the guard only covers a
+ * message lost in a way the subscriber could not notice). An idle queue: 1 call per 5 min. */
+#define BP_PROMOTE_GUARD_MS 300000
 
 static int do_recover(bp_master *m, const bp_recovery *p)
 {
@@ -143,6 +149,13 @@ void bp_housekeeping_on_delayed(bp_master *m, const char *channel, const char *m
     }
 }
 
+void bp_housekeeping_on_sub_up(bp_master *m)
+{
+    /* messages on the delayed channel may have been missed while it was down */
+    for (size_t i = 0; i < m->cfg->n_queues; i++)
+        m->next_promote_mono[i] = 0;
+}
+
 void bp_housekeeping_tick(bp_master *m)
 {
     int64_t now = bp_mono_ms();
@@ -158,7 +171,7 @@ void bp_housekeeping_tick(bp_master *m)
         if (now >= m->next_promote_mono[i]) {
             int64_t next_due = 0;
             int n = bp_queue_promote(m->client, q, &next_due, &err);
-            int64_t next = now + BP_PROMOTE_EVERY_MS;
+            int64_t next = now + BP_PROMOTE_GUARD_MS;
             if (n < 0) {
                 bp_log_warn("cannot promote delayed jobs of '%s': %s", q->name, err.msg);
                 if (err.kind != BP_ERR_REPLY)

@@ -347,35 +347,6 @@ static void set_worker_title(const char *title)
     bp_proctitle_set("%s", title);
 }
 
-/* What an idle pool costs Redis: commands per second from INFO stats, sampled only while
- * every worker is idle (it counts every client of that Redis, so it is an upper bound). */
-static void sample_idle_rate(bp_master *m, int64_t now)
-{
-    bp_err err;
-    redisReply *r;
-    const char *p;
-    int idle = 1;
-
-    for (int i = 0; i < m->n_slots; i++)
-        idle &= m->slots[i].pid <= 0 || strcmp(m->slots[i].state, "busy") != 0;
-    r = bp_conn_command(m->client, &err, "INFO stats");
-    if (r == NULL || r->type != REDIS_REPLY_STRING) {
-        if (r != NULL)
-            freeReplyObject(r);
-        return;
-    }
-    p = strstr(r->str, "total_commands_processed:");
-    if (p != NULL) {
-        long long total = atoll(p + strlen("total_commands_processed:"));
-        if (idle && m->idle_sample_mono > 0 && now > m->idle_sample_mono)
-            bp_metrics_set_idle_rate(m->metrics, (double)(total - m->idle_sample_total - 1) *
-                                                     1000.0 / (double)(now - m->idle_sample_mono));
-        m->idle_sample_total = total;
-        m->idle_sample_mono = idle ? now : 0;
-    }
-    freeReplyObject(r);
-}
-
 /* Gauges for /metrics, the systemd watchdog, and the -d starter's patience. */
 static void periodic(bp_master *m)
 {
@@ -398,8 +369,6 @@ static void periodic(bp_master *m)
         return;
     m->next_metrics_mono = now + BP_METRICS_EVERY_MS;
     bp_metrics_set_healthy(m->metrics, healthy);
-    if (m->cfg->metrics.listen != NULL && m->client != NULL)
-        sample_idle_rate(m, now);
     for (size_t qi = 0; qi < m->cfg->n_queues; qi++) {
         int alive = 0;
         for (int i = 0; i < m->n_slots; i++)

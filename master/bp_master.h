@@ -41,6 +41,8 @@ typedef struct bp_sweep {
 
 #define BP_SWEEPS_MAX 16 /* queues with a sweep pending at once; more wait for the check */
 
+#define BP_PING_RING 64 /* send times of the last pings, for "unanswered for how long" */
+
 /* Why the master killed a worker (decides the recovery text and the metrics label). */
 typedef enum bp_kill_cause {
     BP_KILL_NONE,
@@ -82,6 +84,11 @@ typedef struct bp_slot {
     long long jobs_failed;
     long long jobs_us; /* total run time of its finished jobs */
     long long rss_kb;
+    int block_timeout_s; /* its queue's block_timeout_s when it was forked */
+    int link_fd;         /* master's end of the local link (bp_link.h), -1 = none */
+    long long echo_seq;  /* last ping it echoed over Redis (proves client + subscriber) */
+    long long sub_count; /* its subscriber's (re)subscriptions: a new one forgives pings */
+    long long cmds;      /* Redis commands it reported sending (its process total) */
 } bp_slot;
 
 typedef struct bp_run_options {
@@ -124,27 +131,35 @@ typedef struct bp_master {
 
     long long ping_seq; /* last ping sent */
     int64_t next_ping_mono;
+    int64_t ping_mono[BP_PING_RING]; /* when ping seq was sent, at [seq % BP_PING_RING] */
+    long long cmds_total;            /* Redis commands of the whole pool (workers + master) */
+    long long cmds_master_seen;      /* the master's own count at the last sum */
+    int64_t cmds_sample_mono;        /* last rate sample */
+    long long cmds_sample_total;     /* cmds_total then */
+    double cmds_rate;                /* the pool's own commands per second, last window */
+    int cmds_idle_window;            /* every worker stayed idle through this window */
+    long long jobs_seen;             /* jobs done + failed by live workers, last tick */
+    char host_sig[1024];             /* what the host key last said (states, jobs) */
+    int64_t host_key_mono;           /* when it was last written, 0 = never */
 
     int breaker_open;   /* Redis unreachable: no spawns until it answers again */
     int start_failures; /* workers that exited 75 at start, in a row */
 
-    int quiet;                   /* TSTP: workers do not pull */
-    int stopping;                /* 1 graceful, 2 fast */
-    int64_t stop_deadline_mono;  /* graceful: kill what still runs after this */
-    int halted;                  /* a worker exited 78: the configuration must be fixed */
-    int ready_logged;            /* "pool ready" said for this generation */
-    int exit_code;               /* what bullpen run exits with */
-    pid_t upgrade_from;          /* the old master to stop when this one is ready (USR2) */
-    pid_t upgrade_child;         /* the new master this one exec'd (USR2) */
-    void *pidfile;               /* bp_pidfile *, NULL without one */
-    int ready_fd;                /* -d: the starter waits on this until the pool is up */
-    int64_t started_mono;        /* when bullpen run started */
-    void *metrics;               /* bp_metrics *, always present (served only with listen) */
-    int64_t idle_sample_mono;    /* last INFO sample taken while idle, 0 = none */
-    long long idle_sample_total; /* total_commands_processed then */
-    int64_t next_metrics_mono;   /* queue depths, gauges */
-    int64_t next_watchdog_mono;  /* systemd watchdog pings */
-    int64_t watchdog_ms;         /* 0 = no watchdog */
+    int quiet;                  /* TSTP: workers do not pull */
+    int stopping;               /* 1 graceful, 2 fast */
+    int64_t stop_deadline_mono; /* graceful: kill what still runs after this */
+    int halted;                 /* a worker exited 78: the configuration must be fixed */
+    int ready_logged;           /* "pool ready" said for this generation */
+    int exit_code;              /* what bullpen run exits with */
+    pid_t upgrade_from;         /* the old master to stop when this one is ready (USR2) */
+    pid_t upgrade_child;        /* the new master this one exec'd (USR2) */
+    void *pidfile;              /* bp_pidfile *, NULL without one */
+    int ready_fd;               /* -d: the starter waits on this until the pool is up */
+    int64_t started_mono;       /* when bullpen run started */
+    void *metrics;              /* bp_metrics *, always present (served only with listen) */
+    int64_t next_metrics_mono;  /* queue depths, gauges */
+    int64_t next_watchdog_mono; /* systemd watchdog pings */
+    int64_t watchdog_ms;        /* 0 = no watchdog */
     void (*set_title)(const char *title); /* for workers' process titles */
     void *ctl_nonces;                     /* replay cache for signed ctl messages */
     bp_recovery *recoveries; /* waiting for Redis (BP_RECOVERY_MAX entries), lazily allocated */
@@ -177,14 +192,16 @@ bp_slot *bp_supervisor_find_pid(bp_master *m, pid_t pid);
 
 /* bp_health.c */
 void bp_health_on_heartbeat(bp_master *m, const char *json, size_t len);
-void bp_health_tick(bp_master *m);      /* pings, verdicts, host key */
-void bp_health_on_sub_up(bp_master *m); /* forgive silence during an outage */
+void bp_health_tick(bp_master *m);       /* pings, verdicts, host key */
+void bp_health_on_sub_up(bp_master *m);  /* forgive silence during an outage */
+void bp_health_read_links(bp_master *m); /* local heartbeats from every worker's link */
 
 /* bp_housekeeping.c */
 void bp_housekeeping_tick(bp_master *m);
 void bp_housekeeping_on_delayed(bp_master *m, const char *channel, const char *msg);
 void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout);
-void bp_housekeeping_flush(bp_master *m); /* retry recoveries Redis refused */
+void bp_housekeeping_flush(bp_master *m);     /* retry recoveries Redis refused */
+void bp_housekeeping_on_sub_up(bp_master *m); /* promote at once: messages may be lost */
 
 /* bp_master.c: in a freshly forked worker, let go of what belongs to the master alone
  * (the -d readiness pipe, the pidfile lock fd, the metrics socket). */

@@ -89,6 +89,8 @@ struct bp_metrics {
     double rtt_s;             /* latest Redis round trip, seconds */
     bool rtt_known;           /* rtt_s was set at least once */
     double idle_rate;         /* idle Redis commands per second */
+    double cmds_rate;         /* the pool's own Redis commands per second */
+    double cmds_total;        /* and in all */
     bool healthy;             /* what /healthz answers */
     void *daemon;             /* struct MHD_Daemon *, NULL when not serving */
     int listen_fd;            /* the server's socket (owned by the daemon), -1 when none */
@@ -271,6 +273,14 @@ void bp_metrics_set_rtt(bp_metrics *m, double seconds)
     pthread_mutex_unlock(&m->lock);
 }
 
+void bp_metrics_set_commands_rate(bp_metrics *m, double commands_per_s, double total)
+{
+    pthread_mutex_lock(&m->lock);
+    m->cmds_rate = commands_per_s;
+    m->cmds_total = total;
+    pthread_mutex_unlock(&m->lock);
+}
+
 void bp_metrics_set_idle_rate(bp_metrics *m, double commands_per_s)
 {
     pthread_mutex_lock(&m->lock);
@@ -384,8 +394,14 @@ static void render_locked(bp_metrics *m, FILE *f)
     if (m->rtt_known)
         fprintf(f, "bullpen_redis_rtt_seconds %.9g\n", m->rtt_s);
     put_family(f, "bullpen_redis_idle_commands_per_second", "gauge",
-               "Redis commands per second the pool sends while no job runs.");
+               "Redis commands per second the pool sent over the last window in which no job ran.");
     fprintf(f, "bullpen_redis_idle_commands_per_second %.9g\n", m->idle_rate);
+    put_family(f, "bullpen_redis_commands_per_second", "gauge",
+               "Redis commands per second the pool sent (workers and master), last 10 s.");
+    fprintf(f, "bullpen_redis_commands_per_second %.9g\n", m->cmds_rate);
+    put_family(f, "bullpen_redis_commands_total", "counter",
+               "Redis commands the pool sent (workers and master) since start.");
+    fprintf(f, "bullpen_redis_commands_total %.0f\n", m->cmds_total);
 }
 
 int bp_metrics_render(bp_metrics *m, char **out, size_t *len, bp_err *err)

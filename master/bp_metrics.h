@@ -76,6 +76,9 @@ void bp_metrics_count_kill(bp_metrics *m, const char *cause);
 void bp_metrics_count_reconnect(bp_metrics *m);
 void bp_metrics_set_rtt(bp_metrics *m, double seconds);
 void bp_metrics_set_idle_rate(bp_metrics *m, double commands_per_s);
+/* The pool's own Redis commands (its workers' and the master's, counted where they are
+ * sent): per second over the last window, and in all since start. */
+void bp_metrics_set_commands_rate(bp_metrics *m, double commands_per_s, double total);
 
 /* /healthz answers 200 while healthy is true, 503 otherwise (the initial state). */
 void bp_metrics_set_healthy(bp_metrics *m, bool healthy);

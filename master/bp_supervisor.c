@@ -19,6 +19,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "bp_link.h"
 #include "bp_log.h"
 #include "bp_master.h"
 #include "bp_metrics.h"
@@ -76,6 +77,7 @@ static bp_slot *new_slot(bp_master *m, int queue_idx)
         s = &m->slots[m->n_slots++];
     }
     memset(s, 0, sizeof(*s));
+    s->link_fd = -1;
     s->in_use = 1;
     s->queue_idx = queue_idx;
     s->index = m->next_index++;
@@ -91,7 +93,7 @@ static bp_slot *new_slot(bp_master *m, int queue_idx)
 }
 
 /* In the child, between fork() and bp_worker_main(): only async-signal-safe-ish resets. */
-static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
+static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask, int link_fd)
 {
     bp_worker_spec spec;
     pid_t master_pid = getppid();
@@ -103,6 +105,11 @@ static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
     if (getppid() != master_pid)
         _exit(0); /* the master died between fork and prctl */
     close(m->death_pipe[1]);
+    for (int i = 0; i < m->n_slots; i++) { /* the master's ends of every link, ours too */
+        if (m->slots[i].link_fd >= 0)
+            close(m->slots[i].link_fd);
+        m->slots[i].link_fd = -1;
+    }
     bp_conn_abandon(m->client); /* no close_notify: the master's session must not break */
     bp_conn_abandon(m->sub);
     m->client = m->sub = NULL;
@@ -119,6 +126,7 @@ static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
     snprintf(spec.hostname, sizeof(spec.hostname), "%s", m->hostname);
     spec.master_pid = master_pid;
     spec.master_pipe_fd = m->death_pipe[0];
+    spec.link_fd = link_fd;
     snprintf(spec.to_worker_channel, sizeof(spec.to_worker_channel), "%s", m->to_worker_channel);
     snprintf(spec.heartbeat_channel, sizeof(spec.heartbeat_channel), "%s", m->heartbeat_channel);
     spec.start_paused = m->quiet;
@@ -131,20 +139,40 @@ static int spawn(bp_master *m, bp_slot *s)
 {
     sigset_t oldmask;
     pid_t pid;
+    int link[2] = {-1, -1};
+    bp_err err;
 
+    if (s->link_fd >= 0) { /* a link left from its previous process */
+        close(s->link_fd);
+        s->link_fd = -1;
+    }
+    if (bp_link_pair(link, &err) != 0) /* without a link it heartbeats over Redis */
+        bp_log_warn("worker %d: %s; its heartbeats go over Redis", s->index, err.msg);
     fflush(NULL);
     bp_signals_block(&oldmask);
     pid = fork();
-    if (pid == 0)
-        become_worker(m, s, &oldmask);
+    if (pid == 0) {
+        if (link[0] >= 0)
+            close(link[0]);
+        become_worker(m, s, &oldmask, link[1]);
+    }
     bp_signals_restore(&oldmask);
+    if (link[1] >= 0)
+        close(link[1]);
     if (pid < 0) {
+        if (link[0] >= 0)
+            close(link[0]);
         bp_log_error("cannot fork worker %d: %s; retrying", s->index, strerror(errno));
         s->respawn_at_mono = bp_mono_ms() + bp_backoff_next(&s->backoff);
         return -1;
     }
     setpgid(pid, pid); /* also here, so a kill of the group right away cannot miss */
     s->pid = pid;
+    s->link_fd = link[0];
+    s->block_timeout_s = m->cfg->queues[s->queue_idx].block_timeout_s;
+    s->echo_seq = 0;
+    s->sub_count = 0;
+    s->cmds = 0;
     s->spawned_mono = bp_mono_ms();
     s->last_hb_mono = 0;
     s->connected = 0;
@@ -324,6 +352,10 @@ static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct ru
     }
     s->pid = 0;
     s->job[0] = '\0';
+    if (s->link_fd >= 0) {
+        close(s->link_fd);
+        s->link_fd = -1;
+    }
     if (s->retiring || m->stopping || s->generation != m->generation) {
         s->in_use = 0;
         return;

@@ -1,8 +1,11 @@
 /* bp_keeper.c -- the worker's keeper thread: owner of the subscriber connection and of the
  * worker's timers.
  *
- * It answers the master's pings with heartbeats (and sends one every heartbeat_ms anyway,
- * carrying the last ping seq it saw, so a deaf subscriber shows as a stale seq), extends the
+ * It sends a heartbeat to the master every heartbeat_ms over the local link (bp_link.h: no
+ * Redis cost), carrying the last ping seq its subscriber saw, so a deaf subscriber shows as
+ * a stale seq; it echoes each of the master's pings (every probe_ms) by PUBLISH on the
+ * client connection, proving the subscriber and the client end to end; without a link
+ * (none could be made) the timed heartbeat goes over Redis as before. It extends the
  * current job's lock every lock_renew_ms, cancels a job past its timeout, and watches the
  * pipe from the master: EOF means the master died, and the worker stops after its job.
  * Because this runs beside the handler, a CPU-bound job never "stalls" the way a busy Node
@@ -16,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "bp_link.h"
 #include "bp_log.h"
 #include "bp_worker_internal.h"
 
@@ -56,7 +60,7 @@ static long rss_kb(void)
     return pages_rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-void bp_worker_heartbeat(bp_worker *w)
+void bp_worker_heartbeat(bp_worker *w, bool over_redis)
 {
     json_t *hb;
     char *text;
@@ -66,13 +70,14 @@ void bp_worker_heartbeat(bp_worker *w)
 
     pthread_mutex_lock(&w->state_lock);
     hb = json_pack(
-        "{s:i, s:I, s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "i",
+        "{s:i, s:I, s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "i",
         w->spec->index, "pid", (json_int_t)getpid(), "host", w->spec->hostname, "q", w->q.name,
         "st", state_name(state), "seq", (json_int_t)atomic_load(&w->last_ping_seq), "job",
         w->job_id[0] != '\0' ? w->job_id : NULL, "js", (json_int_t)w->job_started_ms, "jt",
         (json_int_t)w->job_timeout_ms, "loop", (json_int_t)atomic_load(&w->loop_moved_ms), "bc",
         (json_int_t)atomic_load(&w->pull_since_ms), "done", (json_int_t)atomic_load(&w->jobs_done),
-        "failed", (json_int_t)atomic_load(&w->jobs_failed), "rss", (json_int_t)rss_kb());
+        "failed", (json_int_t)atomic_load(&w->jobs_failed), "rss", (json_int_t)rss_kb(), "subs",
+        (json_int_t)atomic_load(&w->subscriptions), "cmds", (json_int_t)bp_conn_commands_sent());
     pthread_mutex_unlock(&w->state_lock);
     if (hb == NULL)
         return;
@@ -80,6 +85,12 @@ void bp_worker_heartbeat(bp_worker *w)
     json_decref(hb);
     if (text == NULL)
         return;
+    if (!over_redis) {
+        if (bp_link_send(w->spec->link_fd, text, strlen(text)) != 0 && errno != EAGAIN)
+            bp_log_debug("heartbeat over the local link: %s", strerror(errno));
+        free(text);
+        return;
+    }
     pthread_mutex_lock(&w->client_lock);
     if (bp_worker_client_ensure(w, &err) == 0)
         r = bp_conn_command(w->client, &err, "PUBLISH %s %s", w->spec->heartbeat_channel, text);
@@ -190,7 +201,7 @@ static int handle_message(bp_worker *w, const char *msg, size_t len)
     if (strncmp(text, "ping ", 5) == 0) {
         atomic_store(&w->last_ping_seq, atoll(text + 5));
         update_title(w);
-        bp_worker_heartbeat(w); /* the echo: proves all three connections at once */
+        bp_worker_heartbeat(w, true); /* the echo: proves the subscriber and the client */
         return 1;
     } else if (strcmp(text, "pause") == 0) {
         if (!atomic_exchange(&w->paused, 1))
@@ -229,6 +240,7 @@ static int subscribe(bp_worker *w, bp_err *err)
     if (r == NULL)
         return -1;
     freeReplyObject(r);
+    atomic_fetch_add(&w->subscriptions, 1); /* pings sent before this one prove nothing */
     return 0;
 }
 
@@ -249,11 +261,7 @@ static void read_subscriber(bp_worker *w, keeper_timers *t)
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[0]->type == REDIS_REPLY_STRING &&
             strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING)
-            if (handle_message(w, r->element[2]->str, r->element[2]->len))
-                /* the echo was this period's heartbeat: the timer is only the fallback
-                 * that shows a deaf subscriber (a stale ping seq); half a period later
-                 * than the next ping, so the two do not race */
-                t->next_heartbeat = bp_mono_ms() + w->spec->cfg->pool.heartbeat_ms * 3 / 2;
+            (void)handle_message(w, r->element[2]->str, r->element[2]->len);
         freeReplyObject(r);
     } while (bp_conn_has_pending(w->subscriber));
 }
@@ -280,7 +288,7 @@ static void *keeper_main(void *arg)
                     w->spec->to_worker_channel, err.msg);
     t.next_sub_try = bp_mono_ms() + bp_backoff_next(&t.sub_backoff);
     update_title(w);
-    bp_worker_heartbeat(w);
+    bp_worker_heartbeat(w, w->spec->link_fd < 0);
     t.next_heartbeat = bp_mono_ms() + w->spec->cfg->pool.heartbeat_ms;
 
     for (;;) {
@@ -324,7 +332,7 @@ static void *keeper_main(void *arg)
         renew_lock(w);
         if (bp_mono_ms() >= t.next_heartbeat) {
             update_title(w);
-            bp_worker_heartbeat(w);
+            bp_worker_heartbeat(w, w->spec->link_fd < 0);
             t.next_heartbeat = bp_mono_ms() + w->spec->cfg->pool.heartbeat_ms;
         }
     }

@@ -28,6 +28,7 @@ typedef struct bp_worker_spec {
     char hostname[256];                     /* for connection names and heartbeats */
     pid_t master_pid;                       /* the parent */
     int master_pipe_fd;                     /* read end of a pipe: EOF means the master died */
+    int link_fd;                            /* local link to the master (bp_link.h), -1 = none */
     char to_worker_channel[BP_CHANNEL_MAX]; /* master -> workers of this master */
     char heartbeat_channel[BP_CHANNEL_MAX]; /* workers -> master */
     int start_paused;                       /* begin quiet (the master is in TSTP) */

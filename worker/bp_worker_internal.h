@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bp_conn.h"
@@ -67,15 +68,17 @@ typedef struct bp_worker {
     _Atomic long long pull_since_ms; /* wall ms the blocking pull began, 0 = not in one */
     _Atomic long long jobs_done;
     _Atomic long long jobs_failed;
-    _Atomic long long jobs_us; /* total run time of finished jobs, microseconds */
+    _Atomic long long jobs_us;       /* total run time of finished jobs, microseconds */
+    _Atomic long long subscriptions; /* successful SUBSCRIBEs of the subscriber so far */
 } bp_worker;
 
 /* Keeper thread (bp_keeper.c). */
 int bp_keeper_start(bp_worker *w, bp_err *err);
 void bp_keeper_stop(bp_worker *w);
 
-/* Publish one heartbeat now (either thread). */
-void bp_worker_heartbeat(bp_worker *w);
+/* Send one heartbeat now (either thread): over Redis (PUBLISH on the heartbeat channel) or
+ * over the local link to the master. */
+void bp_worker_heartbeat(bp_worker *w, bool over_redis);
 
 /* Wake the main thread out of a blocking pull or a paused wait. */
 void bp_worker_wake(bp_worker *w);
