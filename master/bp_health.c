@@ -2,7 +2,7 @@
  *
  * Every heartbeat_ms each worker's keeper sends its heartbeat (JSON: state, job, the last
  * ping seq its subscriber saw, when its main loop last moved, when its blocking pull began,
- * its Redis command count) over its local link (bp_link.h, a socketpair: no Redis cost).
+ * its Redis command count) over its local link (bp_worker_link.h, kind "hb": no Redis cost).
  * Every probe_ms the master publishes "ping <seq>" on the control channel; each worker's
  * subscriber sees it and its keeper echoes the heartbeat by PUBLISH on its client
  * connection, so the subscriber and the client are proven end to end; the bclient is proven
@@ -22,7 +22,6 @@
 
 #include <jansson.h>
 
-#include "bp_link.h"
 #include "bp_log.h"
 #include "bp_master.h"
 #include "bp_metrics.h"
@@ -57,7 +56,7 @@ static void on_heartbeat(bp_master *m, bp_slot *s, const char *text, size_t len,
         long long e = json_int(hb, "seq");
         if (e > s->echo_seq)
             s->echo_seq = e;
-        if (s->link_fd < 0) /* a worker without a link: the echo is its only heartbeat */
+        if (s->link.master_fd < 0) /* a worker without a link: the echo is its only heartbeat */
             s->last_hb_mono = bp_mono_ms();
     } else {
         s->last_hb_mono = bp_mono_ms();
@@ -112,23 +111,9 @@ void bp_health_on_heartbeat(bp_master *m, const char *text, size_t len)
     on_heartbeat(m, NULL, text, len, 1);
 }
 
-void bp_health_read_links(bp_master *m)
+void bp_health_on_link_heartbeat(bp_master *m, bp_slot *s, const char *json)
 {
-    char buf[BP_LINK_MSG_MAX];
-
-    for (int i = 0; i < m->n_slots; i++) {
-        bp_slot *s = &m->slots[i];
-        ssize_t n;
-        while (s->link_fd >= 0 && (n = bp_link_recv(s->link_fd, buf, sizeof(buf))) >= 0) {
-            if (n == 0) { /* the worker is gone: the reaper says why */
-                close(s->link_fd);
-                s->link_fd = -1;
-                break;
-            }
-            if (s->pid > 0)
-                on_heartbeat(m, s, buf, (size_t)n, 0);
-        }
-    }
+    on_heartbeat(m, s, json, strlen(json), 0);
 }
 
 /* When ping seq was sent (monotonic ms). A seq older than the ring answers with the oldest
@@ -183,7 +168,7 @@ static void judge(bp_master *m, bp_slot *s, int64_t mono, int64_t wall)
         return;
     }
     long long echoed = s->echo_seq > s->seq_at_spawn ? s->echo_seq : s->seq_at_spawn;
-    if (s->link_fd >= 0 && echoed < m->ping_seq &&
+    if (s->link.master_fd >= 0 && echoed < m->ping_seq &&
         mono - ping_sent(m, echoed + 1) > p->hung_after_ms) {
         bp_supervisor_kill(m, s, BP_KILL_HUNG,
                            "no echo over Redis: ping %lld seen but not echoed within %d ms "
@@ -312,7 +297,6 @@ void bp_health_tick(bp_master *m)
     int64_t wall = bp_now_ms();
     const bp_pool_config *p = &m->cfg->pool;
 
-    bp_health_read_links(m);
     {
         long long jobs = 0;
         for (int i = 0; i < m->n_slots; i++) {

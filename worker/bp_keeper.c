@@ -1,7 +1,7 @@
 /* bp_keeper.c -- the worker's keeper thread: owner of the subscriber connection and of the
  * worker's timers.
  *
- * It sends a heartbeat to the master every heartbeat_ms over the local link (bp_link.h: no
+ * It sends a heartbeat to the master every heartbeat_ms over the local link (bp_worker_link.h: no
  * Redis cost), carrying the last ping seq its subscriber saw, so a deaf subscriber shows as
  * a stale seq; it echoes each of the master's pings (every probe_ms) by PUBLISH on the
  * client connection, proving the subscriber and the client end to end; without a link
@@ -19,9 +19,9 @@
 
 #include <jansson.h>
 
-#include "bp_link.h"
 #include "bp_log.h"
 #include "bp_worker_internal.h"
+#include "bp_worker_link.h"
 
 #define BP_KEEPER_SUB_BASE_MS 100  /* first subscriber reconnect within 0.1 s */
 #define BP_KEEPER_SUB_MAX_MS  5000 /* then at most one try per 5 s */
@@ -67,27 +67,38 @@ void bp_worker_heartbeat(bp_worker *w, bool over_redis)
     bp_err err;
     redisReply *r = NULL;
     int state = atomic_load(&w->state);
+    long rss = rss_kb();
 
     pthread_mutex_lock(&w->state_lock);
     hb = json_pack(
-        "{s:i, s:I, s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "i",
-        w->spec->index, "pid", (json_int_t)getpid(), "host", w->spec->hostname, "q", w->q.name,
-        "st", state_name(state), "seq", (json_int_t)atomic_load(&w->last_ping_seq), "job",
-        w->job_id[0] != '\0' ? w->job_id : NULL, "js", (json_int_t)w->job_started_ms, "jt",
-        (json_int_t)w->job_timeout_ms, "loop", (json_int_t)atomic_load(&w->loop_moved_ms), "bc",
+        "{s:i, s:I, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "i",
+        w->spec->index, "pid", (json_int_t)getpid(), "st", state_name(state), "seq",
+        (json_int_t)atomic_load(&w->last_ping_seq), "job", w->job_id[0] != '\0' ? w->job_id : NULL,
+        "js", (json_int_t)w->job_started_ms, "jt", (json_int_t)w->job_timeout_ms, "loop",
+        (json_int_t)atomic_load(&w->loop_moved_ms), "bc",
         (json_int_t)atomic_load(&w->pull_since_ms), "done", (json_int_t)atomic_load(&w->jobs_done),
-        "failed", (json_int_t)atomic_load(&w->jobs_failed), "rss", (json_int_t)rss_kb(), "subs",
+        "failed", (json_int_t)atomic_load(&w->jobs_failed), "rss", (json_int_t)rss, "subs",
         (json_int_t)atomic_load(&w->subscriptions), "cmds", (json_int_t)bp_conn_commands_sent());
     pthread_mutex_unlock(&w->state_lock);
     if (hb == NULL)
         return;
+    if (over_redis) { /* the master knows its own workers' host and queue: the link omits them */
+        json_object_set_new(hb, "host", json_string(w->spec->hostname)); /* steals */
+        json_object_set_new(hb, "q", json_string(w->q.name));            /* steals */
+    }
     text = json_dumps(hb, JSON_COMPACT);
+    if (text != NULL && !over_redis && strlen(text) + 3 > BP_LINK_MSG_MAX) {
+        /* a very long job id: the heartbeat goes without it (the title and logs name it) */
+        free(text);
+        json_object_del(hb, "job");
+        text = json_dumps(hb, JSON_COMPACT);
+    }
     json_decref(hb);
     if (text == NULL)
         return;
     if (!over_redis) {
-        if (bp_link_send(w->spec->link_fd, text, strlen(text)) != 0 && errno != EAGAIN)
-            bp_log_debug("heartbeat over the local link: %s", strerror(errno));
+        if (bp_worker_link_send(w->spec->link_fd, "hb", "%s", text) != 0)
+            bp_log_debug("heartbeat over the local link not sent (%zu bytes)", strlen(text));
         free(text);
         return;
     }
@@ -226,6 +237,22 @@ static int handle_message(bp_worker *w, const char *msg, size_t len)
     return 0;
 }
 
+/* After an outage the idle client has sent nothing and does not know it is broken: one
+ * PING (a command per outage, not per period) finds out, and it is reopened at once. */
+static void check_client(bp_worker *w)
+{
+    bp_err err;
+    redisReply *r = NULL;
+
+    pthread_mutex_lock(&w->client_lock);
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
+        if (bp_worker_client_ensure(w, &err) == 0)
+            r = bp_conn_command(w->client, &err, "PING");
+    pthread_mutex_unlock(&w->client_lock);
+    if (r != NULL)
+        freeReplyObject(r);
+}
+
 static int subscribe(bp_worker *w, bp_err *err)
 {
     redisReply *r;
@@ -324,6 +351,7 @@ static void *keeper_main(void *arg)
             if (t.subscribed) {
                 bp_backoff_reset(&t.sub_backoff);
                 bp_log_info("subscriber connection reopened");
+                check_client(w);
             } else {
                 t.next_sub_try = bp_mono_ms() + bp_backoff_next(&t.sub_backoff);
             }
