@@ -554,7 +554,7 @@ int bp_master_run(const bp_run_options *opts)
 
     master_loop(&m, sig_fd);
 out_stop:
-    bp_log_notice("stopped");
+    bp_log_notice("stopped; the master sent %llu Redis commands", bp_conn_commands_sent());
     bp_metrics_free(m.metrics);
     bp_pidfile_close_remove(m.pidfile); /* PATH, or PATH.oldbin after an upgrade */
     bp_conn_close(m.client);

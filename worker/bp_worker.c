@@ -607,8 +607,10 @@ int bp_worker_main(const bp_worker_spec *spec)
     }
     w.keeper_started = 1;
     main_loop(&w);
-    bp_log_info("worker %d (pid %ld) stopped: %lld jobs done, %lld failed", spec->index,
-                (long)getpid(), atomic_load(&w.jobs_done), atomic_load(&w.jobs_failed));
+    bp_log_notice("worker %d (pid %ld) stopped: %lld jobs done, %lld failed, %llu Redis commands "
+                  "sent",
+                  spec->index, (long)getpid(), atomic_load(&w.jobs_done),
+                  atomic_load(&w.jobs_failed), bp_conn_commands_sent());
     rc = 0;
 out_cleanup:
     worker_cleanup(&w);
