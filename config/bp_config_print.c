@@ -65,7 +65,9 @@ static void print_special(FILE *out, const bp_config *cfg, const bp_config_key *
                           int depth)
 {
     if (strcmp(k->name, "url") == 0) {
-        fputs("url = ", out);
+        /* with url_env the URL is shown as a comment: url and url_env exclude each other, and
+         * the output must load again */
+        fputs(cfg->redis.url_env != NULL ? "# url = " : "url = ", out);
         print_string(out, cfg->redis.url_redacted);
         fputs(";", out);
         if (cfg->redis.url_from != NULL)

@@ -677,9 +677,12 @@ static void test_url_env(void **state)
     assert_string_equal(cfg->redis.url_redacted, "rediss://app:***@cache.example:6380/3");
     out = print_text(cfg);
     assert_null(strstr(out, "s3cret-pw"));
-    assert_non_null(strstr(out, "url = \"rediss://app:***@cache.example:6380/3\"; # from the "
+    assert_non_null(strstr(out, "# url = \"rediss://app:***@cache.example:6380/3\"; # from the "
                                 "environment variable BP_TEST_REDIS_URL"));
     assert_non_null(strstr(out, "url_env = \"BP_TEST_REDIS_URL\";"));
+    bp_config_free(cfg);
+    cfg = load_text(out); /* the printed configuration loads again */
+    assert_string_equal(cfg->redis.host, "cache.example");
     free(out);
     bp_config_free(cfg);
 
