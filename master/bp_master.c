@@ -29,8 +29,9 @@
 #include "bp_signals.h"
 #include "bp_tls.h"
 
-#define BP_MASTER_TICK_MS   100  /* the loop wakes at least this often for its timers */
-#define BP_METRICS_EVERY_MS 2000 /* queue depths and gauges for /metrics */
+#define BP_MASTER_TICK_MS    100  /* the loop wakes at least this often for its timers */
+#define BP_METRICS_EVERY_MS  2000 /* queue depths and gauges for /metrics */
+#define BP_MASTER_POLL_LINKS 1024 /* worker links polled; more are still read every tick */
 #define BP_DAEMON_READY_WAIT_MS                               \
     30000 /* -d: the starter is released after this even when \
              Redis has not answered yet (the pool keeps trying) */
@@ -429,19 +430,22 @@ static void periodic(bp_master *m)
 static void master_loop(bp_master *m, int sig_fd)
 {
     for (;;) {
-        struct pollfd p[2] = {{.fd = sig_fd, .events = POLLIN},
-                              {.fd = m->sub != NULL ? bp_conn_fd(m->sub) : -1, .events = POLLIN}};
+        struct pollfd p[2 + BP_MASTER_POLL_LINKS] = {
+            {.fd = sig_fd, .events = POLLIN},
+            {.fd = m->sub != NULL ? bp_conn_fd(m->sub) : -1, .events = POLLIN}};
         int timeout = BP_MASTER_TICK_MS;
+        int n = 2 + bp_supervisor_poll_fds(m, p + 2, BP_MASTER_POLL_LINKS);
 
         if (m->sub != NULL && bp_conn_has_pending(m->sub))
             timeout = 0;
-        if (poll(p, 2, timeout) < 0 && errno != EINTR) {
+        if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR) {
             bp_log_crit("poll: %s", strerror(errno));
             m->exit_code = EX_OSERR;
             break;
         }
         if (p[0].revents & POLLIN)
             bp_signals_drain();
+        bp_supervisor_read_links(m); /* before a reap: a dying worker's last words */
         handle_signals(m);
         if (m->sub != NULL &&
             ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) || bp_conn_has_pending(m->sub)))

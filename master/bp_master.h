@@ -8,6 +8,7 @@
 #ifndef BP_MASTER_H
 #define BP_MASTER_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -19,6 +20,7 @@
 #include "bp_queue.h"
 #include "bp_time.h"
 #include "bp_worker.h"
+#include "bp_worker_link.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -49,6 +51,8 @@ typedef enum bp_kill_cause {
     BP_KILL_SHUTDOWN, /* fast stop, or graceful stop past shutdown_timeout_ms */
 } bp_kill_cause;
 
+#define BP_SLOT_CONN_IDS 8 /* CLIENT IDs kept per worker: its 3 roles plus reopened ones */
+
 /* One worker process slot. */
 typedef struct bp_slot {
     int in_use;               /* slot holds a worker (running or waiting to respawn) */
@@ -67,6 +71,9 @@ typedef struct bp_slot {
     char kill_reason[256];    /* the verdict, for the log and the failedReason */
     int64_t soft_signal_mono; /* job timeout: when the soft signal went */
     int recycle_after;        /* jobs before recycling (with jitter), 0 = never */
+    bp_worker_link link;      /* local channel to the running worker (master end open) */
+    long long conn_ids[BP_SLOT_CONN_IDS]; /* Redis CLIENT IDs it reported (newest last) */
+    int n_conn_ids;                       /* entries used */
     /* from the last heartbeat */
     int64_t last_hb_mono;   /* 0 = none yet */
     int connected;          /* a heartbeat has been seen: its connections are up */
@@ -174,6 +181,8 @@ void bp_supervisor_signal_all(bp_master *m, int signo);
 void bp_supervisor_tick(bp_master *m);       /* escalation, recycling, reload roll */
 int bp_supervisor_alive(const bp_master *m); /* running worker processes */
 bp_slot *bp_supervisor_find_pid(bp_master *m, pid_t pid);
+void bp_supervisor_read_links(bp_master *m); /* every message the workers sent, now */
+int bp_supervisor_poll_fds(const bp_master *m, struct pollfd *p, int cap); /* link fds */
 
 /* bp_health.c */
 void bp_health_on_heartbeat(bp_master *m, const char *json, size_t len);

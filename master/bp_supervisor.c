@@ -76,6 +76,7 @@ static bp_slot *new_slot(bp_master *m, int queue_idx)
         s = &m->slots[m->n_slots++];
     }
     memset(s, 0, sizeof(*s));
+    s->link.master_fd = s->link.worker_fd = -1;
     s->in_use = 1;
     s->queue_idx = queue_idx;
     s->index = m->next_index++;
@@ -103,6 +104,10 @@ static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
     if (getppid() != master_pid)
         _exit(0); /* the master died between fork and prctl */
     close(m->death_pipe[1]);
+    for (int i = 0; i < m->n_slots; i++) /* other workers' links are the master's alone */
+        if (&m->slots[i] != s)
+            bp_worker_link_close(&m->slots[i].link);
+    bp_worker_link_keep_worker(&s->link);
     bp_conn_abandon(m->client); /* no close_notify: the master's session must not break */
     bp_conn_abandon(m->sub);
     m->client = m->sub = NULL;
@@ -119,6 +124,7 @@ static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
     snprintf(spec.hostname, sizeof(spec.hostname), "%s", m->hostname);
     spec.master_pid = master_pid;
     spec.master_pipe_fd = m->death_pipe[0];
+    spec.link_fd = s->link.worker_fd;
     snprintf(spec.to_worker_channel, sizeof(spec.to_worker_channel), "%s", m->to_worker_channel);
     snprintf(spec.heartbeat_channel, sizeof(spec.heartbeat_channel), "%s", m->heartbeat_channel);
     spec.start_paused = m->quiet;
@@ -130,15 +136,23 @@ static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
 static int spawn(bp_master *m, bp_slot *s)
 {
     sigset_t oldmask;
+    bp_err err;
     pid_t pid;
 
+    bp_worker_link_close(&s->link);
+    if (bp_worker_link_open(&s->link, &err) != 0) /* the pool runs without: recovery sweeps */
+        bp_log_warn("worker %d: %s; its Redis connections cannot be closed at its death", s->index,
+                    err.msg);
+    s->n_conn_ids = 0;
     fflush(NULL);
     bp_signals_block(&oldmask);
     pid = fork();
     if (pid == 0)
         become_worker(m, s, &oldmask);
     bp_signals_restore(&oldmask);
+    bp_worker_link_keep_master(&s->link);
     if (pid < 0) {
+        bp_worker_link_close(&s->link);
         bp_log_error("cannot fork worker %d: %s; retrying", s->index, strerror(errno));
         s->respawn_at_mono = bp_mono_ms() + bp_backoff_next(&s->backoff);
         return -1;
@@ -283,6 +297,66 @@ static bool looks_like_crash_loop(const bp_slot *s, int status)
     }
 }
 
+/* One message from a worker's link. */
+static void on_link_message(bp_master *m, bp_slot *s, const bp_link_msg *msg)
+{
+    (void)m;
+    if (strcmp(msg->kind, "conn") == 0) {
+        char role[32];
+        long long id;
+        if (sscanf(msg->payload, "%31s %lld", role, &id) != 2 || id < 0)
+            return;
+        if (s->n_conn_ids == BP_SLOT_CONN_IDS) { /* keep the newest: the old ones are closed */
+            memmove(&s->conn_ids[0], &s->conn_ids[1],
+                    sizeof(s->conn_ids[0]) * (BP_SLOT_CONN_IDS - 1));
+            s->n_conn_ids--;
+        }
+        s->conn_ids[s->n_conn_ids++] = id;
+        bp_log_debug("worker %d (pid %ld): %s connection is Redis client %lld", s->index,
+                     (long)s->pid, role, id);
+    } else {
+        bp_log_debug("worker %d (pid %ld): unknown link message '%s'", s->index, (long)s->pid,
+                     msg->kind);
+    }
+}
+
+/* Every message queued on s's link. */
+static void read_link(bp_master *m, bp_slot *s)
+{
+    bp_link_msg msg;
+    int rc;
+
+    while (s->link.master_fd >= 0 && (rc = bp_worker_link_recv(s->link.master_fd, &msg)) != 0) {
+        if (rc < 0) { /* the worker closed it (it is exiting): nothing more will come */
+            bp_worker_link_close(&s->link);
+            return;
+        }
+        on_link_message(m, s, &msg);
+    }
+}
+
+void bp_supervisor_read_links(bp_master *m)
+{
+    for (int i = 0; i < m->n_slots; i++)
+        if (m->slots[i].pid > 0)
+            read_link(m, &m->slots[i]);
+}
+
+int bp_supervisor_poll_fds(const bp_master *m, struct pollfd *p, int cap)
+{
+    int n = 0;
+
+    for (int i = 0; i < m->n_slots && n < cap; i++) {
+        if (m->slots[i].pid > 0 && m->slots[i].link.master_fd >= 0) {
+            p[n].fd = m->slots[i].link.master_fd;
+            p[n].events = POLLIN;
+            p[n].revents = 0;
+            n++;
+        }
+    }
+    return n;
+}
+
 static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct rusage *ru)
 {
     char how[96];
@@ -290,6 +364,8 @@ static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct ru
     int64_t lived = bp_mono_ms() - s->spawned_mono;
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
+    read_link(m, s); /* what it said before it died: the connection ids recovery kills */
+    bp_worker_link_close(&s->link);
     describe_status(status, how, sizeof(how));
     if (s->kill_cause == BP_KILL_NONE && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         snprintf(how + strlen(how), sizeof(how) - strlen(how),

@@ -27,6 +27,7 @@
 
 #include "bp_log.h"
 #include "bp_worker_internal.h"
+#include "bp_worker_link.h"
 
 #define BP_WORKER_RECONNECT_BASE_MS 100  /* first reconnect within 0.1 s */
 #define BP_WORKER_RECONNECT_MAX_MS  5000 /* a dead Redis costs <= 1 try per 5 s per worker */
@@ -85,20 +86,35 @@ static void drain_fd(int fd)
         ;
 }
 
-int bp_worker_connect(bp_worker *w, bp_conn **out, const char *name, bp_err *err)
-{
-    return bp_conn_open(out, &w->spec->cfg->redis, w->spec->tls_ctx, name, err);
-}
-
-/* CLIENT ID of the bclient, so a blocked pull can be answered with CLIENT UNBLOCK. */
-static void fetch_bclient_id(bp_worker *w)
+/* CLIENT ID of c, -1 when Redis does not tell (CLIENT disabled on a managed service). */
+static long long client_id(bp_conn *c)
 {
     bp_err err;
-    redisReply *r = bp_conn_command(w->bclient, &err, "CLIENT ID");
+    redisReply *r = bp_conn_command(c, &err, "CLIENT ID");
+    long long id = (r != NULL && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1;
 
-    w->bclient_id = (r != NULL && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1;
     if (r != NULL)
         freeReplyObject(r);
+    return id;
+}
+
+int bp_worker_connect(bp_worker *w, bp_conn **out, const char *name, bp_err *err)
+{
+    const char *role = name == w->conn_name_bclient ? "bclient"
+                       : name == w->conn_name_sub   ? "subscriber"
+                                                    : "client";
+    long long id;
+
+    if (bp_conn_open(out, &w->spec->cfg->redis, w->spec->tls_ctx, name, err) != 0)
+        return -1;
+    /* the master closes this connection on the server side if this process dies, before it
+     * moves its jobs: Redis must not serve a dead worker's pull (bp_housekeeping.c) */
+    id = client_id(*out);
+    if (id >= 0)
+        bp_worker_link_send(w->spec->link_fd, "conn", "%s %lld", role, id);
+    if (name == w->conn_name_bclient)
+        w->bclient_id = id; /* a blocked pull is answered with CLIENT UNBLOCK <id> */
+    return 0;
 }
 
 int bp_worker_client_ensure(bp_worker *w, bp_err *err)
@@ -149,7 +165,6 @@ static int ensure_bclient(bp_worker *w)
                w->spec->cfg->redis.url_redacted, err.msg);
         return -1;
     }
-    fetch_bclient_id(w);
     bp_log_info("bclient connection reopened after %u tr%s", w->reconnect.attempt + 1,
                 w->reconnect.attempt == 0 ? "y" : "ies");
     return 0;
@@ -486,7 +501,6 @@ static int connect_roles(bp_worker *w)
         bp_log_error("cannot connect to %s: %s", w->spec->cfg->redis.url_redacted, err.msg);
         return err.kind == BP_ERR_CONFIG ? EX_CONFIG : EX_TEMPFAIL;
     }
-    fetch_bclient_id(w);
     return 0;
 }
 
