@@ -616,6 +616,8 @@ out_stop:
     close(m.death_pipe[1]);
     free(m.slots);
     free(m.recoveries);
+    for (int i = 0; i < m.n_sweeps; i++)
+        free(m.sweeps[i].cand);
     free(m.ctl_nonces);
     generation_swap(&m, &g);
     generation_free(&g);
