@@ -152,9 +152,10 @@ static void judge(bp_master *m, bp_slot *s, int64_t mono, int64_t wall)
     }
 }
 
-static void write_host_key(bp_master *m)
+void bp_health_write_host_key(bp_master *m)
 {
     json_t *workers = json_array();
+    bp_pool_health h;
     json_t *doc;
     char *text;
     char px[32];
@@ -172,8 +173,10 @@ static void write_host_key(bp_master *m)
                                                  "jobs_failed", (json_int_t)s->jobs_failed,
                                                  "rss_kb", (json_int_t)s->rss_kb));
     }
-    doc = json_pack("{s:s, s:I, s:o}", "host", m->hostname, "pid", (json_int_t)getpid(), "workers",
-                    workers); /* "o" steals workers */
+    bp_master_health(m, &h);
+    doc = json_pack("{s:s, s:I, s:b, s:b, s:i, s:i, s:o}", "host", m->hostname, "pid",
+                    (json_int_t)getpid(), "live", h.live, "ready", h.ready, "want", h.want, "up",
+                    h.up, "workers", workers); /* "o" steals workers */
     text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (text == NULL)
@@ -203,7 +206,7 @@ void bp_health_tick(bp_master *m)
         snprintf(msg, sizeof(msg), "ping %lld", ++m->ping_seq);
         bp_master_publish(m, m->to_worker_channel, msg);
         if (m->client != NULL)
-            write_host_key(m);
+            bp_health_write_host_key(m);
         m->next_ping_mono = mono + m->cfg->pool.heartbeat_ms;
     }
     for (int i = 0; i < m->n_slots; i++) {

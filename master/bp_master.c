@@ -185,7 +185,6 @@ static void begin_stop(bp_master *m, int fast)
         return;
     m->stopping = fast ? 2 : 1;
     bp_notify_stopping();
-    bp_metrics_set_healthy(m->metrics, false);
     if (fast) {
         bp_log_notice("fast stop: killing workers and recovering their jobs at once");
         for (int i = 0; i < m->n_slots; i++) {
@@ -318,6 +317,8 @@ static void maybe_log_ready(bp_master *m)
     if (up < want)
         return;
     m->ready_logged = 1;
+    if (m->client != NULL) /* `bullpen stats` shows the workers from this line on */
+        bp_health_write_host_key(m);
     if (m->upgrade_from > 0) {
         bp_log_notice("upgrade: asking the old master (pid %ld) to stop", (long)m->upgrade_from);
         kill(m->upgrade_from, SIGTERM);
@@ -381,7 +382,7 @@ static void sample_idle_rate(bp_master *m, int64_t now)
 static void periodic(bp_master *m)
 {
     int64_t now = bp_mono_ms();
-    bool healthy = m->sub_up_since_mono != 0 && !m->halted && !m->stopping && m->ready_logged;
+    bp_pool_health h;
 
     if (m->ready_fd >= 0 && now - m->started_mono > BP_DAEMON_READY_WAIT_MS) {
         bp_log_warn("the pool is not ready after %d ms (Redis unreachable?); detaching anyway, "
@@ -395,10 +396,12 @@ static void periodic(bp_master *m)
         bp_notify_watchdog();
         m->next_watchdog_mono = now + m->watchdog_ms; /* already half of WatchdogSec */
     }
+    /* every turn: the call itself is what proves to /healthz that this loop runs */
+    bp_master_health(m, &h);
+    bp_metrics_set_health(m->metrics, h.live, h.ready, h.why_not_live, h.why_not_ready);
     if (now < m->next_metrics_mono)
         return;
     m->next_metrics_mono = now + BP_METRICS_EVERY_MS;
-    bp_metrics_set_healthy(m->metrics, healthy);
     if (m->cfg->metrics.listen != NULL && m->client != NULL)
         sample_idle_rate(m, now);
     for (size_t qi = 0; qi < m->cfg->n_queues; qi++) {

@@ -180,6 +180,18 @@ typedef struct bp_master {
     int64_t dead_pool_next_mono;           /* next look at the token registry, -1 = none needed */
 } bp_master;
 
+/* Liveness and readiness (bp_readiness.c). */
+typedef struct bp_pool_health {
+    bool live;               /* the master loop runs and reaches Redis */
+    bool ready;              /* live, not stopping, every configured worker connected */
+    int want;                /* configured workers, all queues */
+    int up;                  /* connected, not retiring */
+    char why_not_live[256];  /* "" when live */
+    char why_not_ready[320]; /* "" when ready */
+} bp_pool_health;
+
+void bp_master_health(const bp_master *m, bp_pool_health *h);
+
 /* bullpen run: returns the exit code. */
 int bp_master_run(const bp_run_options *opts);
 
@@ -206,8 +218,9 @@ int bp_supervisor_poll_fds(const bp_master *m, struct pollfd *p, int cap); /* li
 
 /* bp_health.c */
 void bp_health_on_heartbeat(bp_master *m, const char *json, size_t len);
-void bp_health_tick(bp_master *m);      /* pings, verdicts, host key */
-void bp_health_on_sub_up(bp_master *m); /* forgive silence during an outage */
+void bp_health_tick(bp_master *m);           /* pings, verdicts, host key */
+void bp_health_on_sub_up(bp_master *m);      /* forgive silence during an outage */
+void bp_health_write_host_key(bp_master *m); /* the worker table `bullpen stats` reads */
 
 /* bp_housekeeping.c */
 void bp_housekeeping_tick(bp_master *m);
