@@ -16,7 +16,7 @@ set -euo pipefail
 . "$BP_SOURCE_DIR/tests/chaos/lib.sh"
 chaos_init kill_all
 bp_redis_start
-jobs=${BP_CHAOS_JOBS:-300}
+jobs=${BP_CHAOS_JOBS:-200}
 rounds=${BP_CHAOS_ROUNDS:-2}
 workers=4
 chaos_conf "$CHAOS_CONF" $workers '{ job = "*"; type = "sleep"; }' # Bull's defaults
@@ -52,7 +52,7 @@ chaos_add "$jobs" work '{"ms":200}'
 for r in $(seq 1 "$rounds"); do kill_all backlog "$r"; done
 chaos_wait_settled 180
 # trickle: workers idle in their pulls most of the time
-chaos_node drip "$CHAOS_QUEUE" $((rounds * 60)) 150 work '{"ms":100}' >"$BP_TMP/drip.log" 2>&1 &
+chaos_node drip "$CHAOS_QUEUE" $((rounds * 45)) 150 work '{"ms":100}' >"$BP_TMP/drip.log" 2>&1 &
 drip=$!
 bp_track_pid "$drip"
 for r in $(seq 1 "$rounds"); do kill_all trickle "$r"; done
