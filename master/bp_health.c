@@ -218,17 +218,18 @@ static void host_signature(const bp_master *m, char *sig, size_t cap)
         int n;
         if (s->pid <= 0)
             continue;
-        n = snprintf(sig + used, cap - used, "%ld:%s:%s:%lld:%lld;", (long)s->pid, s->state, s->job,
-                     s->jobs_done, s->jobs_failed);
+        n = snprintf(sig + used, cap - used, "%ld:%d:%s:%s:%lld:%lld;", (long)s->pid, s->connected,
+                     s->state, s->job, s->jobs_done, s->jobs_failed);
         if (n < 0)
             break;
         used += (size_t)n < cap - used ? (size_t)n : cap - used - 1;
     }
 }
 
-static void write_host_key(bp_master *m)
+void bp_health_write_host_key(bp_master *m)
 {
     json_t *workers = json_array();
+    bp_pool_health h;
     json_t *doc;
     char *text;
     char px[32];
@@ -246,9 +247,11 @@ static void write_host_key(bp_master *m)
                                                  "jobs_failed", (json_int_t)s->jobs_failed,
                                                  "rss_kb", (json_int_t)s->rss_kb));
     }
-    doc = json_pack("{s:s, s:I, s:I, s:f, s:o}", "host", m->hostname, "pid", (json_int_t)getpid(),
-                    "at", (json_int_t)bp_now_ms(), "commands_per_s", m->cmds_rate, "workers",
-                    workers); /* "o" steals workers */
+    bp_master_health(m, &h);
+    doc = json_pack("{s:s, s:I, s:I, s:f, s:b, s:b, s:i, s:i, s:o}", "host", m->hostname, "pid",
+                    (json_int_t)getpid(), "at", (json_int_t)bp_now_ms(), "commands_per_s",
+                    m->cmds_rate, "live", h.live, "ready", h.ready, "want", h.want, "up", h.up,
+                    "workers", workers); /* "o" steals workers */
     text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (text == NULL)
@@ -326,7 +329,7 @@ void bp_health_tick(bp_master *m)
             (strcmp(sig, m->host_sig) != 0 && mono - m->host_key_mono >= p->heartbeat_ms)) {
             memcpy(m->host_sig, sig, sizeof(sig));
             m->host_key_mono = mono;
-            write_host_key(m);
+            bp_health_write_host_key(m);
         }
     }
     for (int i = 0; i < m->n_slots; i++) {

@@ -185,7 +185,6 @@ static void begin_stop(bp_master *m, int fast)
         return;
     m->stopping = fast ? 2 : 1;
     bp_notify_stopping();
-    bp_metrics_set_healthy(m->metrics, false);
     if (fast) {
         bp_log_notice("fast stop: killing workers and recovering their jobs at once");
         for (int i = 0; i < m->n_slots; i++) {
@@ -318,6 +317,8 @@ static void maybe_log_ready(bp_master *m)
     if (up < want)
         return;
     m->ready_logged = 1;
+    if (m->client != NULL) /* `bullpen stats` shows the workers from this line on */
+        bp_health_write_host_key(m);
     if (m->upgrade_from > 0) {
         bp_log_notice("upgrade: asking the old master (pid %ld) to stop", (long)m->upgrade_from);
         kill(m->upgrade_from, SIGTERM);
@@ -352,7 +353,7 @@ static void set_worker_title(const char *title)
 static void periodic(bp_master *m)
 {
     int64_t now = bp_mono_ms();
-    bool healthy = m->sub_up_since_mono != 0 && !m->halted && !m->stopping && m->ready_logged;
+    bp_pool_health h;
 
     if (m->ready_fd >= 0 && now - m->started_mono > BP_DAEMON_READY_WAIT_MS) {
         bp_log_warn("the pool is not ready after %d ms (Redis unreachable?); detaching anyway, "
@@ -366,10 +367,12 @@ static void periodic(bp_master *m)
         bp_notify_watchdog();
         m->next_watchdog_mono = now + m->watchdog_ms; /* already half of WatchdogSec */
     }
+    /* every turn: the call itself is what proves to /healthz that this loop runs */
+    bp_master_health(m, &h);
+    bp_metrics_set_health(m->metrics, h.live, h.ready, h.why_not_live, h.why_not_ready);
     if (now < m->next_metrics_mono)
         return;
     m->next_metrics_mono = now + BP_METRICS_EVERY_MS;
-    bp_metrics_set_healthy(m->metrics, healthy);
     for (size_t qi = 0; qi < m->cfg->n_queues; qi++) {
         int alive = 0;
         for (int i = 0; i < m->n_slots; i++)
@@ -483,6 +486,27 @@ static int start_process(bp_master *m, const bp_run_options *opts, bp_err *err)
     return 0;
 }
 
+/* Say at start which files document jobs may read: a pool upgraded from a version without
+ * allowed_dirs refuses path jobs until it is set, and the log should say why at once. */
+static void log_allowed_dirs(const bp_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_queues; i++) {
+        for (size_t j = 0; j < cfg->queues[i].n_handlers; j++) {
+            const bp_handler_config *h = &cfg->queues[i].handlers[j];
+            if (h->type != BP_HANDLER_DOCUMENT)
+                continue;
+            if (h->n_allowed_dirs == 0)
+                bp_log_notice("queue '%s', document handler for job \"%s\" (line %d): no "
+                              "allowed_dirs, so jobs naming a file are refused (text jobs run)",
+                              cfg->queues[i].name, h->job, h->line);
+            else
+                bp_log_info("queue '%s', document handler for job \"%s\": files are read "
+                            "beneath %zu allowed_dirs only (first: %s)",
+                            cfg->queues[i].name, h->job, h->n_allowed_dirs, h->allowed_dirs[0]);
+        }
+    }
+}
+
 int bp_master_run(const bp_run_options *opts)
 {
     bp_master m;
@@ -524,6 +548,7 @@ int bp_master_run(const bp_run_options *opts)
                     m.cfg->redis.tls.verify ? "on" : "OFF");
     if (m.cfg->pool.control_key == NULL)
         bp_log_notice("no pool.control_key_file: every bullpen ctl command will be refused");
+    log_allowed_dirs(m.cfg);
     m.upgrade_from = opts->upgrade_from;
     if (gethostname(m.hostname, sizeof(m.hostname) - 1) != 0)
         snprintf(m.hostname, sizeof(m.hostname), "localhost");
@@ -563,6 +588,8 @@ out_stop:
     close(m.death_pipe[1]);
     free(m.slots);
     free(m.recoveries);
+    for (int i = 0; i < m.n_sweeps; i++)
+        free(m.sweeps[i].cand);
     free(m.ctl_nonces);
     generation_swap(&m, &g);
     generation_free(&g);

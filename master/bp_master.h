@@ -24,26 +24,43 @@
 
 typedef struct ssl_ctx_st SSL_CTX;
 
+#define BP_SLOT_CONN_IDS 8 /* CLIENT IDs kept per worker: its 3 roles plus reopened ones */
+
 /* A dead worker's job recovery that Redis could not take yet (outage): retried later. */
 typedef struct bp_recovery {
-    bp_queue q;       /* its queue and the dead worker's token */
-    char reason[512]; /* failedReason if the job fails */
-    bool timeout;     /* a timeout kill: fail by the retry rules instead of a stall */
+    bp_queue q;                           /* its queue and the dead worker's token */
+    char reason[512];                     /* failedReason if the job fails */
+    bool timeout;                         /* a timeout kill: fail by the retry rules */
+    long long conn_ids[BP_SLOT_CONN_IDS]; /* its Redis connections, closed first */
+    int n_conn_ids;                       /* entries used */
 } bp_recovery;
 
 #define BP_RECOVERY_MAX 256 /* more waiting than this are left to the stalled check */
 
-/* After a worker died: two stalled-check passes a second apart on its queue, for a job it had
- * pulled but not yet locked (bp_queue_sweep_stalled). */
+/* After a worker died (or at start-up): the unlocked jobs in active are listed once the dead
+ * connections are closed (pass 1), and settled a second later (pass 2, stalled.lua "settle"):
+ * bp_housekeeping_recover.c. */
 typedef struct bp_sweep {
     bp_queue q;      /* the queue to sweep */
     int64_t at_mono; /* when the next pass runs */
-    int left;        /* passes still to run */
+    int pass;        /* 1 list, 2 settle */
+    bp_orphan *cand; /* pass 1's candidates (BP_ORPHANS_MAX entries, malloc) */
+    int n_cand;      /* entries used */
 } bp_sweep;
 
 #define BP_SWEEPS_MAX 16 /* queues with a sweep pending at once; more wait for the check */
 
 #define BP_PING_RING 64 /* send times of the last pings, for "unanswered for how long" */
+
+/* A job the master put back to wait with this processedOn: if a dying pull takes it again
+ * before any worker locks it, it was never run and costs no stall. */
+typedef struct bp_put_back {
+    char key_base[400]; /* its queue */
+    bp_orphan job;      /* id and processedOn */
+    int64_t at_mono;    /* when, 0 = unused entry */
+} bp_put_back;
+
+#define BP_PUT_BACK_MAX 64 /* remembered put-backs (a ring) */
 
 /* Why the master killed a worker (decides the recovery text and the metrics label). */
 typedef enum bp_kill_cause {
@@ -170,9 +187,26 @@ typedef struct bp_master {
     void *ctl_nonces;                     /* replay cache for signed ctl messages */
     bp_recovery *recoveries; /* waiting for Redis (BP_RECOVERY_MAX entries), lazily allocated */
     int n_recoveries;        /* entries used */
-    bp_sweep sweeps[BP_SWEEPS_MAX]; /* pending sweeps after worker deaths */
-    int n_sweeps;                   /* entries used */
+    bp_sweep sweeps[BP_SWEEPS_MAX];        /* pending sweeps after worker deaths */
+    int n_sweeps;                          /* entries used */
+    bp_put_back put_back[BP_PUT_BACK_MAX]; /* jobs the master put back (ring) */
+    unsigned put_back_next;                /* next ring entry */
+    int client_kill_refused;               /* Redis refuses CLIENT KILL: said once */
+    int dead_pool_started;                 /* start-up: dead pool's connections closed */
+    int64_t dead_pool_next_mono;           /* next look at the token registry, -1 = none needed */
 } bp_master;
+
+/* Liveness and readiness (bp_readiness.c). */
+typedef struct bp_pool_health {
+    bool live;               /* the master loop runs and reaches Redis */
+    bool ready;              /* live, not stopping, every configured worker connected */
+    int want;                /* configured workers, all queues */
+    int up;                  /* connected, not retiring */
+    char why_not_live[256];  /* "" when live */
+    char why_not_ready[320]; /* "" when ready */
+} bp_pool_health;
+
+void bp_master_health(const bp_master *m, bp_pool_health *h);
 
 /* bullpen run: returns the exit code. */
 int bp_master_run(const bp_run_options *opts);
@@ -200,8 +234,9 @@ int bp_supervisor_poll_fds(const bp_master *m, struct pollfd *p, int cap); /* li
 
 /* bp_health.c */
 void bp_health_on_heartbeat(bp_master *m, const char *json, size_t len);
-void bp_health_tick(bp_master *m);      /* pings, verdicts, host key */
-void bp_health_on_sub_up(bp_master *m); /* forgive silence during an outage */
+void bp_health_tick(bp_master *m);           /* pings, verdicts, host key */
+void bp_health_on_sub_up(bp_master *m);      /* forgive silence during an outage */
+void bp_health_write_host_key(bp_master *m); /* the worker table `bullpen stats` reads */
 /* a heartbeat that came over s's local link (bp_worker_link.h, kind "hb") */
 void bp_health_on_link_heartbeat(bp_master *m, bp_slot *s, const char *json);
 
@@ -211,6 +246,11 @@ void bp_housekeeping_on_delayed(bp_master *m, const char *channel, const char *m
 void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout);
 void bp_housekeeping_flush(bp_master *m);     /* retry recoveries Redis refused */
 void bp_housekeeping_on_sub_up(bp_master *m); /* promote at once: messages may be lost */
+/* bp_housekeeping_recover.c: a worker's token in the host's registry while it runs, so a
+ * new master recovers its jobs at once if the whole pool died; the start-up sweep. */
+void bp_housekeeping_register(bp_master *m, const bp_slot *s);
+void bp_housekeeping_unregister(bp_master *m, const bp_slot *s);
+void bp_housekeeping_dead_pool_tick(bp_master *m); /* sweeps; start-up; registry */
 
 /* bp_master.c: in a freshly forked worker, let go of what belongs to the master alone
  * (the -d readiness pipe, the pidfile lock fd, the metrics socket). */

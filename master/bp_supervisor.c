@@ -174,6 +174,7 @@ static int spawn(bp_master *m, bp_slot *s)
     s->job[0] = '\0';
     s->jobs_done = s->jobs_failed = s->jobs_us = 0;
     snprintf(s->state, sizeof(s->state), "starting");
+    bp_housekeeping_register(m, s);
     bp_log_debug("forked worker %d (pid %ld) for '%s'", s->index, (long)pid, s->q.name);
     return 0;
 }
@@ -385,6 +386,8 @@ static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct ru
                     ru->ru_maxrss);
     if (!clean)
         bp_housekeeping_recover(m, s, reason, s->kill_cause == BP_KILL_TIMEOUT);
+    else
+        bp_housekeeping_unregister(m, s);
 
     if (WIFEXITED(status) && WEXITSTATUS(status) == EX_CONFIG && !m->halted) {
         m->halted = 1;

@@ -136,13 +136,16 @@ static void renew_lock(bp_worker *w)
 {
     char id[sizeof(w->job_id)];
     int64_t now = bp_mono_ms();
-    int due;
+    unsigned long gen;
+    int due, changed;
     bp_err err;
     int rc = -1;
 
     pthread_mutex_lock(&w->state_lock);
     due = w->job_id[0] != '\0' && now - w->lock_extended_mono >= w->spec->queue->lock_renew_ms;
     memcpy(id, w->job_id, sizeof(id));
+    gen = w->job_gen;
+    due = due && (gen & 1) != 0; /* odd: running; even: its finish began, the lock goes */
     pthread_mutex_unlock(&w->state_lock);
     if (!due)
         return;
@@ -151,10 +154,13 @@ static void renew_lock(bp_worker *w)
         rc = bp_queue_extend_lock(w->client, &w->q, id, &err);
     pthread_mutex_unlock(&w->client_lock);
     pthread_mutex_lock(&w->state_lock);
-    if (rc >= 0 && strcmp(id, w->job_id) == 0)
+    changed = gen != w->job_gen; /* its finish began (the lock is gone on purpose) */
+    if (rc >= 0 && !changed)
         w->lock_extended_mono = now;
     pthread_mutex_unlock(&w->state_lock);
-    if (rc == 0)
+    if (rc == 0 && changed)
+        bp_log_debug("job %s: finished while its lock was being renewed", id);
+    else if (rc == 0)
         bp_log_warn("job %s: lock lost (taken by the stalled check or another worker); its "
                     "outcome will not be recorded",
                     id);
@@ -339,7 +345,9 @@ static void *keeper_main(void *arg)
         }
         if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && master_gone(w)) {
             if (!atomic_exchange(&w->stopping, 1))
-                bp_log_warn("the master is gone: stopping after the current job");
+                bp_log_warn(atomic_load(&w->state) == BP_WORKER_BUSY
+                                ? "the master is gone: stopping after the current job"
+                                : "the master is gone: stopping");
             bp_worker_wake(w);
             p[1].fd = -1;
         }

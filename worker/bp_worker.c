@@ -317,6 +317,7 @@ static void begin_job(bp_worker *w, const bp_job *job)
         timeout = cap; /* the shorter of opts.timeout and job_timeout_ms */
     pthread_mutex_lock(&w->state_lock);
     snprintf(w->job_id, sizeof(w->job_id), "%s", job->id);
+    w->job_gen++;
     w->job_started_ms = bp_now_ms();
     w->job_timeout_ms = timeout;
     w->lock_extended_mono = bp_mono_ms();
@@ -378,6 +379,9 @@ static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
     const char *reason = override_error != NULL ? override_error : res->error;
     char stack[1024] = "";
 
+    pthread_mutex_lock(&w->state_lock); /* the keeper stops renewing this job's lock now */
+    w->job_gen++;
+    pthread_mutex_unlock(&w->state_lock);
     if (reason != NULL) /* Bull's stacktrace entry: err.stack, "Error: <message>\n    at ..." */
         snprintf(stack, sizeof(stack), "Error: %.700s\n    at %s (bullpen worker %d, pid %ld)",
                  reason, job->name, w->spec->index, (long)getpid());
@@ -458,11 +462,14 @@ static bp_job *run_job(bp_worker *w, bp_job *job)
     return next;
 }
 
-static void apply_signals(bp_worker *w)
+static void apply_signals(bp_worker *w, const bp_job *in_hand)
 {
     if (pending_stop && !atomic_load(&w->stopping)) {
         atomic_store(&w->stopping, 1);
-        bp_log_info("stopping: finishing the current job first");
+        if (in_hand != NULL)
+            bp_log_info("stopping: finishing job %s first", in_hand->id);
+        else
+            bp_log_info("stopping: idle, no job to finish");
     }
     if (pending_reopen) {
         pending_reopen = 0;
@@ -536,7 +543,7 @@ static void main_loop(bp_worker *w)
         char *id = NULL;
 
         mark_loop(w);
-        apply_signals(w);
+        apply_signals(w, job);
         if (job != NULL) {
             bp_job *next = run_job(w, job);
             bp_job_free(job);

@@ -57,6 +57,9 @@ typedef struct bp_worker {
     int64_t job_timeout_ms;     /* 0 = none */
     int64_t lock_extended_mono; /* last successful extension (monotonic ms) */
     char cancel_job_id[256];    /* ctl cancel that arrived for this job id */
+    unsigned long job_gen;      /* bumped when a job begins (odd: running) and when its
+                                   finish starts (even): the keeper renews only odd ones,
+                                   and one that raced the finish knows it lost nothing */
 
     volatile int cancel;             /* handlers poll this: non-zero = stop */
     _Atomic int cancel_reason;       /* bp_cancel_reason */

@@ -13,7 +13,7 @@ h=$src/worker/handlers
 # shellcheck disable=SC2046
 cc -std=gnu11 -O2 -g -D_GNU_SOURCE -o "$out/document_bench" "$src/tests/bench/document_bench.c" \
     "$h/bp_document.c" "$h/bp_docdata.c" "$h/bp_extract.c" "$h/bp_markdown.c" "$h/bp_html.c" "$h/bp_chunk.c" \
-    "$h/bp_result.c" "$src/common/bp_log.c" "$src/common/bp_err.c" \
+    "$h/bp_result.c" "$src/common/bp_log.c" "$src/common/bp_err.c" "$src/common/bp_confine.c" \
     -I"$h" -I"$src/worker" -I"$src/common" -I"$src/config" \
     $(pkg-config --cflags --libs libxml-2.0 hiredis jansson libcrypto) -lpthread
 
