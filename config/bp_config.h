@@ -99,6 +99,7 @@ typedef struct bp_queue_config {
     int max_stalled;             /* default 1 */
     int job_timeout_ms;          /* default 0 = only opts.timeout */
     int block_timeout_s;         /* BRPOPLPUSH timeout (Bull's drainDelay), default 30 */
+    int lease_max;               /* jobs a worker leases per round trip, 1 = one at a time */
     bp_handler_config *handlers; /* in file order */
     size_t n_handlers;           /* entries in handlers */
     int line;                    /* line of the queue's group */

@@ -154,6 +154,8 @@ const bp_config_key bp_config_keys[] = {
      NULL, NULL, "stalls (or worker deaths) before a job fails (Bull maxStalledCount)"},
     {BP_SCOPE_QUEUE, "job_timeout_ms", BP_KEY_INT, QUE(job_timeout_ms), 0, NULL, 0, INT_MAX, 0,
      0, 0, NULL, NULL, "time limit of every job, 0 = only the job's opts.timeout"},
+    {BP_SCOPE_QUEUE, "lease_max", BP_KEY_INT, QUE(lease_max), 16, NULL, 1, 256, 0, 0, 0, NULL,
+     NULL, "most jobs a worker takes per round trip from a backlog, 1 = one at a time"},
     {BP_SCOPE_QUEUE, "block_timeout_s", BP_KEY_INT, QUE(block_timeout_s), 30, NULL, 1, 3600, 0,
      0, 0, NULL, NULL, "BRPOPLPUSH timeout when the queue is empty (Bull drainDelay)"},
     {BP_SCOPE_QUEUE, "handlers", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, REQ, 0, 0, NULL,

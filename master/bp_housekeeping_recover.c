@@ -34,6 +34,7 @@
 #include "bp_log.h"
 #include "bp_master.h"
 #include "bp_metrics.h"
+#include "bp_queue_lease.h"
 
 #define BP_SWEEP_EVERY_MS   1000   /* a live worker locks a pulled job within milliseconds */
 #define BP_ORPHANS_MAX      1000   /* candidates per sweep; more are left to the stalled check */
@@ -251,7 +252,21 @@ static int do_recover(bp_master *m, const bp_recovery *p)
     if (m->client == NULL)
         return -1;
     if (kill_conns(m, p->conn_ids, p->n_conn_ids) != 0)
-        return -1; /* Redis may still serve its pull: do not move anything yet */
+        return -1;   /* Redis may still serve its pull: do not move anything yet */
+    if (p->leases) { /* jobs it leased but never started: back without a stall, first */
+        int k = bp_queue_lease_return_token(m->client, &p->q, p->q.token, p->running, &err);
+        if (k < 0) {
+            bp_log_error("cannot return the leased jobs of a dead worker on '%s': %s; will retry",
+                         p->q.name, err.msg);
+            if (err.kind != BP_ERR_REPLY)
+                bp_master_redis_drop(m, err.msg);
+            return -1;
+        }
+        if (k > 0)
+            bp_log_notice("%d job%s a dead worker of '%s' had leased but not started went back "
+                          "to wait (no stall)",
+                          k, k == 1 ? "" : "s", p->q.name);
+    }
     if (p->timeout)
         n = bp_queue_fail_token(m->client, &p->q, p->q.token, p->reason, &err);
     else
@@ -350,6 +365,10 @@ void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool 
     p.timeout = timeout;
     memcpy(p.conn_ids, s->conn_ids, sizeof(p.conn_ids));
     p.n_conn_ids = s->n_conn_ids;
+    p.leases = s->lease_max > 1;
+    if (s->shared != NULL)
+        snprintf(p.running, sizeof(p.running), "%.*s", (int)sizeof(p.running) - 1,
+                 s->shared->running);
     if (timeout)
         snprintf(p.reason, sizeof(p.reason), "Promise timed out after %lld milliseconds",
                  (long long)s->job_timeout_ms);

@@ -33,6 +33,8 @@ typedef struct bp_recovery {
     bool timeout;                         /* a timeout kill: fail by the retry rules */
     long long conn_ids[BP_SLOT_CONN_IDS]; /* its Redis connections, closed first */
     int n_conn_ids;                       /* entries used */
+    bool leases;                          /* its queue leases jobs (lease_max > 1) */
+    char running[256];                    /* the job its handler ran, "" = none */
 } bp_recovery;
 
 #define BP_RECOVERY_MAX 256 /* more waiting than this are left to the stalled check */
@@ -108,10 +110,12 @@ typedef struct bp_slot {
     long long jobs_failed;
     long long jobs_us; /* total run time of its finished jobs */
     long long rss_kb;
-    int block_timeout_s; /* its queue's block_timeout_s when it was forked */
-    long long echo_seq;  /* last ping it echoed over Redis (proves client + subscriber) */
-    long long sub_count; /* its subscriber's (re)subscriptions: a new one forgives pings */
-    long long cmds;      /* Redis commands it reported sending (its process total) */
+    int block_timeout_s;      /* its queue's block_timeout_s when it was forked */
+    int lease_max;            /* its queue's lease_max when it was forked */
+    bp_worker_shared *shared; /* page shared with the worker (running job), NULL = none */
+    long long echo_seq;       /* last ping it echoed over Redis (proves client + subscriber) */
+    long long sub_count;      /* its subscriber's (re)subscriptions: a new one forgives pings */
+    long long cmds;           /* Redis commands it reported sending (its process total) */
 } bp_slot;
 
 typedef struct bp_run_options {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -65,6 +66,8 @@ static bp_slot *new_slot(bp_master *m, int queue_idx)
     for (int i = 0; i < m->n_slots; i++) {
         if (!m->slots[i].in_use && m->slots[i].pid == 0) {
             s = &m->slots[i];
+            if (s->shared != NULL)
+                munmap(s->shared, sizeof(*s->shared));
             break;
         }
     }
@@ -125,6 +128,7 @@ static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
     spec.master_pid = master_pid;
     spec.master_pipe_fd = m->death_pipe[0];
     spec.link_fd = s->link.worker_fd;
+    spec.shared = s->shared;
     snprintf(spec.to_worker_channel, sizeof(spec.to_worker_channel), "%s", m->to_worker_channel);
     snprintf(spec.heartbeat_channel, sizeof(spec.heartbeat_channel), "%s", m->heartbeat_channel);
     spec.start_paused = m->quiet;
@@ -139,6 +143,13 @@ static int spawn(bp_master *m, bp_slot *s)
     bp_err err;
     pid_t pid;
 
+    if (s->shared == NULL) {
+        void *page = mmap(NULL, sizeof(*s->shared), PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        s->shared = page != MAP_FAILED ? page : NULL; /* without: a death stalls its lease */
+    }
+    if (s->shared != NULL)
+        s->shared->running[0] = '\0';
     bp_worker_link_close(&s->link);
     if (bp_worker_link_open(&s->link, &err) != 0) /* the pool runs without: recovery sweeps */
         bp_log_warn("worker %d: %s; its Redis connections cannot be closed at its death", s->index,
@@ -160,6 +171,7 @@ static int spawn(bp_master *m, bp_slot *s)
     setpgid(pid, pid); /* also here, so a kill of the group right away cannot miss */
     s->pid = pid;
     s->block_timeout_s = m->cfg->queues[s->queue_idx].block_timeout_s;
+    s->lease_max = m->cfg->queues[s->queue_idx].lease_max;
     s->echo_seq = 0;
     s->sub_count = 0;
     s->cmds = 0;

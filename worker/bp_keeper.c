@@ -205,6 +205,11 @@ static int next_wait_ms(bp_worker *w, const keeper_timers *t)
         wait = t->next_sub_try - mono;
     if (wait < 0)
         wait = 0;
+    if (w->lease.max > 1) {
+        int lw = bp_lease_keeper_wait_ms(w); /* a leased job's start, completions waiting */
+        if (lw >= 0 && lw < wait)
+            wait = lw;
+    }
     return (int)(wait > 60000 ? 60000 : wait);
 }
 
@@ -366,6 +371,8 @@ static void *keeper_main(void *arg)
         }
         check_deadline(w);
         renew_lock(w);
+        if (w->lease.max > 1)
+            bp_lease_keeper_tick(w);
         if (bp_mono_ms() >= t.next_heartbeat) {
             update_title(w);
             bp_worker_heartbeat(w, w->spec->link_fd < 0);

@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "bp_log.h"
+#include "bp_queue_lease.h"
 #include "bp_worker_internal.h"
 #include "bp_worker_link.h"
 
@@ -370,7 +371,7 @@ static char *cancel_text(bp_worker *w)
 static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
                           const char *override_error)
 {
-    bool fetch_next = !atomic_load(&w->stopping) && !atomic_load(&w->paused);
+    bool fetch_next = w->lease.max <= 1 && !atomic_load(&w->stopping) && !atomic_load(&w->paused);
     bp_job *next = NULL;
     bp_err err;
     int rc = -1;
@@ -422,8 +423,11 @@ static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
     return next;
 }
 
-/* Run one job through its handler and finish it. Returns the next job (fetch next). */
-static bp_job *run_job(bp_worker *w, bp_job *job)
+/* Run one job through its handler and finish it. Returns the next job (fetch next). With
+ * leases (lease_max > 1) a completion joins the batch (bp_lease.c) and takes job with it;
+ * a failure is recorded at once, after the batch; NULL is returned. leased: job came from a
+ * lease (its start is not recorded yet), locked_mono: when its lock was set. */
+static bp_job *run_job(bp_worker *w, bp_job *job, bool leased, int64_t locked_mono)
 {
     bp_result res = {0};
     bp_job_ctx ctx = {
@@ -445,17 +449,51 @@ static bp_job *run_job(bp_worker *w, bp_job *job)
     int64_t t0 = bp_mono_us();
 
     begin_job(w, job);
+    if (leased) { /* its lock was set at the lease: renew on that clock */
+        pthread_mutex_lock(&w->state_lock);
+        w->lock_extended_mono = locked_mono;
+        pthread_mutex_unlock(&w->state_lock);
+    }
+    bp_lease_begin(w, job, leased);
     bp_handlers_run(w->spec->handlers, &ctx, &res);
     cancelled = cancel_text(w); /* a cancelled run fails, whatever the handler returned */
-    next = finish_job(w, job, &res, cancelled);
+    if (w->lease.max > 1) {
+        int64_t started = bp_lease_end(w);
+        if (cancelled == NULL && res.error == NULL) {
+            pthread_mutex_lock(&w->state_lock); /* the keeper stops renewing this lock */
+            w->job_gen++;
+            pthread_mutex_unlock(&w->state_lock);
+            bp_lease_add_done(w, job, res.value, res.len, started); /* takes job and value */
+            res.value = NULL;
+            job = NULL;
+        } else {
+            bp_lease_flush(w, false); /* the completions before it keep their order */
+            if (started > 0) {
+                const char *ids[1] = {job->id};
+                bp_err err;
+                pthread_mutex_lock(&w->client_lock);
+                if (bp_worker_client_ensure(w, &err) != 0 ||
+                    bp_queue_mark_started(w->client, &w->q, ids, &started, 1, &err) < 0)
+                    bp_log_warn("job %s: cannot record its start: %s", ids[0], err.msg);
+                pthread_mutex_unlock(&w->client_lock);
+            }
+        }
+    } else if (w->spec->shared != NULL) {
+        bp_lease_end(w);
+    }
+    next = job != NULL ? finish_job(w, job, &res, cancelled) : NULL;
     atomic_fetch_add(&w->jobs_us, (long long)(bp_mono_us() - t0));
     if (cancelled != NULL || res.error != NULL)
         atomic_fetch_add(&w->jobs_failed, 1);
     else
         atomic_fetch_add(&w->jobs_done, 1);
-    bp_log_debug("job %s (%s) %s in %lld us", job->id, job->name,
-                 cancelled != NULL || res.error != NULL ? "failed" : "completed",
-                 (long long)(bp_mono_us() - t0));
+    if (job != NULL) {
+        bp_log_debug("job %s (%s) %s in %lld us", job->id, job->name,
+                     cancelled != NULL || res.error != NULL ? "failed" : "completed",
+                     (long long)(bp_mono_us() - t0));
+        if (w->lease.max > 1)
+            bp_job_free(job); /* the batch did not take it: it failed */
+    }
     free(cancelled);
     bp_result_clear(&res);
     end_job(w);
@@ -531,21 +569,74 @@ static void worker_cleanup(bp_worker *w)
     close(w->wake_pipe[1]);
     close(w->keeper_pipe[0]);
     close(w->keeper_pipe[1]);
+    bp_lease_destroy(w);
     pthread_mutex_destroy(&w->client_lock);
     pthread_mutex_destroy(&w->state_lock);
+}
+
+/* With leases: run the leased jobs, record them in batches, lease more; pull (blocking)
+ * only when the queue is empty. A stop or a pause first records what is done and gives the
+ * leased jobs back. */
+static void main_loop_leased(bp_worker *w)
+{
+    for (;;) {
+        bp_job *job;
+        int64_t locked = 0;
+        char *id = NULL;
+
+        mark_loop(w);
+        apply_signals(w, NULL);
+        if (atomic_load(&w->stopping) || atomic_load(&w->paused)) {
+            bp_lease_give_back(w);
+            if (atomic_load(&w->stopping))
+                break;
+            struct pollfd p = {.fd = w->wake_pipe[0], .events = POLLIN};
+            set_state(w, BP_WORKER_PAUSED);
+            if (poll(&p, 1, BP_WORKER_PAUSE_POLL_MS) > 0)
+                drain_fd(w->wake_pipe[0]);
+            continue;
+        }
+        job = bp_lease_next(w, &locked);
+        if (job != NULL) {
+            run_job(w, job, true, locked);
+            if (bp_lease_flush_due(w))
+                bp_lease_flush(w, !atomic_load(&w->stopping) && !atomic_load(&w->paused));
+            continue;
+        }
+        /* nothing leased: record what is done and lease more in the same round trip */
+        bp_lease_flush(w, true);
+        if ((job = bp_lease_next(w, &locked)) != NULL) {
+            run_job(w, job, true, locked);
+            if (bp_lease_flush_due(w))
+                bp_lease_flush(w, !atomic_load(&w->stopping) && !atomic_load(&w->paused));
+            continue;
+        }
+        set_state(w, BP_WORKER_IDLE);
+        if (pull_one(w, &id) == 1) {
+            job = take_pulled(w, id);
+            free(id);
+            if (job != NULL)
+                run_job(w, job, false, bp_mono_ms()); /* its completion starts a batch */
+        }
+    }
+    set_state(w, BP_WORKER_DRAINING);
 }
 
 static void main_loop(bp_worker *w)
 {
     bp_job *job = NULL;
 
+    if (w->lease.max > 1) {
+        main_loop_leased(w);
+        return;
+    }
     while (!atomic_load(&w->stopping) || job != NULL) {
         char *id = NULL;
 
         mark_loop(w);
         apply_signals(w, job);
         if (job != NULL) {
-            bp_job *next = run_job(w, job);
+            bp_job *next = run_job(w, job, false, 0);
             bp_job_free(job);
             job = next;
             continue;
@@ -586,6 +677,7 @@ int bp_worker_main(const bp_worker_spec *spec)
     bp_backoff_init(&w.reconnect, BP_WORKER_RECONNECT_BASE_MS, BP_WORKER_RECONNECT_MAX_MS, 0);
     pthread_mutex_init(&w.client_lock, NULL);
     pthread_mutex_init(&w.state_lock, NULL);
+    bp_lease_init(&w);
     if (pipe2(w.wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
         pipe2(w.keeper_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         bp_log_error("cannot create pipes: %s", strerror(errno));

@@ -16,6 +16,10 @@
   ARGV[7]  failed: the stack line to append to stacktrace, "" for none
   ARGV[8]  "1" to take the next job from wait in the same call
   ARGV[9]  lock duration (ms) for the fetched job
+  ARGV[10] (reserved for the metrics of Bull's queue settings)
+  ARGV[11] processedOn of a leased job (lease.lua) whose handler started without being
+           marked yet: set it and publish active@token before the job is finished, so its
+           events keep their order; "" or absent = already marked
 
   Returns {code, next, id}
     code  1 completed, 2 failed for good, 3 retry after a backoff (delayed),
@@ -100,6 +104,10 @@ if lock ~= token then return {-6, false, id} end
 -- opts, deid, stacktrace, and name to tell a missing hash (every field nil)
 local f = redis.call('HMGET', jk, 'opts', 'deid', 'stacktrace', 'name')
 if not f[1] and not f[4] then return {-1, false, id} end
+if ARGV[11] and ARGV[11] ~= '' then -- a leased job started in this batch
+  redis.call('HSET', jk, 'processedOn', ARGV[11])
+  redis.call('PUBLISH', base .. 'active@' .. token, id)
+end
 redis.call('DEL', jk .. ':lock')
 redis.call('SREM', base .. 'stalled', id)
 if redis.call('LREM', active, -1, id) == 0 then return {-3, false, id} end
