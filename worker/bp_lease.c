@@ -163,10 +163,14 @@ static void record(bp_worker *w, bp_lease_done_entry *d, int n, int more, int64_
         }
         if (rc >= 0 || err.kind == BP_ERR_REPLY || n == 0 || bp_mono_ms() >= give_up)
             break;
-        if (attempt == 0)
-            bp_log_warn("'%s': cannot record %d completion%s yet: %s; retrying while their locks "
-                        "last",
-                        w->q.name, n, n == 1 ? "" : "s", err.msg);
+        if (attempt == 0 && n == 1)
+            bp_log_warn("job %s of '%s': cannot record its outcome yet: %s; retrying while its "
+                        "lock lasts",
+                        d[0].job->id, w->q.name, err.msg);
+        else if (attempt == 0)
+            bp_log_warn("'%s': cannot record %d completions yet (jobs %s to %s): %s; retrying "
+                        "while their locks last",
+                        w->q.name, n, d[0].job->id, d[n - 1].job->id, err.msg);
         pthread_mutex_unlock(&w->client_lock);
         bp_sleep_ms(bp_backoff_next(&w->reconnect));
         pthread_mutex_lock(&w->client_lock);
