@@ -163,11 +163,13 @@ static int read_workers(bp_conn *c, const bp_config *cfg, json_t *workers, json_
             if (json_is_object(doc)) /* json_array_append_new steals the new object */
                 json_array_append_new(
                     masters,
-                    json_pack("{s:O?, s:O?, s:b, s:b, s:O?, s:O?}", "host",
+                    json_pack("{s:O?, s:O?, s:b, s:b, s:O?, s:O?, s:f}", "host",
                               json_object_get(doc, "host"), "pid", json_object_get(doc, "pid"),
                               "live", json_is_true(json_object_get(doc, "live")), "ready",
                               json_is_true(json_object_get(doc, "ready")), "want",
-                              json_object_get(doc, "want"), "up", json_object_get(doc, "up")));
+                              json_object_get(doc, "want"), "up", json_object_get(doc, "up"),
+                              "commands_per_s",
+                              json_number_value(json_object_get(doc, "commands_per_s"))));
             json_decref(doc);
             freeReplyObject(g);
         }
@@ -204,15 +206,19 @@ static void print_table(json_t *queues, json_t *workers, json_t *masters)
     fprintf(stdout, "\n%zu master%s\n", json_array_size(masters),
             json_array_size(masters) == 1 ? "" : "s");
     if (json_array_size(masters) > 0)
-        fprintf(stdout, "%-20s %8s %-5s %-5s %s\n", "host", "pid", "live", "ready", "workers");
+        fprintf(stdout, "%-20s %8s %-5s %-5s %10s %s\n", "host", "pid", "live", "ready",
+                "Redis cmd/s", "workers");
     json_array_foreach(masters, i, v)
     {
-        fprintf(stdout, "%-20s %8lld %-5s %-5s %lld of %lld connected\n", str_of(v, "host"),
+        char up[48];
+        snprintf(up, sizeof(up), "%lld of %lld connected",
+                 (long long)json_integer_value(json_object_get(v, "up")),
+                 (long long)json_integer_value(json_object_get(v, "want")));
+        fprintf(stdout, "%-20s %8lld %-5s %-5s %11.2f %s\n", str_of(v, "host"),
                 (long long)json_integer_value(json_object_get(v, "pid")),
                 json_is_true(json_object_get(v, "live")) ? "yes" : "no",
                 json_is_true(json_object_get(v, "ready")) ? "yes" : "no",
-                (long long)json_integer_value(json_object_get(v, "up")),
-                (long long)json_integer_value(json_object_get(v, "want")));
+                json_number_value(json_object_get(v, "commands_per_s")), up);
     }
     fprintf(stdout, "\n%zu worker%s\n", json_array_size(workers),
             json_array_size(workers) == 1 ? "" : "s");

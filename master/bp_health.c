@@ -307,8 +307,10 @@ void bp_health_tick(bp_master *m)
                 m->cmds_idle_window = 0; /* a job ran (or a worker started) in this window */
             jobs += m->slots[i].pid > 0 ? m->slots[i].jobs_done + m->slots[i].jobs_failed : 0;
         }
-        if (jobs != m->jobs_seen)
+        if (jobs != m->jobs_seen) {
             m->cmds_idle_window = 0;
+            m->jobs_moved_mono = mono;
+        }
         m->jobs_seen = jobs;
     }
     sample_commands(m, mono);
@@ -324,9 +326,16 @@ void bp_health_tick(bp_master *m)
     }
     if (m->client != NULL) {
         char sig[sizeof(m->host_sig)];
+        bp_pool_health h;
+        int health;
+        bp_master_health(m, &h);
+        health = (h.live ? 1 : 0) | (h.ready ? 2 : 0);
         host_signature(m, sig, sizeof(sig));
+        /* live or ready changed: at once; states, jobs, counts: at most once per heartbeat */
         if (m->host_key_mono == 0 || mono - m->host_key_mono >= p->probe_ms ||
+            health != m->host_health ||
             (strcmp(sig, m->host_sig) != 0 && mono - m->host_key_mono >= p->heartbeat_ms)) {
+            m->host_health = health;
             memcpy(m->host_sig, sig, sizeof(sig));
             m->host_key_mono = mono;
             bp_health_write_host_key(m);

@@ -373,13 +373,18 @@ static void periodic(bp_master *m)
     if (now < m->next_metrics_mono)
         return;
     m->next_metrics_mono = now + BP_METRICS_EVERY_MS;
+    /* while jobs move (and a few seconds after: the last completions), and once per probe */
+    bool depths = now - m->jobs_moved_mono <= 3 * BP_METRICS_EVERY_MS ||
+                  now - m->depths_mono >= m->cfg->pool.probe_ms;
     for (size_t qi = 0; qi < m->cfg->n_queues; qi++) {
         int alive = 0;
         for (int i = 0; i < m->n_slots; i++)
             alive +=
                 m->slots[i].pid > 0 && strcmp(m->slots[i].q.name, m->cfg->queues[qi].name) == 0;
         bp_metrics_set_workers(m->metrics, m->cfg->queues[qi].name, alive);
-        if (m->cfg->metrics.listen != NULL && m->client != NULL) {
+        /* queue depths cost an EVALSHA per queue: every 2 s while jobs move, once per
+         * probe_ms while the pool is idle */
+        if (m->cfg->metrics.listen != NULL && m->client != NULL && depths) {
             bp_queue_counts c;
             bp_err err;
             int64_t t0 = bp_mono_us();
@@ -396,6 +401,9 @@ static void periodic(bp_master *m)
                 bp_master_redis_drop(m, err.msg);
             }
         }
+    }
+    if (depths && m->cfg->metrics.listen != NULL && m->client != NULL) {
+        m->depths_mono = now;
     }
 }
 

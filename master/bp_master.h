@@ -166,8 +166,11 @@ typedef struct bp_master {
     double cmds_rate;                /* the pool's own commands per second, last window */
     int cmds_idle_window;            /* every worker stayed idle through this window */
     long long jobs_seen;             /* jobs done + failed by live workers, last tick */
+    int64_t jobs_moved_mono;         /* when jobs_seen last changed */
+    int64_t depths_mono;             /* when the queue depths were last read (/metrics) */
     char host_sig[1024];             /* what the host key last said (states, jobs) */
     int64_t host_key_mono;           /* when it was last written, 0 = never */
+    int host_health;                 /* live (1) and ready (2) as it last said */
 
     int breaker_open;   /* Redis unreachable: no spawns until it answers again */
     int start_failures; /* workers that exited 75 at start, in a row */

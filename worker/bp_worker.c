@@ -579,6 +579,8 @@ static void worker_cleanup(bp_worker *w)
  * leased jobs back. */
 static void main_loop_leased(bp_worker *w)
 {
+    bool backlog = false; /* a job ran since the last empty lease: lease before pulling */
+
     for (;;) {
         bp_job *job;
         int64_t locked = 0;
@@ -603,9 +605,12 @@ static void main_loop_leased(bp_worker *w)
                 bp_lease_flush(w, !atomic_load(&w->stopping) && !atomic_load(&w->paused));
             continue;
         }
-        /* nothing leased: record what is done and lease more in the same round trip */
-        bp_lease_flush(w, true);
+        /* nothing leased: record what is done and lease more in the same round trip (an
+         * idle worker whose pull timed out does not ask: the pull is its only command) */
+        bp_lease_flush(w, backlog);
+        backlog = false;
         if ((job = bp_lease_next(w, &locked)) != NULL) {
+            backlog = true;
             run_job(w, job, true, locked);
             if (bp_lease_flush_due(w))
                 bp_lease_flush(w, !atomic_load(&w->stopping) && !atomic_load(&w->paused));
@@ -615,8 +620,10 @@ static void main_loop_leased(bp_worker *w)
         if (pull_one(w, &id) == 1) {
             job = take_pulled(w, id);
             free(id);
-            if (job != NULL)
+            if (job != NULL) {
                 run_job(w, job, false, bp_mono_ms()); /* its completion starts a batch */
+                backlog = true;
+            }
         }
     }
     set_state(w, BP_WORKER_DRAINING);

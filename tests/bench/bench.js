@@ -242,7 +242,8 @@ async function idleRun(start) {
   await rc.flushdb();
   const w = await start();
   await sleep(5000); // start-up commands are not idle cost
-  const mon = await new Redis(redisOpts).monitor();
+  const monBase = new Redis(redisOpts);
+  const mon = await monBase.monitor();
   const byCmd = {};
   let n = 0;
   mon.on('monitor', (time, args, source) => {
@@ -257,6 +258,7 @@ async function idleRun(start) {
   const after = await redisStats();
   const secs = (Date.now() - t0) / 1000;
   mon.disconnect();
+  monBase.disconnect();
   await stop(w);
   for (const c of ['info']) { n -= byCmd[c] || 0; delete byCmd[c]; } // this script's own
   return { label: w.label, perS: n / secs, perDay: (n / secs) * 86400, secs, byCmd, redisCpuPerS: (after.cpuUs - before.cpuUs) / secs };
