@@ -30,6 +30,12 @@ add_jobs echo '{"n":1}' 1
 add_jobs sleep '{"ms":2000}' 1
 add_jobs echo '{"n":2}' 5
 bp_write_conf "$conf" '{ name = "test"; workers = 1; handlers = ( { job = "*"; type = "echo"; }, { job = "sleep"; type = "sleep"; } ); }'
+# every event of the queue, in the order Redis published them
+events=$BP_TMP/events
+bp_rcli PSUBSCRIBE 'bull:test:active@*' 'bull:test:completed' >"$events" &
+bp_track_pid $!
+subscribed() { grep -q 'completed' "$events"; }
+bp_wait_for subscribed || bp_fail "the event listener did not subscribe"
 "$BULLPEN_BIN" run -c "$conf" >"$log" 2>&1 &
 master=$!
 bp_track_pid "$master"
@@ -52,6 +58,30 @@ for id in 1 2 3 4 5 6 7; do
     [ -n "$p" ] && [ "$p" -le "$f" ] && [ "$t" -le "$p" ] || bp_fail "job $id: timestamp $t processedOn '$p' finishedOn $f out of order"
 done
 [ "$(bp_rcli HGET bull:test:2 returnvalue)" = '{"slept":2000}' ] || bp_fail "sleep job's returnvalue"
+# per job: its active event, then its completed event (a leased job's start is published
+# with its completion or by the keeper, never after it), and one active event each
+check_events() {
+    python3 - "$events" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().split("\n")
+seq = []  # (kind, id) in publication order; raw redis-cli: pmessage, pattern, channel, payload
+for i, l in enumerate(lines):
+    if l == "pmessage" and i + 3 < len(lines):
+        ch, payload = lines[i + 2], lines[i + 3]
+        if "active@" in ch:
+            seq.append(("active", payload))
+        elif ch.endswith(":completed"):
+            seq.append(("completed", str(json.loads(payload)["jobId"])))
+for jid in map(str, range(1, 8)):
+    kinds = [k for k, j in seq if j == jid]
+    if kinds != ["active", "completed"]:
+        sys.exit("job %s: events %s, want active then completed" % (jid, kinds))
+PY
+}
+have_events() { [ "$(grep -c '"jobId"' "$events")" -ge 7 ]; }
+bp_wait_for have_events || { cat "$events"; bp_fail "not every completed event was seen"; }
+check_events || { cat "$events"; bp_fail "events out of order"; }
+echo "ok: $(grep -c "\"jobId\"" "$events") completed and $(grep -c "active@" "$events") active@ lines, each job active then completed"
 echo "ok: a leased job starts when its handler does; a long job gives its lease back at once"
 kill -TERM "$master"
 wait "$master" || bp_fail "master exit code $?"
