@@ -59,6 +59,22 @@ void bp_queue_init(bp_queue *q, const char *prefix, const char *name, const char
     q->lock_duration_ms = lock_duration_ms > 0 ? lock_duration_ms : 30000;
     q->stalled_interval_ms = stalled_interval_ms > 0 ? stalled_interval_ms : 30000;
     q->max_stalled = max_stalled >= 0 ? max_stalled : 1;
+    bp_queue_set_limits(q, 0, 0, NULL, 0, 1000, 2048);
+}
+
+void bp_queue_set_limits(bp_queue *q, int limiter_max, int limiter_duration_ms,
+                         const char *group_key, int metrics_max_points, int log_max_lines,
+                         int log_max_line_bytes)
+{
+    bool on = limiter_max > 0 && limiter_duration_ms > 0;
+
+    q->limiter_max = on ? limiter_max : 0;
+    q->limiter_duration_ms = on ? limiter_duration_ms : 0;
+    snprintf(q->limiter_group_key, sizeof(q->limiter_group_key), "%s",
+             on && group_key != NULL ? group_key : "");
+    q->metrics_max_points = metrics_max_points > 0 ? metrics_max_points : 0;
+    q->log_max_lines = log_max_lines > 0 ? log_max_lines : 0;
+    q->log_max_line_bytes = log_max_line_bytes >= 16 ? log_max_line_bytes : 16;
 }
 
 int bp_queue_key(const bp_queue *q, const char *suffix, char *buf, size_t cap)
@@ -297,7 +313,7 @@ static void schedule_repeat(bp_conn *c, const bp_queue *q, const bp_job *job)
 /* take.lua with id ("" = pop). */
 static int take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_err *err)
 {
-    char active[BP_KEY_MAX], dur[16], now[24];
+    char active[BP_KEY_MAX], dur[16], now[24], lmax[16], ldur[16];
     int64_t now_ms = bp_now_ms();
     bp_args a = {0};
     redisReply *r;
@@ -311,6 +327,11 @@ static int take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_
     args_add(&a, dur, (size_t)snprintf(dur, sizeof(dur), "%d", q->lock_duration_ms));
     args_add(&a, now, (size_t)snprintf(now, sizeof(now), "%" PRId64, now_ms));
     args_str(&a, id);
+    if (q->limiter_max > 0) {
+        args_add(&a, lmax, (size_t)snprintf(lmax, sizeof(lmax), "%d", q->limiter_max));
+        args_add(&a, ldur, (size_t)snprintf(ldur, sizeof(ldur), "%d", q->limiter_duration_ms));
+        args_add(&a, q->limiter_group_key[0] != '\0' ? "1" : "0", 1);
+    }
     r = run(c, q, "take", id[0] != '\0' ? id : NULL, 1, &a, err);
     if (r == NULL)
         return -1;
@@ -318,6 +339,8 @@ static int take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_
         rc = 0; /* nothing waiting */
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
         rc = 0; /* the hash vanished: dropped from active */
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        rc = 2; /* the rate limiter parked it in delayed */
     } else if (bp_job_from_reply(r, now_ms, out, err) == 0) {
         rc = 1;
         schedule_repeat(c, q, *out);
@@ -373,7 +396,7 @@ static int finish(bp_conn *c, const bp_queue *q, const char *token, const char *
                   const char *value, size_t value_len, const char *stack, bool fetch_next,
                   bp_job **next, bp_err *err)
 {
-    char active[BP_KEY_MAX], dur[16], now[24];
+    char active[BP_KEY_MAX], dur[16], now[24], points[16];
     int64_t now_ms = bp_now_ms();
     bp_args a = {0};
     redisReply *r;
@@ -392,8 +415,13 @@ static int finish(bp_conn *c, const bp_queue *q, const char *token, const char *
     args_add(&a, value, value_len);
     args_add(&a, now, (size_t)snprintf(now, sizeof(now), "%" PRId64, now_ms));
     args_str(&a, stack != NULL ? stack : "");
-    args_add(&a, fetch_next && next != NULL ? "1" : "0", 1);
+    /* no fetch-next with a rate limiter, as in Bull: every take must pass take.lua's limiter */
+    args_add(&a, fetch_next && next != NULL && q->limiter_max == 0 ? "1" : "0", 1);
     args_add(&a, dur, (size_t)snprintf(dur, sizeof(dur), "%d", q->lock_duration_ms));
+    if (q->metrics_max_points > 0)
+        args_add(&a, points, (size_t)snprintf(points, sizeof(points), "%d", q->metrics_max_points));
+    else
+        args_add(&a, "", 0);
     r = run(c, q, "finish", id[0] != '\0' ? id : NULL, 1, &a, err);
     if (r == NULL)
         return -1;
@@ -548,18 +576,36 @@ int bp_queue_progress(bp_conn *c, const bp_queue *q, const char *job_id, const c
     return 0;
 }
 
+/* The bytes of line to keep: at most max, never ending inside a UTF-8 sequence. */
+static size_t log_cut(const char *line, size_t max)
+{
+    size_t n = strlen(line);
+
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80)
+        n--; /* line[n] continues a sequence: cut before the sequence starts */
+    return n;
+}
+
 int bp_queue_log(bp_conn *c, const bp_queue *q, const char *job_id, const char *line, bp_err *err)
 {
-    char jk[BP_KEY_MAX], logs[BP_KEY_MAX], suffix[BP_KEY_MAX];
+    char jk[BP_KEY_MAX], logs[BP_KEY_MAX], suffix[BP_KEY_MAX], keep[16];
     bp_args a = {0};
     redisReply *r;
 
+    if (q->log_max_lines == 0)
+        return 0; /* job logs are off for this queue */
+    if (line == NULL)
+        line = "";
     if (snprintf(suffix, sizeof(suffix), "%s:logs", job_id) >= (int)sizeof(suffix) ||
         key_of(q, job_id, jk, err) < 0 || key_of(q, suffix, logs, err) < 0)
         return -1;
     args_str(&a, jk);
     args_str(&a, logs);
-    args_str(&a, line != NULL ? line : "");
+    args_add(&a, line, log_cut(line, (size_t)q->log_max_line_bytes));
+    args_add(&a, keep, (size_t)snprintf(keep, sizeof(keep), "%d", q->log_max_lines));
     r = run(c, q, "log", job_id, 2, &a, err);
     if (r == NULL)
         return -1;
@@ -707,7 +753,7 @@ out_clear:
 }
 
 /* counts.lua: the six counts and the pause flag. */
-static int counts(bp_conn *c, const bp_queue *q, long long out[7], bp_err *err)
+static int counts(bp_conn *c, const bp_queue *q, long long out[8], bp_err *err)
 {
     char wait[BP_KEY_MAX];
     bp_args a = {0};
@@ -721,8 +767,8 @@ static int counts(bp_conn *c, const bp_queue *q, long long out[7], bp_err *err)
     r = run(c, q, "counts", NULL, 1, &a, err);
     if (r == NULL)
         return -1;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 7) {
-        for (int i = 0; i < 7; i++)
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 8) {
+        for (int i = 0; i < 8; i++)
             out[i] = int_of(r->element[i]);
         rc = 0;
     } else {
@@ -734,10 +780,11 @@ static int counts(bp_conn *c, const bp_queue *q, long long out[7], bp_err *err)
 
 int bp_queue_get_counts(bp_conn *c, const bp_queue *q, bp_queue_counts *out, bp_err *err)
 {
-    long long v[7];
+    long long v[8];
 
     if (counts(c, q, v, err) != 0)
         return -1;
+    out->limited = v[7];
     out->waiting = v[0];
     out->active = v[1];
     out->completed = v[2];
@@ -749,7 +796,7 @@ int bp_queue_get_counts(bp_conn *c, const bp_queue *q, bp_queue_counts *out, bp_
 
 int bp_queue_is_paused(bp_conn *c, const bp_queue *q, bp_err *err)
 {
-    long long v[7];
+    long long v[8];
 
     if (counts(c, q, v, err) != 0)
         return -1;

@@ -16,6 +16,10 @@
   ARGV[7]  failed: the stack line to append to stacktrace, "" for none
   ARGV[8]  "1" to take the next job from wait in the same call
   ARGV[9]  lock duration (ms) for the fetched job
+  ARGV[10] metrics: maxDataPoints of K(metrics:completed|failed), "" = no metrics
+
+  The caller never asks for fetch-next when the queue has a rate limiter (Bull does not
+  either): the limiter runs in take.lua only.
 
   Returns {code, next, id}
     code  1 completed, 2 failed for good, 3 retry after a backoff (delayed),
@@ -69,13 +73,46 @@ local function finished(jk, set, field, val, keepopt, deid)
   end
 end
 
+-- Bull's metrics (bull-protocol.md §7.13) at a completion or final failure: count every
+-- finish, and once a new minute has started push the finishes of the minutes since
+-- (newest at the head, a 0 per skipped minute, at most maxp points), then trim. As in
+-- Bull, the finish that opens the new minute is counted in the next point, not this one.
+local function metrics(key, maxp)
+  local before = redis.call('HINCRBY', key, 'count', 1) - 1
+  local prev = redis.call('HGET', key, 'prevTS')
+  if not prev then
+    redis.call('HSET', key, 'prevTS', now, 'prevCount', 0)
+    return
+  end
+  local n = math.min(math.floor(nowN / 60000) - math.floor(tonumber(prev) / 60000), maxp)
+  if n <= 0 then return end
+  local points = {before - (tonumber(redis.call('HGET', key, 'prevCount')) or 0)}
+  for i = 2, n do points[i] = 0 end
+  for from = 1, #points, 7000 do
+    redis.call('LPUSH', key .. ':data', unpack(points, from, math.min(from + 6999, #points)))
+  end
+  redis.call('LTRIM', key .. ':data', 0, maxp - 1)
+  redis.call('HSET', key, 'prevCount', before, 'prevTS', now)
+end
+
+local function collect(kind)
+  local maxp = tonumber(ARGV[10])
+  if maxp and maxp > 0 then metrics(base .. 'metrics:' .. kind, maxp) end
+end
+
+-- The backoff delay of a retry (bull-protocol.md §4), or nil and the type's name when the
+-- backoff is a custom strategy: those live in a Node worker's settings.backoffStrategies,
+-- which bullpen cannot run. Bull's own worker throws on a type it does not know and leaves
+-- the job in active for the stalled check; bullpen fails it, naming the type.
 local function backoff_ms(b, made)
+  if b == nil or b == false or b == cjson.null or b == '' then return 0 end
   if type(b) == 'number' then return math.floor(b) end
-  if type(b) ~= 'table' then return 0 end
-  local d = tonumber(b.delay) or 0
-  if b.type == 'fixed' then return math.floor(d) end
-  if b.type == 'exponential' then return math.floor((2 ^ made - 1) * d + 0.5) end
-  return 0 -- a custom strategy lives in a Node worker's settings: retry at once
+  local t = type(b) == 'table' and b.type or nil
+  local d = type(b) == 'table' and tonumber(b.delay) or 0
+  if t == 'fixed' then return math.floor(d) end
+  if t == 'exponential' then return math.floor((2 ^ made - 1) * d + 0.5) end
+  if type(b) == 'table' and t == nil then t = 'undefined' end
+  return nil, tostring(t or b)
 end
 
 if id == '' then
@@ -113,6 +150,7 @@ if mode == 'completed' then
     keep = bp_decode(f[1]).removeOnComplete
   end
   finished(jk, base .. 'completed', 'returnvalue', value, keep, f[2])
+  collect('completed')
   redis.call('PUBLISH', base .. 'completed', '{"jobId":' .. jstr(id) .. ',"val":' .. jstr(value) .. '}')
   code = 1
 else
@@ -130,8 +168,16 @@ else
   if #st > 0 then stjson = cjson.encode(st) end
   redis.call('HMSET', jk, 'failedReason', value, 'stacktrace', stjson)
   local attempts = tonumber(opts.attempts) or 1
+  local delay, custom = 0, nil
   if made < attempts then
-    local delay = backoff_ms(opts.backoff, made)
+    delay, custom = backoff_ms(opts.backoff, made)
+    if custom then
+      value = value .. ' (not retried: backoff type "' .. custom .. '" is a custom strategy '
+        .. "of a Node worker's settings.backoffStrategies, which bullpen cannot run; "
+        .. 'use "fixed" or "exponential")'
+    end
+  end
+  if made < attempts and not custom then
     if delay > 0 then
       local due = nowN + delay
       local low = tonumber(id)
@@ -145,6 +191,7 @@ else
     end
   else
     finished(jk, base .. 'failed', 'failedReason', value, opts.removeOnFail, f[2])
+    collect('failed')
     redis.call('PUBLISH', base .. 'failed', '{"jobId":' .. jstr(id) .. ',"val":' .. jstr(value) .. '}')
     code = 2
   end
