@@ -722,6 +722,15 @@ int bp_queue_add(bp_conn *c, const bp_queue *q, const char *name, const char *da
         bp_err_prefix(err, "queue '%s': add", q->name);
         return -1;
     }
+    if (q->limiter_group_key[0] != '\0') { /* Bull's producer: the group rides in the id */
+        char *gid = bp_group_job_id(plan.job_id, data, q->limiter_group_key);
+        if (gid == NULL) {
+            bp_err_set(err, BP_ERR_IO, 12, "queue '%s': add: out of memory", q->name);
+            goto out_clear;
+        }
+        free(plan.job_id);
+        plan.job_id = gid;
+    }
     args_str(&a, wait);
     args_str(&a, q->key_base);
     args_str(&a, plan.job_id != NULL ? plan.job_id : "");

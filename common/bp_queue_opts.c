@@ -3,6 +3,7 @@
  * defaults appended in Bull's order, a bare-number backoff normalised to fixed, and the
  * values the add script needs (custom id, delay, priority, lifo, debounce) pulled out.
  * Pure: no I/O, unit-tested in tests/unit/test_bp_queue.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,4 +128,53 @@ out_decref:
     json_decref(o);
     bp_add_plan_clear(plan);
     return -1;
+}
+
+/* JS's String(v) for the few kinds a group value takes (a template literal in Bull's
+ * jobIdForGroup): strings as they are, integers in decimal, true/false/null, "undefined"
+ * for a missing field; other values as compact JSON. malloc'd, NULL out of memory. */
+static char *js_string(const json_t *v)
+{
+    char *out = NULL;
+
+    if (v == NULL)
+        return strdup("undefined");
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    if (json_is_integer(v) && asprintf(&out, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) >= 0)
+        return out;
+    if (json_is_true(v))
+        return strdup("true");
+    if (json_is_false(v))
+        return strdup("false");
+    if (json_is_null(v))
+        return strdup("null");
+    return json_text(v);
+}
+
+char *bp_group_job_id(const char *job_id, const char *data_json, const char *group_key)
+{
+    json_t *data = json_loads(data_json != NULL ? data_json : "null", JSON_DECODE_ANY, NULL);
+    const json_t *v = data;
+    char uuid[37], *path, *save = NULL, *value, *out = NULL;
+
+    path = strdup(group_key);
+    if (path == NULL) {
+        json_decref(data);
+        return NULL;
+    }
+    for (char *part = strtok_r(path, ".", &save); part != NULL && v != NULL;
+         part = strtok_r(NULL, ".", &save))
+        v = json_is_object(v) ? json_object_get(v, part) : NULL; /* borrowed */
+    value = js_string(v);
+    if (job_id == NULL || job_id[0] == '\0') {
+        bp_uuid4(uuid);
+        job_id = uuid;
+    }
+    if (value != NULL && asprintf(&out, "%s:%s", job_id, value) < 0)
+        out = NULL;
+    free(value);
+    free(path);
+    json_decref(data);
+    return out;
 }
