@@ -49,11 +49,13 @@ local function push_waiting(jk, jid, lifo)
   bp_push_waiting(base, target, jid, tonumber(redis.call('HGET', jk, 'priority')) or 0, lifo)
 end
 
--- removeOnComplete / removeOnFail -> age (s) and count; count nil = keep everything
+-- removeOnComplete / removeOnFail -> age (s) and count; count nil = keep everything. As
+-- Bull's moveToFinishedArgs reads them: an object gives its age and count, a number is a
+-- count, anything else is "remove" when truthy (true, a non-empty string) and "keep" when not.
 local function retention(v)
-  if v == true then return nil, 0 end
-  if type(v) == 'number' then return nil, v end
   if type(v) == 'table' then return tonumber(v.age), tonumber(v.count) end
+  if type(v) == 'number' then return nil, v end
+  if v == true or (type(v) == 'string' and v ~= '') then return nil, 0 end
   return nil, nil
 end
 

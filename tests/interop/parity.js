@@ -133,6 +133,29 @@ async function metricsCheck(q, kind, seed, maxPoints) {
   return { fields, points: got.count, count: got.meta.count };
 }
 
+// removeOnComplete values as Bull's moveToFinishedArgs reads them: a non-empty string is
+// "remove", an age of 0 keeps nothing, a count keeps the newest
+// (under the old reading, age 0 and 'yes' kept their jobs: [0, 1, 2, 3, 4, 5])
+const retOpts = () => [{ removeOnComplete: { age: 0 } }, {}, { removeOnComplete: 3 },
+  { removeOnComplete: 'yes' }, {}, { removeOnComplete: '' }];
+
+async function retentionState(q, ids) {
+  const base = `bull:${q.name}:`;
+  const completed = (await q.client.zrange(`${base}completed`, 0, -1)).map((id) => ids.indexOf(id));
+  const hashes = [];
+  for (const [i, id] of ids.entries()) if (await q.client.exists(base + id)) hashes.push(i);
+  return { completed: completed.sort((a, b) => a - b), hashes };
+}
+
+// a short window: every job runs in the end, and the limiter's sets are empty again
+async function flowState(q) {
+  const base = `bull:${q.name}:`;
+  return {
+    counts: await q.getJobCounts(),
+    left: (await q.client.keys(`${base}limiter:*`)).map((k) => k.slice(base.length)).sort(),
+  };
+}
+
 const jobsLim = () => [1, 2, 3, 4, 5, 6].map((n) => ({ n }));
 const jobsGrp = () => ['a', 'a', 'b', 'a', 'b'].map((user, n) => ({ user, n }));
 
@@ -178,6 +201,32 @@ async function bullSide() {
     rec.met = { completed: await metricsCheck(r, 'completed', rec.metSeed.completed, 4),
       failed: await metricsCheck(r, 'failed', rec.metSeed.failed, 4) };
     await r.close();
+  }
+  // retention
+  {
+    const q = mk('ret-bull');
+    const ids = [];
+    for (const [i, o] of retOpts().entries()) ids.push(String((await q.add({ i }, o)).id));
+    q.process(async (job) => job.data);
+    await until('Bull: retention jobs done', async () => (await q.client.llen('bull:ret-bull:wait')) === 0 &&
+      (await q.client.llen('bull:ret-bull:active')) === 0, 30000);
+    await q.close();
+    rec.ret = await retentionState(mk('ret-bull'), ids);
+    const p = mk('ret-bp');
+    for (const [i, o] of retOpts().entries()) await p.add({ i }, o);
+    await p.close();
+  }
+  // a 1 s limiter window: the parked jobs run in later windows
+  {
+    const q = mk('flow-bull', { limiter: { max: 2, duration: 1000 } });
+    for (const d of jobsLim()) await q.add(d);
+    q.process(async (job) => job.data);
+    await until('Bull: all 6 flow jobs done', async () => (await q.getJobCounts()).completed === 6, 60000);
+    await q.close();
+    rec.flow = await flowState(mk('flow-bull'));
+    const p = mk('flow-bp');
+    for (const d of jobsLim()) await p.add(d);
+    await p.close();
   }
   // job logs through Bull's own addLog with keepLogs 3 (Bull v4's job.log keeps all)
   {
@@ -233,6 +282,26 @@ async function bullpenSide() {
       (await q.client.hlen('bull:grp-bp:limiter:index')) === 3, 60000);
     const st = await limiterState(q, ids.map((x) => x.id));
     sameLimiter('limiter with group_key', rec.grp, st, (pos) => jobsGrp()[pos].user, 1, true);
+    await q.close();
+  }
+  {
+    const q = mk('ret-bp');
+    await until('bullpen: retention jobs done', async () => (await q.client.llen('bull:ret-bp:wait')) === 0 &&
+      (await q.client.llen('bull:ret-bp:active')) === 0, 30000);
+    const st = await retentionState(q, retOpts().map((_, i) => String(i + 1)));
+    assert.deepStrictEqual(rec.ret.completed, [1, 2, 4, 5], 'Bull kept what this test expects');
+    assert.deepStrictEqual(st, rec.ret, `removeOnComplete: bullpen ${JSON.stringify(st)} Bull ${JSON.stringify(rec.ret)}`);
+    console.log(`removeOnComplete as Bull: ${JSON.stringify(st)}`);
+    await q.close();
+  }
+  {
+    const q = mk('flow-bp');
+    await until('bullpen: all 6 flow jobs done', async () => (await q.getJobCounts()).completed === 6, 60000);
+    await until('bullpen: limiter sets empty', async () => (await q.client.hlen('bull:flow-bp:limiter:index')) === 0);
+    const st = await flowState(q);
+    const norm = (x) => ({ counts: x.counts, left: x.left.filter((k) => k !== 'limiter') });
+    assert.deepStrictEqual(norm(st), norm(rec.flow), `limiter flow: bullpen ${JSON.stringify(st)} Bull ${JSON.stringify(rec.flow)}`);
+    console.log(`limiter, 1 s window: all 6 ran, as under Bull: ${JSON.stringify(st)}`);
     await q.close();
   }
   {

@@ -32,17 +32,28 @@ bp_write_conf "$BP_CONF" "
   { name = \"log-bp\"; workers = 1; log_max_lines = 3; log_max_line_bytes = 64;
     handlers = ( { job = \"*\"; type = \"exec\"; argv = [\"$BP_EXEC\"]; },
                  { job = \"plugin\"; type = \"plugin\"; path = \"$PLUGIN\"; } ); },
-  { name = \"bo-bp\"; workers = 1; handlers = ( { job = \"*\"; type = \"fail\"; } ); }"
+  { name = \"bo-bp\"; workers = 1; handlers = ( { job = \"*\"; type = \"fail\"; } ); },
+  { name = \"ret-bp\"; workers = 1; handlers = ( { job = \"*\"; type = \"echo\"; } ); },
+  { name = \"flow-bp\"; workers = 2; limiter = { max = 2; duration_ms = 1000; };
+    handlers = ( { job = \"*\"; type = \"echo\"; } ); }"
+# a second pool (another "host") on lim-bp with the same limiter: the limit is shared
+bp_write_conf "$BP_TMP/second.conf" "
+  { name = \"lim-bp\"; workers = 2; limiter = { max = 2; duration_ms = 60000; };
+    handlers = ( { job = \"*\"; type = \"echo\"; } ); }"
 export BP_CONF BP_PROBE BP_TLS_PORT BP_CERTS BP_QUEUE=lim-bp BP_STATE=$BP_TMP/bull.json
 
 # 1. Bull's worker on the *-bull queues; the same jobs are added to the *-bp queues
 bp_node parity.js bull || bp_fail "parity: the Bull side (see above)"
-# 2. bullpen on the *-bp queues, compared with what Bull left
+# 2. bullpen on the *-bp queues (two pools on lim-bp), compared with what Bull left
+"$BULLPEN_BIN" run -c "$BP_TMP/second.conf" >"$BP_TMP/second.log" 2>&1 &
+bp_track_pid $!
 bp_pool_start
+BP_WAIT_S=30 bp_wait_for grep -q "pool ready" "$BP_TMP/second.log" || bp_fail "the second pool did not start"
 bp_node parity.js bullpen || { tail -20 "$BP_POOL_LOG" >&2; bp_fail "parity: bullpen differs from Bull (see above)"; }
 "$BULLPEN_BIN" stats -c "$BP_CONF" -q lim-bp >"$BP_TMP/stats" || bp_fail "bullpen stats failed"
 grep -qE '^lim-bp +0 +0 +2 +0 +4 +0 +4$' "$BP_TMP/stats" || { cat "$BP_TMP/stats" >&2; bp_fail "stats does not show 4 limited jobs"; }
 "$BULLPEN_BIN" check -c "$BP_CONF" 2>&1 | grep -q 'at most 1 job started per 60000 ms over all workers, per value of data.user' ||
     bp_fail "check does not print the limiter"
 bp_pool_check_log
+! grep -E '\[(alert|crit)\]|Sanitizer' "$BP_TMP/second.log" || bp_fail "the second pool's log has alert/crit/sanitizer lines"
 echo "ok: limiter, metrics, job logs and backoff as Bull's worker"
