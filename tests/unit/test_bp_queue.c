@@ -216,6 +216,38 @@ static void test_repeat_plan(void **state)
     assert_non_null(strstr(err.msg, "cron"));
 }
 
+/* Bull's jobIdForGroup: `${jobId || uuid}:${_.get(data, groupKey)}`. */
+static void test_group_job_id(void **state)
+{
+    const struct {
+        const char *id, *data, *key, *want;
+    } cases[] = {
+        {"7", "{\"user\":\"ann\"}", "user", "7:ann"},
+        {"7", "{\"user\":{\"id\":42}}", "user.id", "7:42"},
+        {"x", "{\"n\":true}", "n", "x:true"},
+        {"x", "{\"n\":null}", "n", "x:null"},
+        {"x", "{\"other\":1}", "n", "x:undefined"},
+        {"x", "\"text\"", "n", "x:undefined"},
+        {"x", "not json", "n", "x:undefined"},
+    };
+    char *id;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        id = bp_group_job_id(cases[i].id, cases[i].data, cases[i].key);
+        assert_non_null(id);
+        assert_string_equal(id, cases[i].want);
+        free(id);
+    }
+    /* no custom id: a UUID v4, then the group */
+    id = bp_group_job_id(NULL, "{\"user\":\"bob\"}", "user");
+    assert_non_null(id);
+    assert_int_equal(strlen(id), 36 + 4);
+    assert_int_equal(id[14], '4');
+    assert_string_equal(id + 36, ":bob");
+    free(id);
+}
+
 static void test_uuid4(void **state)
 {
     char a[37], b[37];
@@ -236,7 +268,7 @@ int main(void)
         cmocka_unit_test(test_init_and_keys),   cmocka_unit_test(test_delayed_score),
         cmocka_unit_test(test_job_from_reply),  cmocka_unit_test(test_add_plan_defaults),
         cmocka_unit_test(test_add_plan_errors), cmocka_unit_test(test_repeat_plan),
-        cmocka_unit_test(test_uuid4),
+        cmocka_unit_test(test_uuid4),           cmocka_unit_test(test_group_job_id),
     };
     return cmocka_run_group_tests_name("bp_queue", tests, NULL, NULL);
 }
