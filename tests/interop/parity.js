@@ -159,8 +159,31 @@ async function flowState(q) {
 const jobsLim = () => [1, 2, 3, 4, 5, 6].map((n) => ({ n }));
 const jobsGrp = () => ['a', 'a', 'b', 'a', 'b'].map((user, n) => ({ user, n }));
 
+// the payloads published on <queue>:delayed, as text
+async function listenDelayed(names) {
+  const sub = mk(names[0]).eclient;
+  const heard = [];
+  sub.on('message', (ch, msg) => heard.push([ch.split(':')[1], msg]));
+  await sub.subscribe(...names.map((n) => `bull:${n}:delayed`));
+  return { heard, stop: () => sub.quit() };
+}
+
+// every parked job's due time was announced on the delayed channel with the same text its
+// score gives (Bull publishes the Lua number; promotions may add other messages)
+async function announced(what, q, heard) {
+  const parked = await q.client.zrange(`bull:${q.name}:delayed`, 0, -1, 'WITHSCORES');
+  const texts = heard.filter((h) => h[0] === q.name).map((h) => h[1]);
+  for (let i = 1; i < parked.length; i += 2) {
+    const due = Number(parked[i]) / 4096;
+    assert.ok(texts.some((t) => Math.abs(Number(t) - due) < 1e-3 && /^\d+(\.\d+)?$/.test(t)),
+      `${what}: due ${due} of a parked job was not published on delayed (heard ${texts})`);
+  }
+  return texts.length;
+}
+
 async function bullSide() {
   const rec = {};
+  const bullHeard = await listenDelayed(['lim-bull', 'grp-bull']);
   // limiter without groups
   {
     const q = mk('lim-bull', { limiter: { max: 2, duration: WINDOW } });
@@ -171,6 +194,8 @@ async function bullSide() {
       (await q.client.scard('bull:lim-bull:limiter:limited')) === 4, 60000);
     await q.close();
     rec.lim = await limiterState(mk('lim-bull'), ids);
+    await until('Bull: 4 delayed messages', async () => bullHeard.heard.filter((h) => h[0] === 'lim-bull').length >= 4);
+    await announced('Bull limiter', mk('lim-bull'), bullHeard.heard);
     const p = mk('lim-bp');
     for (const d of jobsLim()) await p.add(d);
     await p.close();
@@ -187,6 +212,9 @@ async function bullSide() {
     await q.close();
     rec.grpIds = ids;
     rec.grp = await limiterState(mk('grp-bull'), ids);
+    await until('Bull: 3 delayed messages', async () => bullHeard.heard.filter((h) => h[0] === 'grp-bull').length >= 3);
+    await announced('Bull limiter with groupKey', mk('grp-bull'), bullHeard.heard);
+    await bullHeard.stop();
   }
   // metrics: 5 completions and 2 final failures after a seeded point 2 minutes back
   {
@@ -259,6 +287,16 @@ async function bullSide() {
   console.log('Bull side recorded');
 }
 
+// what redis-cli SUBSCRIBE wrote: message / channel / payload lines
+function heardByCli() {
+  const lines = fs.readFileSync(env('BP_DELAYED_SUB'), 'utf8').split('\n');
+  const heard = [];
+  for (let i = 0; i + 2 < lines.length; i++) {
+    if (lines[i] === 'message') heard.push([lines[i + 1].split(':')[1], lines[i + 2]]);
+  }
+  return heard;
+}
+
 async function bullpenSide() {
   const rec = JSON.parse(fs.readFileSync(env('BP_STATE'), 'utf8'));
   {
@@ -268,6 +306,8 @@ async function bullpenSide() {
     await until('bullpen: 2 done, 4 parked', async () => (await q.getJobCounts()).completed === 2 &&
       (await q.client.scard('bull:lim-bp:limiter:limited')) === 4, 60000);
     sameLimiter('limiter (2 workers)', rec.lim, await limiterState(q, ids), () => 'all', 2, false);
+    await until('bullpen: 4 delayed messages', async () => heardByCli().filter((h) => h[0] === 'lim-bp').length >= 4);
+    console.log(`limiter: ${await announced("bullpen limiter", q, heardByCli())} delayed messages, every parked due among them, e.g. ${heardByCli().slice(-1)[0][1]}`);
     await q.close();
   }
   {
@@ -282,6 +322,8 @@ async function bullpenSide() {
       (await q.client.hlen('bull:grp-bp:limiter:index')) === 3, 60000);
     const st = await limiterState(q, ids.map((x) => x.id));
     sameLimiter('limiter with group_key', rec.grp, st, (pos) => jobsGrp()[pos].user, 1, true);
+    await until('bullpen: 3 delayed messages', async () => heardByCli().filter((h) => h[0] === 'grp-bp').length >= 3);
+    await announced('bullpen limiter with group_key', q, heardByCli());
     await q.close();
   }
   {

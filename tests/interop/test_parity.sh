@@ -45,6 +45,11 @@ export BP_CONF BP_PROBE BP_TLS_PORT BP_CERTS BP_QUEUE=lim-bp BP_STATE=$BP_TMP/bu
 # 1. Bull's worker on the *-bull queues; the same jobs are added to the *-bp queues
 bp_node parity.js bull || bp_fail "parity: the Bull side (see above)"
 # 2. bullpen on the *-bp queues (two pools on lim-bp), compared with what Bull left
+# the limiter's delayed-channel messages, heard from before the pools start
+bp_rcli SUBSCRIBE bull:lim-bp:delayed bull:grp-bp:delayed >"$BP_TMP/delayed.sub" 2>&1 &
+bp_track_pid $!
+bp_wait_for grep -q 'bull:grp-bp:delayed' "$BP_TMP/delayed.sub" || bp_fail "cannot subscribe the delayed channels"
+export BP_DELAYED_SUB=$BP_TMP/delayed.sub
 "$BULLPEN_BIN" run -c "$BP_TMP/second.conf" >"$BP_TMP/second.log" 2>&1 &
 bp_track_pid $!
 bp_pool_start
