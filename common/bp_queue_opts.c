@@ -100,7 +100,10 @@ int bp_add_plan_make(bp_add_plan *plan, const char *opts_json, int64_t now_ms, b
     }
     if (plan->priority < 0)
         plan->priority = 0;
-    plan->lifo = json_is_true(json_object_get(o, "lifo"));
+    v = json_object_get(o, "lifo"); /* JS truthiness, as Bull's `opts.lifo ? RPUSH : LPUSH` */
+    plan->lifo = v != NULL && !json_is_false(v) && !json_is_null(v) &&
+                 !(json_is_number(v) && json_number_value(v) == 0) &&
+                 !(json_is_string(v) && json_string_length(v) == 0);
     v = json_object_get(o, "jobId");
     if (json_is_string(v))
         plan->job_id = strdup(json_string_value(v));

@@ -188,7 +188,9 @@ else
       redis.call('PUBLISH', base .. 'delayed', string.format('%.0f', due))
       code = 3
     else
-      push_waiting(jk, id, opts.lifo == true)
+      -- Bull tests opts.lifo for JS truthiness: "yes" and 1 mean lifo too
+      local l = opts.lifo
+      push_waiting(jk, id, l ~= nil and l ~= false and l ~= cjson.null and l ~= 0 and l ~= '')
       code = 4
     end
   else

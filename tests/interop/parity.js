@@ -256,6 +256,28 @@ async function bullSide() {
     for (const d of jobsLim()) await p.add(d);
     await p.close();
   }
+  // an immediate retry with a truthy non-boolean lifo goes to the front (RPUSH), as Bull
+  // reads opts.lifo: the failed job runs again before the others
+  {
+    const q = mk('lifo-bull');
+    const a = await q.add({ k: 'A' }, { attempts: 2, lifo: 'yes' });
+    await q.add({ k: 'B' });
+    await q.add({ k: 'C' });
+    const order = [];
+    q.process(async (job) => {
+      order.push(job.data.k);
+      if (job.id === a.id && job.attemptsMade === 0) throw new Error('once');
+      return job.data;
+    });
+    await until('Bull: lifo jobs done', async () => (await q.getJobCounts()).completed === 3);
+    await q.close();
+    rec.lifo = order;
+    const p = mk('lifo-bp');
+    await p.add({ k: 'A' }, { attempts: 2, lifo: 'yes' });
+    await p.add({ k: 'B' });
+    await p.add({ k: 'C' });
+    await p.close();
+  }
   // job logs through Bull's own addLog with keepLogs 3 (Bull v4's job.log keeps all)
   {
     const q = mk('log-bull');
@@ -325,6 +347,21 @@ async function bullpenSide() {
     await until('bullpen: 3 delayed messages', async () => heardByCli().filter((h) => h[0] === 'grp-bp').length >= 3);
     await announced('bullpen limiter with group_key', q, heardByCli());
     await q.close();
+  }
+  {
+    // lifo-bp has no workers: the probe (bullpen's take and finish scripts) plays one
+    const take = () => JSON.parse(probe(['-q', 'lifo-bp', '-t', 'lifo-token'], 'take-next'));
+    const order = [];
+    let job = take();
+    order.push(JSON.parse(job.data).k);
+    probe(['-q', 'lifo-bp', '-t', 'lifo-token'], 'fail', job.id, 'once');
+    for (let i = 0; i < 3; i++) {
+      job = take();
+      order.push(JSON.parse(job.data).k);
+      probe(['-q', 'lifo-bp', '-t', 'lifo-token'], 'complete', job.id, 'null');
+    }
+    assert.deepStrictEqual(order, rec.lifo, `retry with lifo "yes": bullpen ran ${order}, Bull ${rec.lifo}`);
+    console.log(`lifo retry order as Bull: ${order}`);
   }
   {
     const q = mk('ret-bp');

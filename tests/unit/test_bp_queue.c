@@ -153,6 +153,22 @@ static void test_add_plan_defaults(void **state)
     assert_string_equal(p.debounce_id, "d");
     assert_int_equal(p.debounce_ttl, 900);
     bp_add_plan_clear(&p);
+
+    /* lifo is read with JS truthiness, as Bull's producer reads it */
+    const struct {
+        const char *opts;
+        bool lifo;
+    } lifo[] = {
+        {"{\"lifo\":1}", true},      {"{\"lifo\":\"yes\"}", true},
+        {"{\"lifo\":{}}", true},     {"{\"lifo\":0}", false},
+        {"{\"lifo\":\"\"}", false},  {"{\"lifo\":null}", false},
+        {"{\"lifo\":false}", false}, {"{}", false},
+    };
+    for (size_t i = 0; i < sizeof(lifo) / sizeof(lifo[0]); i++) {
+        assert_int_equal(bp_add_plan_make(&p, lifo[i].opts, 5, &err), 0);
+        assert_int_equal(p.lifo, lifo[i].lifo);
+        bp_add_plan_clear(&p);
+    }
 }
 
 static void test_add_plan_errors(void **state)
