@@ -102,19 +102,27 @@ local function collect(kind)
   if maxp and maxp > 0 then metrics(base .. 'metrics:' .. kind, maxp) end
 end
 
--- The backoff delay of a retry (bull-protocol.md §4), or nil and the type's name when the
--- backoff is a custom strategy: those live in a Node worker's settings.backoffStrategies,
--- which bullpen cannot run. Bull's own worker throws on a type it does not know and leaves
--- the job in active for the stalled check; bullpen fails it, naming the type.
+-- The backoff delay of a retry (bull-protocol.md §4), or nil and why bullpen cannot compute
+-- it: another type is a custom strategy, which lives in a Node worker's
+-- settings.backoffStrategies (JavaScript bullpen cannot run); a backoff that is neither a
+-- number nor an object has no strategy at all. Bull's own worker throws "Unknown backoff
+-- strategy" for both and leaves the job in active for the stalled check; bullpen fails it.
 local function backoff_ms(b, made)
   if b == nil or b == false or b == cjson.null or b == '' then return 0 end
   if type(b) == 'number' then return math.floor(b) end
-  local t = type(b) == 'table' and b.type or nil
-  local d = type(b) == 'table' and tonumber(b.delay) or 0
-  if t == 'fixed' then return math.floor(d) end
-  if t == 'exponential' then return math.floor((2 ^ made - 1) * d + 0.5) end
-  if type(b) == 'table' and t == nil then t = 'undefined' end
-  return nil, tostring(t or b)
+  if type(b) ~= 'table' then
+    return nil, 'backoff ' .. cjson.encode(b) .. ' is neither a number of ms nor '
+      .. '{"type": "fixed" or "exponential", "delay": ms}'
+  end
+  local d = tonumber(b.delay) or 0
+  if b.type == 'fixed' then return math.floor(d) end
+  if b.type == 'exponential' then return math.floor((2 ^ made - 1) * d + 0.5) end
+  if b.type == nil or b.type == cjson.null then
+    return nil, 'backoff has no type; use "fixed" or "exponential"'
+  end
+  return nil, 'backoff type ' .. cjson.encode(b.type) .. " is a custom strategy of a Node "
+    .. "worker's settings.backoffStrategies, which bullpen cannot run; use \"fixed\" or "
+    .. '"exponential"'
 end
 
 if id == '' then
@@ -173,11 +181,7 @@ else
   local delay, custom = 0, nil
   if made < attempts then
     delay, custom = backoff_ms(opts.backoff, made)
-    if custom then
-      value = value .. ' (not retried: backoff type "' .. custom .. '" is a custom strategy '
-        .. "of a Node worker's settings.backoffStrategies, which bullpen cannot run; "
-        .. 'use "fixed" or "exponential")'
-    end
+    if custom then value = value .. ' (not retried: ' .. custom .. ')' end
   end
   if made < attempts and not custom then
     if delay > 0 then

@@ -304,6 +304,8 @@ async function bullSide() {
   const b = mk('bo-bp');
   await b.add({ message: 'boom' }, { attempts: 3, backoff: { type: 'jitter', delay: 10 } });
   await b.add({ message: 'boom' }, { attempts: 2, backoff: { type: 'fixed', delay: 1 } });
+  await b.add({ message: 'boom' }, { attempts: 2, backoff: 'fixed' });
+  await b.add({ message: 'boom' }, { attempts: 2, backoff: { delay: 5 } });
   await Promise.all([l.close(), b.close()]);
   fs.writeFileSync(env('BP_STATE'), JSON.stringify(rec));
   console.log('Bull side recorded');
@@ -408,13 +410,19 @@ async function bullpenSide() {
   }
   {
     const q = mk('bo-bp');
-    await until('bullpen: backoff jobs settled', async () => (await q.getJobCounts()).failed === 2, 30000);
+    await until('bullpen: backoff jobs settled', async () => (await q.getJobCounts()).failed === 4, 30000);
     const custom = await q.getJob('1');
     assert.strictEqual(custom.attemptsMade, 1, 'a custom backoff is not retried');
     assert.match(custom.failedReason, /^boom \(not retried: backoff type "jitter" is a custom strategy/);
     const fixed = await q.getJob('2');
     assert.strictEqual(fixed.attemptsMade, 2, 'fixed backoff retries');
     assert.strictEqual(fixed.failedReason, 'boom');
+    const str = await q.getJob('3');
+    assert.strictEqual(str.attemptsMade, 1);
+    assert.strictEqual(str.failedReason, 'boom (not retried: backoff "fixed" is neither a number of ms nor {"type": "fixed" or "exponential", "delay": ms})');
+    const untyped = await q.getJob('4');
+    assert.strictEqual(untyped.attemptsMade, 1);
+    assert.strictEqual(untyped.failedReason, 'boom (not retried: backoff has no type; use "fixed" or "exponential")');
     console.log(`custom backoff: ${custom.failedReason}`);
     await q.close();
   }
