@@ -21,13 +21,14 @@ chmod +x "$BP_EXEC"
 PLUGIN=$BP_BUILD_DIR/tests/plugins/bp_example_plugin.so
 # Why the settings differ from the defaults: the limiter windows are 60 s so that no window
 # ends while the test looks (a parked job's turn never comes during the check); grp-bp has
-# one worker, like the Bull worker's concurrency 1, so the same jobs run and park.
+# one worker, like the Bull worker's concurrency 1, so the same jobs run and park; met-bp has
+# one worker so that its finishes run in finishedOn order (the replayed metrics assume it).
 bp_write_conf "$BP_CONF" "
   { name = \"lim-bp\"; workers = 2; limiter = { max = 2; duration_ms = 60000; };
     handlers = ( { job = \"*\"; type = \"echo\"; } ); },
   { name = \"grp-bp\"; workers = 1; limiter = { max = 1; duration_ms = 60000; group_key = \"user\"; };
     handlers = ( { job = \"*\"; type = \"echo\"; } ); },
-  { name = \"met-bp\"; workers = 2; metrics = { max_data_points = 4; };
+  { name = \"met-bp\"; workers = 1; metrics = { max_data_points = 4; };
     handlers = ( { job = \"*\"; type = \"echo\"; }, { job = \"fail\"; type = \"fail\"; } ); },
   { name = \"log-bp\"; workers = 1; log_max_lines = 3; log_max_line_bytes = 64;
     handlers = ( { job = \"*\"; type = \"exec\"; argv = [\"$BP_EXEC\"]; },
