@@ -386,6 +386,20 @@ async function bullpenSide() {
     await q.close();
   }
   {
+    // one queue served at once by bullpen's pool and by a Bull worker with the same limiter:
+    // one limit for both
+    const q = mk('mix-bp', { limiter: { max: 2, duration: WINDOW } });
+    q.process(2, async (job) => job.data);
+    for (const d of jobsLim()) await q.add(d);
+    await until('mixed: 2 done, 4 parked', async () => (await q.getJobCounts()).completed === 2 &&
+      (await q.client.hlen('bull:mix-bp:limiter:index')) === 4, 60000);
+    const c = await q.getJobCounts();
+    assert.deepStrictEqual(c, { waiting: 0, active: 0, completed: 2, failed: 0, delayed: 4, paused: 0 });
+    assert.strictEqual(await q.client.get('bull:mix-bp:limiter'), '2');
+    console.log(`bullpen and a Bull worker on one queue: one limit, ${JSON.stringify(c)}`);
+    await q.close();
+  }
+  {
     const q = mk('met-bp');
     await until('bullpen: metrics jobs done', async () => { const c = await q.getJobCounts(); return c.completed === 5 && c.failed === 2; }, 60000);
     for (const kind of ['completed', 'failed']) {

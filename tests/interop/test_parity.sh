@@ -36,6 +36,8 @@ bp_write_conf "$BP_CONF" "
   { name = \"bo-bp\"; workers = 1; handlers = ( { job = \"*\"; type = \"fail\"; } ); },
   { name = \"ret-bp\"; workers = 1; handlers = ( { job = \"*\"; type = \"echo\"; } ); },
   { name = \"lifo-bp\"; workers = 0; handlers = ( { job = \"*\"; type = \"echo\"; } ); },
+  { name = \"mix-bp\"; workers = 2; limiter = { max = 2; duration_ms = 60000; };
+    handlers = ( { job = \"*\"; type = \"echo\"; } ); },
   { name = \"flow-bp\"; workers = 2; limiter = { max = 2; duration_ms = 1000; };
     handlers = ( { job = \"*\"; type = \"echo\"; } ); }"
 # a second pool (another "host") on lim-bp with the same limiter: the limit is shared
