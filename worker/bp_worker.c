@@ -272,7 +272,16 @@ static int ctx_progress(void *self, const char *json)
 
 static int ctx_log(void *self, const char *line)
 {
+    bp_worker *w = self;
+
+    if (line == NULL || !bp_joblog_admit(&w->joblog, line))
+        return 0; /* past log_max_lines: held for the end of the job (bp_joblog.h) */
     return ctx_job_op(self, bp_queue_log, line, "append a log line");
+}
+
+static void joblog_send(void *self, const char *line)
+{
+    (void)ctx_job_op(self, bp_queue_log, line, "append a log line");
 }
 
 static redisReply *ctx_command(void *self, int argc, const char **argv, const size_t *argvlen,
@@ -425,7 +434,9 @@ static bp_job *run_job(bp_worker *w, bp_job *job)
     int64_t t0 = bp_mono_us();
 
     begin_job(w, job);
+    (void)bp_joblog_begin(&w->joblog, w->q.log_max_lines, (size_t)w->q.log_max_line_bytes);
     bp_handlers_run(w->spec->handlers, &ctx, &res);
+    bp_joblog_end(&w->joblog, joblog_send, w); /* before the job leaves active */
     cancelled = cancel_text(w); /* a cancelled run fails, whatever the handler returned */
     next = finish_job(w, job, &res, cancelled);
     atomic_fetch_add(&w->jobs_us, (long long)(bp_mono_us() - t0));
