@@ -62,21 +62,6 @@ void bp_queue_init(bp_queue *q, const char *prefix, const char *name, const char
     bp_queue_set_limits(q, 0, 0, NULL, 0, 1000, 2048);
 }
 
-void bp_queue_set_limits(bp_queue *q, int limiter_max, int limiter_duration_ms,
-                         const char *group_key, int metrics_max_points, int log_max_lines,
-                         int log_max_line_bytes)
-{
-    bool on = limiter_max > 0 && limiter_duration_ms > 0;
-
-    q->limiter_max = on ? limiter_max : 0;
-    q->limiter_duration_ms = on ? limiter_duration_ms : 0;
-    snprintf(q->limiter_group_key, sizeof(q->limiter_group_key), "%s",
-             on && group_key != NULL ? group_key : "");
-    q->metrics_max_points = metrics_max_points > 0 ? metrics_max_points : 0;
-    q->log_max_lines = log_max_lines > 0 ? log_max_lines : 0;
-    q->log_max_line_bytes = log_max_line_bytes >= 16 ? log_max_line_bytes : 16;
-}
-
 int bp_queue_key(const bp_queue *q, const char *suffix, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap, "%s%s", q->key_base, suffix);
@@ -576,19 +561,6 @@ int bp_queue_progress(bp_conn *c, const bp_queue *q, const char *job_id, const c
     return 0;
 }
 
-/* The bytes of line to keep: at most max, never ending inside a UTF-8 sequence. */
-static size_t log_cut(const char *line, size_t max)
-{
-    size_t n = strlen(line);
-
-    if (n <= max)
-        return n;
-    n = max;
-    while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80)
-        n--; /* line[n] continues a sequence: cut before the sequence starts */
-    return n;
-}
-
 int bp_queue_log(bp_conn *c, const bp_queue *q, const char *job_id, const char *line, bp_err *err)
 {
     char jk[BP_KEY_MAX], logs[BP_KEY_MAX], suffix[BP_KEY_MAX], keep[16];
@@ -604,7 +576,7 @@ int bp_queue_log(bp_conn *c, const bp_queue *q, const char *job_id, const char *
         return -1;
     args_str(&a, jk);
     args_str(&a, logs);
-    args_add(&a, line, log_cut(line, (size_t)q->log_max_line_bytes));
+    args_add(&a, line, bp_queue_log_cut(line, (size_t)q->log_max_line_bytes));
     args_add(&a, keep, (size_t)snprintf(keep, sizeof(keep), "%d", q->log_max_lines));
     r = run(c, q, "log", job_id, 2, &a, err);
     if (r == NULL)

@@ -1,8 +1,9 @@
 /* bp_queue_opts.c -- what Bull's producer does with a job's options before its add script
  * runs (bull-protocol.md §4, §6; Bull's job.js setDefaultOpts and backoffs.normalize):
  * defaults appended in Bull's order, a bare-number backoff normalised to fixed, and the
- * values the add script needs (custom id, delay, priority, lifo, debounce) pulled out.
- * Pure: no I/O, unit-tested in tests/unit/test_bp_queue.c. */
+ * values the add script needs (custom id, delay, priority, lifo, debounce) pulled out; the
+ * group in a limited queue's job ids; and a queue's limits (limiter, metrics, job log
+ * bounds). Pure: no I/O, unit-tested in tests/unit/test_bp_queue.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +181,31 @@ char *bp_group_job_id(const char *job_id, const char *data_json, const char *gro
     free(path);
     json_decref(data);
     return out;
+}
+
+void bp_queue_set_limits(bp_queue *q, int limiter_max, int limiter_duration_ms,
+                         const char *group_key, int metrics_max_points, int log_max_lines,
+                         int log_max_line_bytes)
+{
+    bool on = limiter_max > 0 && limiter_duration_ms > 0;
+
+    q->limiter_max = on ? limiter_max : 0;
+    q->limiter_duration_ms = on ? limiter_duration_ms : 0;
+    snprintf(q->limiter_group_key, sizeof(q->limiter_group_key), "%s",
+             on && group_key != NULL ? group_key : "");
+    q->metrics_max_points = metrics_max_points > 0 ? metrics_max_points : 0;
+    q->log_max_lines = log_max_lines > 0 ? log_max_lines : 0;
+    q->log_max_line_bytes = log_max_line_bytes >= 16 ? log_max_line_bytes : 16;
+}
+
+size_t bp_queue_log_cut(const char *line, size_t max)
+{
+    size_t n = strlen(line);
+
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80)
+        n--; /* line[n] continues a sequence: cut before the sequence starts */
+    return n;
 }

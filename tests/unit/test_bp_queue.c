@@ -264,6 +264,19 @@ static void test_group_job_id(void **state)
     free(id);
 }
 
+static void test_log_cut(void **state)
+{
+    (void)state;
+    assert_int_equal(bp_queue_log_cut("short", 16), 5);
+    assert_int_equal(bp_queue_log_cut("abcdef", 4), 4);
+    /* "a" + U+00E9 (2 bytes) + U+20AC (3 bytes): never half a character */
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 2), 1);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 3), 3);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 4), 3);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 5), 3);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 6), 6);
+}
+
 static void test_uuid4(void **state)
 {
     char a[37], b[37];
@@ -285,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_job_from_reply),  cmocka_unit_test(test_add_plan_defaults),
         cmocka_unit_test(test_add_plan_errors), cmocka_unit_test(test_repeat_plan),
         cmocka_unit_test(test_uuid4),           cmocka_unit_test(test_group_job_id),
+        cmocka_unit_test(test_log_cut),
     };
     return cmocka_run_group_tests_name("bp_queue", tests, NULL, NULL);
 }
