@@ -68,4 +68,8 @@ void bp_result_error(bp_result *res, const char *fmt, ...) __attribute__((format
  * log_max_line_bytes. For document extraction, the sandbox and any built-in handler. */
 void bp_job_warn(bp_job_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A line for the job's own log only (progress notes such as "page 3 of 12 extracted"), cut
+ * like any log line; bullpen's log gets it at debug level. */
+void bp_job_logf(bp_job_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif /* BP_HANDLER_H */

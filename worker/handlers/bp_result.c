@@ -43,19 +43,33 @@ void bp_result_error(bp_result *res, const char *fmt, ...)
     res->error = msg != NULL ? msg : strdup("out of memory formatting an error");
 }
 
-void bp_job_warn(bp_job_ctx *ctx, const char *fmt, ...)
+/* Format a job log line, log it locally at level, append it to the job's log. */
+static void job_line(bp_job_ctx *ctx, bp_log_level level, const char *fmt, va_list ap)
 {
-    va_list ap;
     char *msg = NULL;
 
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    if (msg == NULL)
+    if (vasprintf(&msg, fmt, ap) < 0 || msg == NULL)
         return;
-    bp_log_warn("job %s: %s", ctx->job_id != NULL ? ctx->job_id : "?", msg);
+    bp_log(level, "job %s: %s", ctx->job_id != NULL ? ctx->job_id : "?", msg);
     if (ctx->log != NULL)
         ctx->log(ctx->worker, msg);
     free(msg);
+}
+
+void bp_job_warn(bp_job_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    job_line(ctx, BP_LOG_WARN, fmt, ap);
+    va_end(ap);
+}
+
+void bp_job_logf(bp_job_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    job_line(ctx, BP_LOG_DEBUG, fmt, ap);
+    va_end(ap);
 }
