@@ -23,8 +23,10 @@
 #define BP_TZIF_MAX         (1 << 20) /* the largest real zone file is under 4 KiB */
 #define BP_TZ_NAME_MAX      128       /* IANA names are at most ~30 characters */
 #define BP_TZ_DEFAULT_DIR   "/usr/share/zoneinfo"
-#define BP_TZ_PATH_MAX      4096 /* PATH_MAX on Linux */
-#define BP_TZ_RULE_HOUR_MAX 167  /* RFC 8536 section 3.3.1: rule times in -167..167 hours */
+#define BP_TZ_PATH_MAX      4096     /* PATH_MAX on Linux */
+#define BP_TZ_RULE_HOUR_MAX 167      /* RFC 8536 section 3.3.1: rule times in -167..167 hours */
+#define BP_TZ_OFF_MIN       (-89999) /* RFC 8536 section 3.2: offsets within -25:59:59 */
+#define BP_TZ_OFF_MAX       93599    /* ... and +25:59:59 */
 
 typedef struct bp_tz_rule_date {
     char kind;      /* 'J' (1-365, no Feb 29), 'D' (0-365 zero-based), 'M' (month.week.day) */
@@ -336,6 +338,16 @@ int bp_tz_parse(bp_tz **out, const char *name, const unsigned char *buf, size_t 
         tz->off_at = malloc(timecnt * sizeof(*tz->off_at));
         if (tz->at == NULL || tz->off_at == NULL)
             goto out_nomem;
+    }
+    for (uint32_t i = 0; i < typecnt; i++) {
+        int32_t off = (int32_t)be32(types + 6 * i);
+
+        if (off < BP_TZ_OFF_MIN || off > BP_TZ_OFF_MAX) {
+            bp_err_set(err, BP_ERR_CONFIG, 0, "zone '%s': TZif offset %d s is out of range", name,
+                       (int)off);
+            bp_tz_free(tz);
+            return -1;
+        }
     }
     tz->first_off = (int32_t)be32(types);
     for (uint32_t i = 0; i < timecnt; i++) {
