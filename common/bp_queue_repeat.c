@@ -92,6 +92,20 @@ static void js_string(const json_t *v, char *buf, size_t cap)
         snprintf(buf, cap, "[object Object]");
 }
 
+/* Number(v) for a JSON value, as a comparison with a number coerces it. */
+static double js_number(const json_t *v)
+{
+    if (json_is_number(v))
+        return json_number_value(v);
+    if (json_is_string(v))
+        return bp_js_to_number(json_string_value(v), json_string_length(v));
+    if (json_is_true(v))
+        return 1;
+    if (json_is_null(v) || json_is_false(v))
+        return 0;
+    return NAN; /* objects and arrays: NaN compares false */
+}
+
 /* new Date(v).getTime(): NaN when JavaScript would make an invalid date. Strings are read as
  * ISO 8601 (what JSON.stringify(date) writes); a date-time without offset is local time. */
 static double js_date_ms(const json_t *v)
@@ -179,8 +193,8 @@ int bp_repeat_plan_make(bp_repeat_plan *plan, const char *name, const char *opts
     if (js_truthy(v) && json_is_number(v))
         count = (int64_t)json_number_value(v) + 1;
     v = json_object_get(rep, "limit");
-    if (v != NULL && (double)count > (json_is_number(v) ? json_number_value(v) : 0))
-        goto out_decref; /* the limit is reached (Bull: count > limit, null as 0) */
+    if (v != NULL && (double)count > js_number(v))
+        goto out_decref; /* the limit is reached (Bull: count > limit) */
     v = json_object_get(rep, "endDate");
     if (v != NULL && (double)now > js_date_ms(v))
         goto out_decref; /* past endDate */

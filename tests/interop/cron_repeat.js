@@ -24,10 +24,11 @@ const { assert, queue, until } = require('./lib');
 // producer computes does not depend on when the test runs; `every` is long for the same
 // reason (its next boundary is 2027-01-15, and both occurrences stay below 2^53 / 4096 ms).
 const variants = [
-  // no tz: the process's local zone (TZ); a startDate without offset is local time too
+  // no tz: the process's local zone (TZ=America/New_York), across its DST start (2028-03-12
+  // 02:30 does not exist); a startDate without offset is local time too
   {
     name: 'plain', data: { v: 1 },
-    opts: { repeat: { cron: '0 3 * * *', startDate: '2028-01-05T00:00:00' } }, steps: 3,
+    opts: { repeat: { cron: '30 2 * * *', startDate: '2028-03-11T00:00:00' } }, steps: 3,
   },
   // a custom jobId, across the New York DST start (2027-03-14 02:30 does not exist)
   {
