@@ -30,7 +30,7 @@
 #include "bp_queue_internal.h"
 #include "bp_time.h"
 
-#define BP_REPEAT_TEXT_MAX 1024 /* repeat keys and id seeds: name + ids + numbers */
+#define BP_REPEAT_TEXT_MAX 1024 /* the repeat ZSET key, P:Q:repeat */
 
 /* Lower-case hex MD5 of s (Bull's crypto.createHash('md5')). */
 static void md5_hex(const char *s, char out[33])
@@ -173,8 +173,9 @@ int bp_repeat_plan_make(bp_repeat_plan *plan, const char *name, const char *opts
     json_t *v, *cron, *every;
     double prev = 0;
     int64_t count = 1, now = now_ms, next = 0;
-    char jobid[BP_REPEAT_TEXT_MAX], enddate[80] = ":", tz[256] = "", *suffix = NULL;
-    char seed[3 * BP_REPEAT_TEXT_MAX], num[64], key_md5[33], id_md5[33];
+    char *jobid = NULL, enddate[80] = ":", tz[256] = "", *suffix = NULL, *seed;
+    char num[64], key_md5[33], id_md5[33];
+    const json_t *jid;
     int rc = 0;
 
     memset(plan, 0, sizeof(*plan));
@@ -234,10 +235,14 @@ int bp_repeat_plan_make(bp_repeat_plan *plan, const char *name, const char *opts
     plan->next_ms = next;
 
     /* Bull: repeat.jobId ? repeat.jobId + ':' : ':' */
-    jobid[0] = '\0';
-    if (js_truthy(json_object_get(rep, "jobId")))
-        js_string(json_object_get(rep, "jobId"), jobid, sizeof(jobid) - 1);
-    strcat(jobid, ":");
+    jid = json_object_get(rep, "jobId");
+    num[0] = '\0';
+    if (js_truthy(jid) && !json_is_string(jid))
+        js_string(jid, num, sizeof(num));
+    if (asprintf(&jobid, "%s:", json_is_string(jid) ? json_string_value(jid) : num) < 0) {
+        jobid = NULL;
+        goto out_nomem;
+    }
     v = json_object_get(rep, "endDate");
     if (js_truthy(v)) {
         bp_js_number_text(js_date_ms(v), num, sizeof(num));
@@ -259,8 +264,10 @@ int bp_repeat_plan_make(bp_repeat_plan *plan, const char *name, const char *opts
     }
     free(suffix);
     md5_hex(plan->repeat_key, key_md5);
-    snprintf(seed, sizeof(seed), "%s%s%s", name, jobid, key_md5);
+    if (asprintf(&seed, "%s%s%s", name, jobid, key_md5) < 0)
+        goto out_nomem;
     md5_hex(seed, id_md5);
+    free(seed);
     if (asprintf(&plan->job_id, "repeat:%s:%" PRId64, id_md5, plan->next_ms) < 0) {
         plan->job_id = NULL;
         goto out_nomem;
@@ -286,6 +293,7 @@ out_nomem:
     bp_repeat_plan_clear(plan);
     rc = -1;
 out_decref:
+    free(jobid);
     json_decref(opts);
     return rc;
 }
