@@ -317,15 +317,15 @@ static int parse_field(int fi, const char *value, bp_cron_field *f, bp_err *err)
                 goto out_free;
             }
     }
-    /* parseSequence: the list */
+    /* parseSequence: the list; an empty element anywhere is reported before any element */
+    if (full.p[0] == ',' || full.p[full.len - 1] == ',' || strstr(full.p, ",,") != NULL) {
+        bp_err_set(err, BP_ERR_NONE, 0, "Invalid list value format");
+        goto out_free;
+    }
     for (const char *s = full.p;;) {
         const char *comma = strchr(s, ',');
         size_t n = comma != NULL ? (size_t)(comma - s) : strlen(s);
 
-        if (n == 0) {
-            bp_err_set(err, BP_ERR_NONE, 0, "Invalid list value format");
-            goto out_free;
-        }
         if (parse_atom(fi, f, s, n, err) != 0)
             goto out_free;
         if (comma == NULL)
