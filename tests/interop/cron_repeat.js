@@ -8,7 +8,8 @@
 //       bullpen (already running on QUEUE) does.
 //   node cron_repeat.js compare A B               the two dumps must agree: repeat ZSET members
 //       and scores, delayed ids and scores, the job id counter, completed order, every job
-//       hash field (wall-clock fields only where both sides satisfy Bull's relations).
+//       hash field (wall-clock fields only where both sides satisfy Bull's relations), and the
+//       delayed/completed/failed events in order.
 //   node cron_repeat.js refused QUEUE             bullpen only: a hand-written job whose cron
 //       cron-parser rejects fails with cron-parser's message, and schedules nothing.
 //
@@ -71,10 +72,27 @@ const variants = [
   },
 ];
 
+// The events the occurrences cause, in order: `delayed` with the next due time from each add
+// (integers; a promotion pass publishes score/4096, a fraction, and is left out: it follows
+// the clock), `completed` and `failed` payloads.
+async function listen(q) {
+  const sub = q.client.duplicate();
+  const base = `${q.keyPrefix}:${q.name}:`;
+  const events = [];
+  await sub.psubscribe(`${base}*`);
+  sub.on('pmessage', (_, channel, msg) => {
+    const what = channel.slice(base.length).replace(/@.*/, '');
+    if ((what === 'delayed' && /^\d+$/.test(msg)) || what === 'completed' || what === 'failed')
+      events.push([what, msg]);
+  });
+  return { sub, events };
+}
+
 async function run(qname, out, withBull) {
   const q = queue(qname);
   await q.isReady();
   if (withBull) q.process('*', async (job) => job.data);
+  const { sub, events } = await listen(q);
   for (const v of variants) await q.add(v.name, v.data, v.opts);
   for (const v of variants) {
     for (let step = 0; step < v.steps; step++) {
@@ -90,7 +108,12 @@ async function run(qname, out, withBull) {
       }, 30000);
     }
   }
-  fs.writeFileSync(out, JSON.stringify(await dump(q), null, 1));
+  const steps = variants.reduce((n, v) => n + v.steps, 0);
+  await until('every completed event', () => events.filter((e) => e[0] === 'completed').length >= steps);
+  const d = await dump(q);
+  d.events = events;
+  fs.writeFileSync(out, JSON.stringify(d, null, 1));
+  sub.disconnect();
   await q.close();
 }
 
@@ -141,7 +164,8 @@ function compare(fa, fb) {
   const steps = variants.reduce((s, v) => s + v.steps, 0);
   assert.strictEqual(a.completed.length, steps, 'Bull completed every occurrence it was given');
   assert.ok(a.repeat.length >= 2 * (variants.length - 1), 'Bull kept the repeatables');
-  for (const key of ['repeat', 'delayed', 'completed', 'failed', 'wait', 'active', 'id'])
+  assert.ok(a.events.filter((e) => e[0] === 'delayed').length > steps, 'Bull published the adds');
+  for (const key of ['repeat', 'delayed', 'completed', 'failed', 'wait', 'active', 'id', 'events'])
     assert.deepStrictEqual(b[key], a[key], `${key} differs (bullpen vs Bull)`);
   assert.deepStrictEqual(Object.keys(b.jobs).sort(), Object.keys(a.jobs).sort(), 'job ids');
   for (const [side, d] of [['bull', a], ['bullpen', b]]) {
@@ -156,7 +180,8 @@ function compare(fa, fb) {
   }
   const tz = a.repeat.filter((m, i) => i % 2 === 0 && m.split(':')[3]).length;
   console.log(`cron repeats: ${Object.keys(a.jobs).length} jobs, ${a.repeat.length / 2} ` +
-    `repeatables (${tz} with tz), ${a.delayed.length / 2} delayed: bullpen == Bull`);
+    `repeatables (${tz} with tz), ${a.delayed.length / 2} delayed, ${a.events.length} ` +
+    `events: bullpen == Bull`);
 }
 
 async function refused(qname) {
