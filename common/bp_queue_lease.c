@@ -16,12 +16,36 @@
 #include <jansson.h>
 
 #include "bp_conn.h"
+#include "bp_log.h"
 #include "bp_queue_internal.h"
 #include "bp_scripts.h"
 #include "bp_time.h"
 
 #define BP_LEASE_ARGS (12)  /* finish.lua: 1 key, 11 args */
 #define BP_LEASE_IDS  (256) /* ids per mark/return call */
+
+/* A leased repeatable job schedules its next occurrence, as a taken one does (bp_queue.c):
+ * options Bull's worker would throw on make it fail without running (job->fail_reason). */
+static void schedule_repeats(bp_conn *c, const bp_queue *q, bp_job **jobs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        bp_err err;
+        int rc;
+        if (strstr(jobs[i]->opts, "\"repeat\"") == NULL)
+            continue;
+        err.msg[0] = '\0';
+        rc = bp_queue_repeat_next(c, q, jobs[i], &err);
+        if (rc == -2) {
+            bp_log_warn("queue '%s': job %s: its repeat cannot be scheduled: %s; the job fails "
+                        "without running (fix repeat.cron or repeat.tz and add the repeatable "
+                        "again)",
+                        q->name, jobs[i]->id, err.msg);
+            jobs[i]->fail_reason = strdup(err.msg);
+        } else if (rc < 0) {
+            bp_log_warn("%s; the repeat stops here unless a Bull worker schedules it", err.msg);
+        }
+    }
+}
 
 static const bp_script *script(const bp_queue *q, const char *name, bp_err *err)
 {
@@ -104,6 +128,8 @@ int bp_queue_lease(bp_conn *c, const bp_queue *q, int max, int share, bp_job **o
     }
     n = leased_from_reply(q, r, out, cap, err);
     freeReplyObject(r);
+    if (n > 0)
+        schedule_repeats(c, q, out, n);
     return n;
 }
 
@@ -137,7 +163,7 @@ static const char *json_value(const bp_lease_done *d, size_t *len, char **quoted
 typedef struct finish_call {
     const char *argv[BP_LEASE_ARGS];
     size_t len[BP_LEASE_ARGS];
-    char now[24], dur[16], started[24];
+    char now[24], dur[16], started[24], points[16];
     char *quoted;
 } finish_call;
 
@@ -151,13 +177,17 @@ static int finish_call_make(finish_call *f, const bp_queue *q, const char *activ
         return -1;
     snprintf(f->now, sizeof(f->now), "%" PRId64, now_ms);
     snprintf(f->dur, sizeof(f->dur), "%d", q->lock_duration_ms);
+    if (q->metrics_max_points > 0) /* Bull's metrics keys count batched completions too */
+        snprintf(f->points, sizeof(f->points), "%d", q->metrics_max_points);
+    else
+        f->points[0] = '\0';
     if (d->started_ms > 0)
         snprintf(f->started, sizeof(f->started), "%" PRId64, d->started_ms);
     else
         f->started[0] = '\0';
-    const char *a[BP_LEASE_ARGS] = {active,      q->key_base, q->token, d->job->id,
-                                    "completed", v,           f->now,   "",
-                                    "0",         f->dur,      "",       f->started};
+    const char *a[BP_LEASE_ARGS] = {active,      q->key_base, q->token,  d->job->id,
+                                    "completed", v,           f->now,    "",
+                                    "0",         f->dur,      f->points, f->started};
     for (int i = 0; i < BP_LEASE_ARGS; i++) {
         f->argv[i] = a[i];
         f->len[i] = i == 5 ? vlen : strlen(a[i]);
@@ -269,6 +299,8 @@ int bp_queue_complete_batch(bp_conn *c, const bp_queue *q, const bp_lease_done *
         if (rs[i] != NULL)
             freeReplyObject(rs[i]);
     free(rs);
+    if (rc == 0 && n_leased != NULL && *n_leased > 0)
+        schedule_repeats(c, q, leased, *n_leased);
     for (int i = 0; i < n; i++)
         free(calls[i].quoted);
     free(calls);

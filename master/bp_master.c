@@ -92,6 +92,9 @@ static int generation_load(generation *g, const char *path, int workers_override
         g->want[i] = workers_override >= 0 && i == 0 ? workers_override : qc->workers;
         bp_queue_init(&g->queues[i], qc->prefix, qc->name, NULL, qc->lock_duration_ms,
                       qc->stalled_interval_ms, qc->max_stalled);
+        bp_queue_set_limits(&g->queues[i], qc->limiter.max, qc->limiter.duration_ms,
+                            qc->limiter.group_key, qc->metrics_max_points, qc->log_max_lines,
+                            qc->log_max_line_bytes);
     }
     return 0;
 

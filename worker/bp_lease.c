@@ -35,6 +35,8 @@ void bp_lease_init(bp_worker *w)
      * the next for at most BP_LEASE_HOLD_MS, in a quarter of the lock duration */
     if (max > by_lock)
         max = by_lock > 1 ? by_lock : 1;
+    if (w->q.limiter_max > 0)
+        max = 1; /* a rate limiter: every job passes take.lua's limiter, one at a time */
     l->max = max < 1 ? 1 : (max > BP_LEASE_CAP ? BP_LEASE_CAP : max);
 }
 

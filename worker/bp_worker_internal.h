@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "bp_conn.h"
+#include "bp_joblog.h"
 #include "bp_queue.h"
 #include "bp_time.h"
 #include "bp_worker.h"
@@ -87,6 +88,7 @@ typedef struct bp_worker {
     unsigned long job_gen;      /* bumped when a job begins (odd: running) and when its
                                    finish starts (even): the keeper renews only odd ones,
                                    and one that raced the finish knows it lost nothing */
+    bp_joblog joblog;           /* the current job's log lines held back; main thread only */
 
     volatile int cancel;             /* handlers poll this: non-zero = stop */
     _Atomic int cancel_reason;       /* bp_cancel_reason */

@@ -153,6 +153,22 @@ static void test_add_plan_defaults(void **state)
     assert_string_equal(p.debounce_id, "d");
     assert_int_equal(p.debounce_ttl, 900);
     bp_add_plan_clear(&p);
+
+    /* lifo is read with JS truthiness, as Bull's producer reads it */
+    const struct {
+        const char *opts;
+        bool lifo;
+    } lifo[] = {
+        {"{\"lifo\":1}", true},      {"{\"lifo\":\"yes\"}", true},
+        {"{\"lifo\":{}}", true},     {"{\"lifo\":0}", false},
+        {"{\"lifo\":\"\"}", false},  {"{\"lifo\":null}", false},
+        {"{\"lifo\":false}", false}, {"{}", false},
+    };
+    for (size_t i = 0; i < sizeof(lifo) / sizeof(lifo[0]); i++) {
+        assert_int_equal(bp_add_plan_make(&p, lifo[i].opts, 5, &err), 0);
+        assert_int_equal(p.lifo, lifo[i].lifo);
+        bp_add_plan_clear(&p);
+    }
 }
 
 static void test_add_plan_errors(void **state)
@@ -203,17 +219,99 @@ static void test_repeat_plan(void **state)
     assert_string_equal(p.job_id, "repeat:0f50c95194ce47b7ae3c195f25a2af55:1700000002000");
     bp_repeat_plan_clear(&p);
 
-    /* limit reached, no repeat, cron (not scheduled, says why) */
+    /* limit reached, no repeat */
     assert_int_equal(bp_repeat_plan_make(&p, "t",
                                          "{\"repeat\":{\"every\":10,\"count\":3,"
                                          "\"limit\":3}}",
                                          5, &err),
                      0);
     assert_int_equal(bp_repeat_plan_make(&p, "t", "{\"attempts\":1}", 5, &err), 0);
-    err.msg[0] = '\0';
+
+    /* cron: the key carries tz and the expression (bull-protocol.md §7.11: "report::::0 3 * *
+     * *"); the time itself is test_bp_cron's business */
     assert_int_equal(bp_repeat_plan_make(&p, "t", "{\"repeat\":{\"cron\":\"* * * * *\"}}", 5, &err),
+                     1);
+    assert_string_equal(p.repeat_key, "t::::* * * * *");
+    assert_int_equal(p.next_ms, 60000);
+    bp_repeat_plan_clear(&p);
+    assert_int_equal(bp_repeat_plan_make(&p, "t",
+                                         "{\"repeat\":{\"cron\":\"0 3 * * *\",\"tz\":"
+                                         "\"Europe/Berlin\",\"endDate\":\"2030-01-01T00:00:"
+                                         "00.000Z\"},\"jobId\":\"nightly\"}",
+                                         1767225600000LL, &err),
+                     1);
+    assert_string_equal(p.repeat_key, "t:nightly:1893456000000:Europe/Berlin:0 3 * * *");
+    assert_int_equal(p.next_ms, 1767232800000LL); /* 2026-01-01 03:00 CET */
+    bp_repeat_plan_clear(&p);
+
+    /* what Bull's worker would throw on: the job fails with the reason */
+    assert_int_equal(
+        bp_repeat_plan_make(&p, "t", "{\"repeat\":{\"cron\":\"0 0 15W * *\"}}", 5, &err), -2);
+    assert_string_equal(err.msg, "Invalid characters, got value: 15W");
+    assert_int_equal(
+        bp_repeat_plan_make(&p, "t", "{\"repeat\":{\"cron\":\"* * * * *\",\"every\":5}}", 5, &err),
+        -2);
+    assert_string_equal(err.msg,
+                        "Both .cron and .every options are defined for this repeatable job");
+    assert_int_equal(bp_repeat_plan_make(&p, "t", "{\"repeat\":{\"every\":0}}", 5, &err), -2);
+    assert_string_equal(err.msg, "Validation error, cannot resolve alias \"und\"");
+    assert_int_equal(bp_repeat_plan_make(&p, "t",
+                                         "{\"repeat\":{\"cron\":\"* * * * *\",\"tz\":\"Mars/"
+                                         "Base\"}}",
+                                         0, &err),
+                     -2);
+    assert_string_equal(err.msg, "CronDate: unhandled timestamp: \"1970-01-01T00:00:00.000Z\"");
+    /* past endDate, and an expression with no further match: no next, no failure */
+    assert_int_equal(bp_repeat_plan_make(
+                         &p, "t", "{\"repeat\":{\"cron\":\"* * * * *\",\"endDate\":4}}", 5, &err),
                      0);
-    assert_non_null(strstr(err.msg, "cron"));
+    assert_int_equal(
+        bp_repeat_plan_make(&p, "t", "{\"repeat\":{\"cron\":\"0 0 30 2,2 *\"}}", 5, &err), 0);
+}
+
+/* Bull's jobIdForGroup: `${jobId || uuid}:${_.get(data, groupKey)}`. */
+static void test_group_job_id(void **state)
+{
+    const struct {
+        const char *id, *data, *key, *want;
+    } cases[] = {
+        {"7", "{\"user\":\"ann\"}", "user", "7:ann"},
+        {"7", "{\"user\":{\"id\":42}}", "user.id", "7:42"},
+        {"x", "{\"n\":true}", "n", "x:true"},
+        {"x", "{\"n\":null}", "n", "x:null"},
+        {"x", "{\"other\":1}", "n", "x:undefined"},
+        {"x", "\"text\"", "n", "x:undefined"},
+        {"x", "not json", "n", "x:undefined"},
+    };
+    char *id;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        id = bp_group_job_id(cases[i].id, cases[i].data, cases[i].key);
+        assert_non_null(id);
+        assert_string_equal(id, cases[i].want);
+        free(id);
+    }
+    /* no custom id: a UUID v4, then the group */
+    id = bp_group_job_id(NULL, "{\"user\":\"bob\"}", "user");
+    assert_non_null(id);
+    assert_int_equal(strlen(id), 36 + 4);
+    assert_int_equal(id[14], '4');
+    assert_string_equal(id + 36, ":bob");
+    free(id);
+}
+
+static void test_log_cut(void **state)
+{
+    (void)state;
+    assert_int_equal(bp_queue_log_cut("short", 16), 5);
+    assert_int_equal(bp_queue_log_cut("abcdef", 4), 4);
+    /* "a" + U+00E9 (2 bytes) + U+20AC (3 bytes): never half a character */
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 2), 1);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 3), 3);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 4), 3);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 5), 3);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 6), 6);
 }
 
 static void test_uuid4(void **state)
@@ -236,7 +334,8 @@ int main(void)
         cmocka_unit_test(test_init_and_keys),   cmocka_unit_test(test_delayed_score),
         cmocka_unit_test(test_job_from_reply),  cmocka_unit_test(test_add_plan_defaults),
         cmocka_unit_test(test_add_plan_errors), cmocka_unit_test(test_repeat_plan),
-        cmocka_unit_test(test_uuid4),
+        cmocka_unit_test(test_uuid4),           cmocka_unit_test(test_group_job_id),
+        cmocka_unit_test(test_log_cut),
     };
     return cmocka_run_group_tests_name("bp_queue", tests, NULL, NULL);
 }
