@@ -63,15 +63,24 @@ typedef struct bp_kv {
     char *value; /* scalars are given to plugins as their text */
 } bp_kv;
 
+/* Limits of the extraction sandbox of one document handler (worker/sandbox/). */
+typedef struct bp_sandbox_config {
+    int memory_mb; /* address space the parser may add (RLIMIT_AS), default 512 */
+    int cpu_s;     /* CPU seconds per document (RLIMIT_CPU), default 60 */
+    int wall_s;    /* wall-clock seconds per document, default 120 */
+    int output_mb; /* most extracted output per document, default 256 */
+} bp_sandbox_config;
+
 typedef struct bp_handler_config {
     char *job;            /* exact job name or "*" */
     bp_handler_type type; /* what runs it */
     int line;             /* line in the config file, for messages */
     /* document */
-    int chunk_words;   /* default 200 */
-    int overlap_words; /* default 40; must be < chunk_words */
-    int cache_ttl_s;   /* default 86400 */
-    int64_t max_bytes; /* default 67108864 */
+    int chunk_words;           /* default 200 */
+    int overlap_words;         /* default 40; must be < chunk_words */
+    int cache_ttl_s;           /* default 86400 */
+    int64_t max_bytes;         /* default 67108864 */
+    bp_sandbox_config sandbox; /* limits of the parse (worker/sandbox/) */
     /* exec */
     char **argv;    /* NULL-terminated; argv[0] is an absolute path */
     int argc;       /* entries in argv */

@@ -32,6 +32,7 @@ typedef enum bp_key_scope {
     BP_SCOPE_HANDLER, /* each group of a queue's handlers = ( ) */
     BP_SCOPE_LOG,     /* log = { } */
     BP_SCOPE_METRICS, /* metrics = { } */
+    BP_SCOPE_SANDBOX, /* a document handler's sandbox = { } (fields in bp_handler_config) */
 } bp_key_scope;
 
 typedef enum bp_key_kind {
