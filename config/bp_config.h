@@ -43,6 +43,9 @@ typedef struct bp_redis_config {
     char *password_file;    /* file the password was read from; NULL = inline, URL or env */
     int db;                 /* SELECT index, default 0 */
     char *url_redacted;     /* the URL with any password shown as ***, for logs */
+    char *url_env;          /* name of the environment variable holding the URL, NULL = url */
+    const char *url_from;   /* the variable the URL came from (BULLPEN_REDIS_URL or url_env's),
+                               NULL when it came from the file or the default */
     bp_tls_config tls;      /* used when transport == BP_TRANSPORT_TLS */
     int connect_timeout_ms; /* default 2000 */
     int command_timeout_ms; /* default 5000 */
@@ -76,15 +79,19 @@ typedef struct bp_handler_config {
     bp_handler_type type; /* what runs it */
     int line;             /* line in the config file, for messages */
     /* document */
-    int chunk_words;           /* default 200 */
-    int overlap_words;         /* default 40; must be < chunk_words */
-    int cache_ttl_s;           /* default 86400 */
-    int64_t max_bytes;         /* default 67108864 */
+    int chunk_words;       /* default 200 */
+    int overlap_words;     /* default 40; must be < chunk_words */
+    int cache_ttl_s;       /* default 86400 */
+    int64_t max_bytes;     /* default 67108864 */
+    char **allowed_dirs;   /* absolute directories path jobs may read; NULL = path jobs refused */
+    size_t n_allowed_dirs; /* entries in allowed_dirs */
     bp_sandbox_config sandbox; /* limits of the parse (worker/sandbox/) */
     /* exec */
     char **argv;    /* NULL-terminated; argv[0] is an absolute path */
     int argc;       /* entries in argv */
     int timeout_ms; /* exec: kill the child after this, default 0 = none */
+    char **env;     /* exec: "NAME" (passed from bullpen's environment) or "NAME=value" */
+    size_t n_env;   /* entries in env; the program gets these plus BP_EXEC_ENV_BASE */
     /* plugin */
     char *path;        /* shared library path */
     bp_kv *settings;   /* plugin's own settings group, key/value text */

@@ -1,8 +1,9 @@
 /* bp_config_finish.c -- the last step of bp_config_load(): what spans several keys, the
  * environment overrides, and the secrets.
  *
- * The Redis URL is BULLPEN_REDIS_URL when set, else redis.url, else the default. The
- * password, first match wins: BULLPEN_REDIS_PASSWORD; the password in BULLPEN_REDIS_URL;
+ * The Redis URL is BULLPEN_REDIS_URL when set, else the variable redis.url_env names (the
+ * app's own, e.g. REDIS_URL), else redis.url, else the default. The password, first match
+ * wins: BULLPEN_REDIS_PASSWORD; the password in the URL from the environment;
  * redis.password or redis.password_file (not both); the password in redis.url (not together
  * with the previous two: one file must not give two passwords). Secret files are read here,
  * once, by the master before fork; their bytes live in the config's arena, which is wiped
@@ -119,25 +120,71 @@ static int finish_password(bp_load *ld, const char *url_pw, bool url_from_env)
     return 0;
 }
 
+/* The URL and where it came from: BULLPEN_REDIS_URL, else the variable named by
+ * redis.url_env (which must then be set), else redis.url, else the default. */
+static int pick_url(bp_load *ld, const char **url, const char **from)
+{
+    bp_redis_config *rc = &ld->cfg->redis;
+    const config_setting_t *us = lookup(ld, "redis.url");
+    const config_setting_t *es = lookup(ld, "redis.url_env");
+    const char *env = getenv("BULLPEN_REDIS_URL");
+
+    *url = bp_config_key_find(BP_SCOPE_REDIS, "url")->def_str;
+    *from = NULL;
+    if (us != NULL && rc->url_env != NULL)
+        return bp_load_fail(ld, es, "redis.url_env",
+                            "given together with redis.url (line %d); keep one of them: url_env "
+                            "reads the URL from the environment instead of url",
+                            (int)config_setting_source_line(us));
+    if (rc->url_env != NULL) {
+        const char *v = rc->url_env;
+        size_t n = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+        if (v[n] != '\0' || (v[0] >= '0' && v[0] <= '9'))
+            return bp_load_fail(ld, es, "redis.url_env",
+                                "\"%s\" is not an environment variable name (letters, digits, "
+                                "_); write e.g. url_env = \"REDIS_URL\";",
+                                v);
+    }
+    if (env != NULL && env[0] != '\0') {
+        *url = env;
+        *from = "BULLPEN_REDIS_URL";
+    } else if (rc->url_env != NULL) {
+        const char *v = getenv(rc->url_env);
+        if (v == NULL || v[0] == '\0')
+            return bp_load_fail(ld, es, "redis.url_env",
+                                "the environment variable %s is %s; export it (e.g. from the "
+                                "app's .env: %s=rediss://...), or set redis.url instead",
+                                rc->url_env, v == NULL ? "not set" : "empty", rc->url_env);
+        *url = v;
+        *from = rc->url_env;
+    } else if (us != NULL) {
+        *url = config_setting_get_string(us);
+    }
+    return 0;
+}
+
 static int finish_redis(bp_load *ld)
 {
     bp_redis_config *rc = &ld->cfg->redis;
     const config_setting_t *us = lookup(ld, "redis.url");
-    const char *env = getenv("BULLPEN_REDIS_URL");
-    const char *url = bp_config_key_find(BP_SCOPE_REDIS, "url")->def_str;
-    bool from_env = env != NULL && env[0] != '\0';
+    const char *url, *from;
+    bool from_env;
     bp_redis_config u = {0};
     bp_err uerr;
     char *redacted;
     int rc_ = -1;
 
-    if (from_env)
-        url = env;
-    else if (us != NULL)
-        url = config_setting_get_string(us);
+    if (pick_url(ld, &url, &from) != 0)
+        return -1;
+    from_env = from != NULL;
+    rc->url_from = from; /* a literal or the arena's url_env: lives as long as the config */
     if (bp_url_parse(url, &u, &uerr) != 0) {
-        if (from_env)
+        if (from != NULL && strcmp(from, "BULLPEN_REDIS_URL") == 0)
             bp_err_set(ld->err, BP_ERR_CONFIG, 0, "BULLPEN_REDIS_URL (environment): %s", uerr.msg);
+        else if (from != NULL)
+            bp_load_fail(ld, lookup(ld, "redis.url_env"), "redis.url_env",
+                         "the URL in the environment variable %s: %s; fix it where %s is set", from,
+                         uerr.msg, from);
         else
             bp_load_fail(ld, us, "redis.url", "%s", uerr.msg);
         return -1;

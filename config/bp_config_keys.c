@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libconfig.h>
@@ -34,6 +35,8 @@ static int parse_handlers(bp_load *ld, const bp_config_key *k, const config_sett
 static int parse_argv(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base);
 static int parse_settings(bp_load *ld, const bp_config_key *k, const config_setting_t *s,
                           void *base);
+static int parse_dirs(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base);
+static int parse_env(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base);
 
 static const bp_key_enum tls_versions[] = {
     {"TLSv1.2", TLS1_2_VERSION},
@@ -81,6 +84,8 @@ const bp_config_key bp_config_keys[] = {
     /* redis */
     {BP_SCOPE_REDIS, "url", BP_KEY_SPECIAL, 0, 0, "redis://127.0.0.1:6379/0", 0, 0, 0, 0, 0,
      NULL, parse_url, "redis://, rediss:// (TLS) or unix:// URL; BULLPEN_REDIS_URL overrides"},
+    {BP_SCOPE_REDIS, "url_env", BP_KEY_STRING, CFG(redis.url_env), 0, "", 0, 0, 0, 0, 0, NULL,
+     NULL, "take the URL from this environment variable instead of url, \"\" = url"},
     {BP_SCOPE_REDIS, "password", BP_KEY_SPECIAL, 0, 0, "", 0, 0, BP_KEYF_SECRET, 0, 0, NULL,
      parse_url, "AUTH password (or password_file); BULLPEN_REDIS_PASSWORD overrides"},
     {BP_SCOPE_REDIS, "password_file", BP_KEY_STRING, CFG(redis.password_file), 0, "", 0, 0,
@@ -167,12 +172,16 @@ const bp_config_key bp_config_keys[] = {
      DOC, 0, NULL, NULL, "lifetime of cached chunks and results"},
     {BP_SCOPE_HANDLER, "max_bytes", BP_KEY_INT64, HND(max_bytes), 67108864, NULL, 1,
      INT64_MAX, 0, DOC, 0, NULL, NULL, "largest input accepted (bytes)"},
+    {BP_SCOPE_HANDLER, "allowed_dirs", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, DOC, 0, NULL,
+     parse_dirs, "directories path jobs may read (absolute); none = path jobs refused"},
     {BP_SCOPE_HANDLER, "sandbox", BP_KEY_GROUP, 0, 0, NULL, 0, 0, 0, DOC, BP_SCOPE_SANDBOX,
      NULL, NULL, "limits of the process that parses each document"},
     {BP_SCOPE_HANDLER, "argv", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, EXEC, 0, NULL, parse_argv,
      "program and arguments, no shell; argv[0] absolute (required)"},
     {BP_SCOPE_HANDLER, "timeout_ms", BP_KEY_INT, HND(timeout_ms), 0, NULL, 0, INT_MAX, 0, EXEC,
      0, NULL, NULL, "kill the program after this, 0 = no limit of its own"},
+    {BP_SCOPE_HANDLER, "env", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, EXEC, 0, NULL, parse_env,
+     "variables the program gets beyond PATH, HOME, LANG, LC_*, TZ, TMPDIR: \"NAME\" or \"NAME=value\""},
     {BP_SCOPE_HANDLER, "path", BP_KEY_STRING, HND(path), 0, NULL, 0, 0, NONE | PATH, PLUG, 0,
      NULL, NULL, "the plugin's shared library (required)"},
     {BP_SCOPE_HANDLER, "settings", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, PLUG, 0, NULL,
@@ -488,5 +497,115 @@ static int parse_settings(bp_load *ld, const bp_config_key *k, const config_sett
             return bp_load_fail(ld, e, name, "out of memory");
     }
     h->n_settings = (size_t)n;
+    return 0;
+}
+
+/* An array of strings (libconfig [ ] or ( )) into *out, *n, each copied to the arena. The
+ * element names in messages read "<name>[i]". */
+static int string_array(bp_load *ld, const bp_config_key *k, const config_setting_t *s,
+                        const char *example, char ***out, size_t *n_out)
+{
+    int n = config_setting_length(s);
+    char **v;
+
+    if (!config_setting_is_array(s) && !config_setting_is_list(s))
+        return bp_load_fail(ld, s, k->name, "must be an array of strings; write %s = %s;", k->name,
+                            example);
+    if (n == 0)
+        return bp_load_fail(ld, s, k->name, "is empty; write %s = %s; or remove the key", k->name,
+                            example);
+    v = bp_arena_alloc(ld->arena, sizeof(char *) * ((size_t)n + 1));
+    if (v == NULL)
+        return bp_load_fail(ld, s, k->name, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        char name[64];
+
+        snprintf(name, sizeof(name), "%s[%d]", k->name, i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING)
+            return bp_load_fail(ld, e, name, "must be a string; write %s = %s;", k->name, example);
+        v[i] = bp_arena_strdup(ld->arena, config_setting_get_string(e));
+        if (v[i] == NULL)
+            return bp_load_fail(ld, e, name, "out of memory");
+    }
+    *out = v;
+    *n_out = (size_t)n;
+    return 0;
+}
+
+/* allowed_dirs: absolute directories that exist, no "." or ".." component, no repeats. A
+ * trailing '/' is dropped. The worker opens them as roots (common/bp_confine.h). */
+static int parse_dirs(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base)
+{
+    bp_handler_config *h = base;
+    static const char example[] = "[ \"/srv/uploads\" ]";
+
+    if (string_array(ld, k, s, example, &h->allowed_dirs, &h->n_allowed_dirs) != 0)
+        return -1;
+    for (size_t i = 0; i < h->n_allowed_dirs; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        char *d = h->allowed_dirs[i], name[64];
+        size_t len = strlen(d);
+        struct stat st;
+
+        snprintf(name, sizeof(name), "%s[%zu]", k->name, i);
+        if (d[0] != '/')
+            return bp_load_fail(ld, e, name,
+                                "\"%s\" is not an absolute path; give the directory's full path, "
+                                "e.g. \"/srv/uploads\"",
+                                d);
+        if (len >= PATH_MAX)
+            return bp_load_fail(ld, e, name, "is longer than PATH_MAX (%d bytes)", PATH_MAX);
+        while (len > 1 && d[len - 1] == '/')
+            d[--len] = '\0';
+        for (const char *p = d; *p != '\0';) {
+            size_t n;
+            p += strspn(p, "/");
+            n = strcspn(p, "/");
+            if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+                return bp_load_fail(ld, e, name,
+                                    "\"%s\" has a \".\" or \"..\" component; write the directory "
+                                    "plainly, e.g. \"/srv/uploads\"",
+                                    d);
+            p += n;
+        }
+        if (stat(d, &st) != 0) {
+            int err = errno;
+            return bp_load_fail(ld, e, name,
+                                "cannot use \"%s\": %s; create the directory or fix "
+                                "the path",
+                                d, strerror(err));
+        }
+        if (!S_ISDIR(st.st_mode))
+            return bp_load_fail(ld, e, name, "\"%s\" is not a directory; list directories only", d);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(h->allowed_dirs[j], d) == 0)
+                return bp_load_fail(ld, e, name, "\"%s\" is listed twice; keep one", d);
+    }
+    return 0;
+}
+
+/* env: "NAME" passes NAME from bullpen's environment (when set), "NAME=value" sets it. */
+static int parse_env(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base)
+{
+    bp_handler_config *h = base;
+    static const char example[] = "[ \"MY_API_URL\", \"MODE=batch\" ]";
+
+    if (string_array(ld, k, s, example, &h->env, &h->n_env) != 0)
+        return -1;
+    for (size_t i = 0; i < h->n_env; i++) {
+        const char *v = h->env[i];
+        size_t n = strcspn(v, "=");
+        char name[64];
+
+        snprintf(name, sizeof(name), "%s[%zu]", k->name, i);
+        if (n == 0 ||
+            strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != n ||
+            (v[0] >= '0' && v[0] <= '9'))
+            return bp_load_fail(ld, config_setting_get_elem(s, (unsigned)i), name,
+                                "\"%s\" does not start with a variable name (letters, digits, "
+                                "_); write \"NAME\" or \"NAME=value\"",
+                                v);
+    }
     return 0;
 }

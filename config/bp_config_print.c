@@ -5,6 +5,7 @@
  * Redis password and the control key -- are printed as "***" and nothing else: the output
  * may be pasted into a ticket. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,7 +67,10 @@ static void print_special(FILE *out, const bp_config *cfg, const bp_config_key *
     if (strcmp(k->name, "url") == 0) {
         fputs("url = ", out);
         print_string(out, cfg->redis.url_redacted);
-        fputs(";\n", out);
+        fputs(";", out);
+        if (cfg->redis.url_from != NULL)
+            fprintf(out, " # from the environment variable %s", cfg->redis.url_from);
+        fputs("\n", out);
     } else if (strcmp(k->name, "password") == 0) {
         if (cfg->redis.password == NULL)
             fputs("# password: none (no AUTH)\n", out);
@@ -101,6 +105,28 @@ static void print_special(FILE *out, const bp_config *cfg, const bp_config_key *
         for (int i = 0; i < h->argc; i++) {
             fputs(i > 0 ? ", " : " ", out);
             print_string(out, h->argv[i]);
+        }
+        fputs(" ];\n", out);
+    } else if (strcmp(k->name, "allowed_dirs") == 0 || strcmp(k->name, "env") == 0) {
+        const bp_handler_config *h = base;
+        bool dirs = k->name[0] == 'a';
+        char *const *v = dirs ? h->allowed_dirs : h->env;
+        size_t n = dirs ? h->n_allowed_dirs : h->n_env;
+
+        if (n == 0) {
+            fprintf(
+                out, "# %s: none%s\n", k->name,
+                dirs ? " (jobs naming a file are refused)"
+                     : " (the program gets PATH, HOME, LANG, LC_*, TZ, TMPDIR and BULLPEN_JOB_*)");
+            return;
+        }
+        fprintf(out, "%s = [", k->name);
+        for (size_t i = 0; i < n; i++) {
+            fputs(i > 0 ? ", " : " ", out);
+            if (!dirs && strchr(v[i], '=') != NULL) /* a value may be a secret */
+                fprintf(out, "\"%.*s=" BP_REDACTED "\"", (int)strcspn(v[i], "="), v[i]);
+            else
+                print_string(out, v[i]);
         }
         fputs(" ];\n", out);
     } else if (strcmp(k->name, "settings") == 0) {

@@ -9,8 +9,11 @@
  * 69 Redis is unreachable. Nothing here writes to Redis except SCRIPT LOAD. */
 #include "bp_check.h"
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -248,6 +251,100 @@ static int check_connect(const bp_config *cfg, SSL_CTX *ctx, bp_conn **out_conn,
     return 0;
 }
 
+/* Whether dir (stat'ed as droot) holds path: some parent directory of path's real location
+ * is dir itself (same device and inode, so links and bind mounts cannot hide it). */
+static bool dir_holds(const struct stat *droot, const char *path)
+{
+    char real[PATH_MAX];
+    struct stat st;
+
+    if (path == NULL || realpath(path, real) == NULL)
+        return false;
+    for (char *slash = strrchr(real, '/'); slash != NULL; slash = strrchr(real, '/')) {
+        if (slash == real)
+            slash[1] = '\0'; /* "/" itself */
+        else
+            *slash = '\0';
+        if (stat(real, &st) == 0 && st.st_dev == droot->st_dev && st.st_ino == droot->st_ino)
+            return true;
+        if (slash == real)
+            break;
+    }
+    return false;
+}
+
+/* A document handler's allowed_dirs: the roots, and warnings for a root everyone can write
+ * (anyone on the host can then plant a file or a link for a job), one that holds the
+ * configuration or a secret bullpen reads (a job could read it back through Redis), and one
+ * of the kernel's pseudo file systems. */
+static void check_allowed_dirs(const bp_config *cfg, const bp_queue_config *q,
+                               const bp_handler_config *h, FILE *out)
+{
+    const struct {
+        const char *path, *what;
+    } secrets[] = {
+        {cfg->path, "the configuration file"},
+        {cfg->redis.password_file, "redis.password_file"},
+        {cfg->redis.tls.key_file, "redis.tls.key_file"},
+        {cfg->pool.control_key_file, "pool.control_key_file"},
+    };
+
+    if (h->n_allowed_dirs == 0) {
+        fprintf(out,
+                "ok      allowed_dirs of '%s' job \"%s\" (line %d): none; jobs naming a file "
+                "are refused, {\"text\"} jobs run\n",
+                q->name, h->job, h->line);
+        return;
+    }
+    fprintf(out, "ok      allowed_dirs of '%s' job \"%s\" (line %d):", q->name, h->job, h->line);
+    for (size_t i = 0; i < h->n_allowed_dirs; i++)
+        fprintf(out, "%s %s", i > 0 ? "," : "", h->allowed_dirs[i]);
+    fputs(" (files opened beneath them only)\n", out);
+    for (size_t i = 0; i < h->n_allowed_dirs; i++) {
+        const char *d = h->allowed_dirs[i];
+        struct stat st;
+
+        if (stat(d, &st) != 0)
+            continue; /* bp_handlers_new() reported it */
+        if (st.st_mode & S_IWOTH)
+            fprintf(out,
+                    "warning allowed_dirs root %s is writable by every user (mode %04o): anyone "
+                    "on this host can put a file or a link there for a job to read; give it to "
+                    "the uploading user's group and chmod o-w\n",
+                    d, (unsigned)(st.st_mode & 07777));
+        for (size_t j = 0; j < sizeof(secrets) / sizeof(secrets[0]); j++)
+            if (dir_holds(&st, secrets[j].path))
+                fprintf(out,
+                        "warning allowed_dirs root %s holds %s (%s): a job can read it and "
+                        "its text lands in Redis; move it out or narrow allowed_dirs\n",
+                        d, secrets[j].what, secrets[j].path);
+        if (strcmp(d, "/") == 0 || strncmp(d, "/proc", 5) == 0 || strncmp(d, "/sys", 4) == 0 ||
+            strncmp(d, "/dev", 4) == 0 || strncmp(d, "/etc", 4) == 0)
+            fprintf(out,
+                    "warning allowed_dirs root %s exposes system files to every job; list only "
+                    "the directories uploads go to\n",
+                    d);
+    }
+}
+
+/* An exec handler whose env hands a Redis secret to its program: allowed, said aloud. */
+static void check_exec_env(const bp_config *cfg, const bp_queue_config *q,
+                           const bp_handler_config *h, FILE *out)
+{
+    for (size_t i = 0; i < h->n_env; i++) {
+        size_t n = strcspn(h->env[i], "=");
+        const char *url_env = cfg->redis.url_env;
+
+        if ((n == 22 && strncmp(h->env[i], "BULLPEN_REDIS_PASSWORD", n) == 0) ||
+            (n == 17 && strncmp(h->env[i], "BULLPEN_REDIS_URL", n) == 0) ||
+            (url_env != NULL && strlen(url_env) == n && strncmp(h->env[i], url_env, n) == 0))
+            fprintf(out,
+                    "warning exec handler of '%s' job \"%s\" (line %d) passes %.*s to its "
+                    "program (env): it can then reach Redis as bullpen does\n",
+                    q->name, h->job, h->line, (int)n, h->env[i]);
+    }
+}
+
 /* Load every queue's handlers as `bullpen run` would (plugins: dlopen, ABI, init), so a bad
  * plugin is caught here and not at start. */
 static int check_handlers(const bp_config *cfg, FILE *out)
@@ -262,6 +359,13 @@ static int check_handlers(const bp_config *cfg, FILE *out)
         bp_handlers_free(h);
         fprintf(out, "ok      handlers of '%s': %zu loaded\n", cfg->queues[i].name,
                 cfg->queues[i].n_handlers);
+        for (size_t j = 0; j < cfg->queues[i].n_handlers; j++) {
+            const bp_handler_config *hc = &cfg->queues[i].handlers[j];
+            if (hc->type == BP_HANDLER_DOCUMENT)
+                check_allowed_dirs(cfg, &cfg->queues[i], hc, out);
+            else if (hc->type == BP_HANDLER_EXEC)
+                check_exec_env(cfg, &cfg->queues[i], hc, out);
+        }
     }
     return 0;
 }

@@ -9,6 +9,8 @@
  *   document_bench rss FILE                    peak RSS while processing FILE
  *
  * Built and run by tests/bench/document_bench.sh. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 
 #include <hiredis.h>
 
+#include "bp_confine.h"
 #include "bp_handlers_impl.h"
 
 static size_t bytes_sent; /* formatted command bytes, so the work cannot be optimised away */
@@ -59,7 +62,8 @@ static bp_handler_config bench_config(void)
 }
 
 /* Run one job; returns 0 when it succeeded. */
-static int run_one(const bp_handler_config *hc, const char *data, size_t len, const char *id)
+static int run_one(const bp_handler_config *hc, const bp_confine *roots, const char *data,
+                   size_t len, const char *id)
 {
     static volatile int cancel;
     bp_job_ctx ctx = {.queue = "bench",
@@ -74,7 +78,7 @@ static int run_one(const bp_handler_config *hc, const char *data, size_t len, co
     bp_result res = {0};
     int rc;
 
-    bp_document_run(hc, &ctx, &res);
+    bp_document_run(hc, roots, &ctx, &res);
     rc = res.error != NULL ? -1 : 0;
     if (rc != 0)
         fprintf(stderr, "document_bench: job failed: %s\n", res.error);
@@ -149,7 +153,7 @@ static int throughput(int docs, size_t bytes)
             }
             dl += (size_t)sprintf(data + dl, "\"}");
             t0 = now_s();
-            if (run_one(&hc, data, dl, "1") != 0)
+            if (run_one(&hc, NULL, data, dl, "1") != 0)
                 return 1;
             total += now_s() - t0;
         }
@@ -164,14 +168,32 @@ static int throughput(int docs, size_t bytes)
 static int rss(const char *path)
 {
     bp_handler_config hc = bench_config();
-    char data[4096];
+    char data[PATH_MAX + 16], full[PATH_MAX], dir[PATH_MAX], *dirs[1] = {dir};
     struct rusage before, after;
+    bp_confine *roots = NULL;
+    bp_err err = {0};
     double t0;
+    int rc;
 
+    /* the file's own directory is the one allowed root (allowed_dirs) */
+    if (realpath(path, full) == NULL) {
+        fprintf(stderr, "document_bench: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    snprintf(dir, sizeof(dir), "%s", full);
+    *strrchr(dir, '/') = '\0';
+    if (dir[0] == '\0')
+        snprintf(dir, sizeof(dir), "/");
+    if (bp_confine_new(&roots, dirs, 1, &err) != 0) {
+        fprintf(stderr, "document_bench: %s\n", err.msg);
+        return 1;
+    }
     getrusage(RUSAGE_SELF, &before);
-    snprintf(data, sizeof(data), "{\"path\":\"%s\"}", path);
+    snprintf(data, sizeof(data), "{\"path\":\"%s\"}", full);
     t0 = now_s();
-    if (run_one(&hc, data, strlen(data), "1") != 0)
+    rc = run_one(&hc, roots, data, strlen(data), "1");
+    bp_confine_free(roots);
+    if (rc != 0)
         return 1;
     getrusage(RUSAGE_SELF, &after);
     fprintf(stdout,

@@ -12,8 +12,11 @@ plugin=$BP_BUILD_DIR/tests/plugins/bp_example_plugin.so
 [ -f "$plugin" ] || bp_fail "example plugin not built at $plugin"
 conf=$BP_TMP/bullpen.conf
 log=$BP_TMP/bullpen.log
+docs=$BP_TMP/docs # the one directory path jobs may read (allowed_dirs)
+mkdir -p "$docs"
 bp_write_conf "$conf" "{ name = \"h\"; workers = 2; handlers = (
-    { job = \"*\"; type = \"document\"; chunk_words = 5; overlap_words = 1; cache_ttl_s = 600; },
+    { job = \"*\"; type = \"document\"; chunk_words = 5; overlap_words = 1; cache_ttl_s = 600;
+      allowed_dirs = [ \"$docs\" ]; },
     { job = \"exec\"; type = \"exec\"; argv = [\"/bin/sh\", \"-c\", \"echo 'PROGRESS 50' >&2; cat\"]; },
     { job = \"slow\"; type = \"exec\"; argv = [\"/bin/sleep\", \"30\"]; timeout_ms = 300; },
     { job = \"plug\"; type = \"plugin\"; path = \"$plugin\"; settings = { greeting = \"hi\"; }; }
@@ -57,14 +60,14 @@ id=$(run index '{"text": "one two three four five. six seven eight nine ten elev
 echo "ok: the same document again is a cache hit"
 
 # a Markdown file, and a document of ~2500 chunks stored in batches through a temporary list
-printf '# Title\n\nSome *text* with [a link](http://x).\n' > "$BP_TMP/a.md"
-id=$(run index "{\"path\": \"$BP_TMP/a.md\"}")
-sha=$(sha256sum "$BP_TMP/a.md" | cut -d' ' -f1)
+printf '# Title\n\nSome *text* with [a link](http://x).\n' > "$docs/a.md"
+id=$(run index "{\"path\": \"$docs/a.md\"}")
+sha=$(sha256sum "$docs/a.md" | cut -d' ' -f1)
 [ "$(bp_rcli LRANGE "bull:h:doc:$sha:chunks" 0 -1 | tr '\n' '|')" = "Title Some text with a|a link.|" ] ||
     bp_fail "markdown chunks: $(bp_rcli LRANGE "bull:h:doc:$sha:chunks" 0 -1 | tr '\n' '|')"
-seq 1 10001 | tr '\n' ' ' > "$BP_TMP/big.txt"
-id=$(run index "{\"path\": \"$BP_TMP/big.txt\"}")
-sha=$(sha256sum "$BP_TMP/big.txt" | cut -d' ' -f1)
+seq 1 10001 | tr '\n' ' ' > "$docs/big.txt"
+id=$(run index "{\"path\": \"$docs/big.txt\"}")
+sha=$(sha256sum "$docs/big.txt" | cut -d' ' -f1)
 rv=$(field "$id" returnvalue)
 [ "$rv" = "{\"sha256\":\"$sha\",\"bytes\":48900,\"words\":10001,\"chunks\":2500,\"cached\":false}" ] ||
     bp_fail "big document returnvalue: $rv"
@@ -75,8 +78,8 @@ rv=$(field "$id" returnvalue)
 echo "ok: markdown file; 2500 chunks in 3 batches, renamed into place"
 
 # a missing file fails the job naming the path
-id=$(run index "{\"path\": \"$BP_TMP/missing.txt\"}")
-[ "$(field "$id" failedReason)" = "cannot read document '$BP_TMP/missing.txt': No such file or directory" ] ||
+id=$(run index "{\"path\": \"$docs/missing.txt\"}")
+[ "$(field "$id" failedReason)" = "cannot read document: path '$docs/missing.txt' refused: cannot open it beneath allowed_dirs root '$docs': No such file or directory; allowed_dirs = [\"$docs\"] (document handler for job \"*\", config line 8)" ] ||
     bp_fail "missing file reason: $(field "$id" failedReason)"
 echo "ok: missing document fails naming the path"
 

@@ -654,6 +654,134 @@ static void test_env_overrides(void **state)
     bp_config_free(cfg);
 }
 
+static char *print_text(const bp_config *cfg);
+
+/* redis.url_env: the URL from the application's own variable, its password kept out of
+ * the printed configuration; unset, empty, invalid, or together with url: one clear line. */
+static void test_url_env(void **state)
+{
+    bp_config *cfg;
+    char *out;
+
+    (void)state;
+    setenv("BP_TEST_REDIS_URL", "rediss://app:s3cret-pw@cache.example:6380/3", 1);
+    cfg = load_text(Q_MIN "redis = {\n  url_env = \"BP_TEST_REDIS_URL\";\n};\n");
+    assert_int_equal(cfg->redis.transport, BP_TRANSPORT_TLS);
+    assert_string_equal(cfg->redis.host, "cache.example");
+    assert_int_equal(cfg->redis.port, 6380);
+    assert_int_equal(cfg->redis.db, 3);
+    assert_string_equal(cfg->redis.username, "app");
+    assert_string_equal(cfg->redis.password, "s3cret-pw");
+    assert_string_equal(cfg->redis.url_env, "BP_TEST_REDIS_URL");
+    assert_string_equal(cfg->redis.url_from, "BP_TEST_REDIS_URL");
+    assert_string_equal(cfg->redis.url_redacted, "rediss://app:***@cache.example:6380/3");
+    out = print_text(cfg);
+    assert_null(strstr(out, "s3cret-pw"));
+    assert_non_null(strstr(out, "url = \"rediss://app:***@cache.example:6380/3\"; # from the "
+                                "environment variable BP_TEST_REDIS_URL"));
+    assert_non_null(strstr(out, "url_env = \"BP_TEST_REDIS_URL\";"));
+    free(out);
+    bp_config_free(cfg);
+
+    /* BULLPEN_REDIS_URL still wins */
+    setenv("BULLPEN_REDIS_URL", "redis://other:6379/0", 1);
+    cfg = load_text(Q_MIN "redis = {\n  url_env = \"BP_TEST_REDIS_URL\";\n};\n");
+    assert_string_equal(cfg->redis.host, "other");
+    assert_string_equal(cfg->redis.url_from, "BULLPEN_REDIS_URL");
+    bp_config_free(cfg);
+    unsetenv("BULLPEN_REDIS_URL");
+
+    setenv("BP_TEST_REDIS_URL", "http://:s3cret-pw@x", 1);
+    expect_error(Q_MIN "redis = {\n  url_env = \"BP_TEST_REDIS_URL\";\n};\n", 3,
+                 "redis.url_env: the URL in the environment variable BP_TEST_REDIS_URL: unknown "
+                 "scheme 'http://'; use redis:// (TCP), rediss:// (TLS) or unix:// (socket); fix "
+                 "it where BP_TEST_REDIS_URL is set");
+    setenv("BP_TEST_REDIS_URL", "", 1);
+    expect_error(Q_MIN "redis = {\n  url_env = \"BP_TEST_REDIS_URL\";\n};\n", 3,
+                 "redis.url_env: the environment variable BP_TEST_REDIS_URL is empty; export it "
+                 "(e.g. from the app's .env: BP_TEST_REDIS_URL=rediss://...), or set redis.url "
+                 "instead");
+    unsetenv("BP_TEST_REDIS_URL");
+    expect_error(Q_MIN "redis = {\n  url_env = \"BP_TEST_REDIS_URL\";\n};\n", 3,
+                 "redis.url_env: the environment variable BP_TEST_REDIS_URL is not set; export "
+                 "it (e.g. from the app's .env: BP_TEST_REDIS_URL=rediss://...), or set "
+                 "redis.url instead");
+    expect_error(Q_MIN "redis = {\n  url = \"redis://h\";\n  url_env = \"REDIS_URL\";\n};\n", 4,
+                 "redis.url_env: given together with redis.url (line 3); keep one of them: "
+                 "url_env reads the URL from the environment instead of url");
+    expect_error(Q_MIN "redis = {\n  url_env = \"REDIS URL\";\n};\n", 3,
+                 "redis.url_env: \"REDIS URL\" is not an environment variable name (letters, "
+                 "digits, _); write e.g. url_env = \"REDIS_URL\";");
+}
+
+/* allowed_dirs (document) and env (exec): checked at load with file:line. */
+static void test_confine_keys(void **state)
+{
+    char text[4 * PATH_MAX], rest[2 * PATH_MAX], file[PATH_MAX];
+    bp_config *cfg;
+    char *out;
+
+    (void)state;
+    tmp_path(file, sizeof(file), "plain.txt");
+    write_file(file, "x");
+    snprintf(text, sizeof(text),
+             "queues = ( { name = \"q\"; handlers = (\n"
+             "  { job = \"*\"; type = \"document\";\n"
+             "    allowed_dirs = [ \"%s/\", \"/tmp\" ]; },\n"
+             "  { job = \"x\"; type = \"exec\"; argv = [\"/bin/cat\"];\n"
+             "    env = [ \"MY_VAR\", \"TOKEN=abc\" ]; }\n"
+             ");\n} );\n",
+             tmpdir);
+    cfg = load_text(text);
+    assert_int_equal(cfg->queues[0].handlers[0].n_allowed_dirs, 2);
+    assert_string_equal(cfg->queues[0].handlers[0].allowed_dirs[0], tmpdir); /* no '/' */
+    assert_int_equal(cfg->queues[0].handlers[1].n_env, 2);
+    out = print_text(cfg);
+    assert_non_null(strstr(out, "allowed_dirs = [ \""));
+    assert_non_null(strstr(out, "env = [ \"MY_VAR\", \"TOKEN=***\" ];"));
+    assert_null(strstr(out, "abc"));
+    free(out);
+    bp_config_free(cfg);
+
+#define DOC_DIRS(v)                                                                    \
+    "queues = ( { name = \"q\"; handlers = (\n  { job = \"*\"; type = \"document\";\n" \
+    "    allowed_dirs = " v "; }\n);\n} );\n"
+    expect_error(DOC_DIRS("[ \"srv/uploads\" ]"), 3,
+                 "queues[0].handlers[0].allowed_dirs[0]: \"srv/uploads\" is not an absolute "
+                 "path; give the directory's full path, e.g. \"/srv/uploads\"");
+    expect_error(DOC_DIRS("[ \"/tmp/../etc\" ]"), 3,
+                 "queues[0].handlers[0].allowed_dirs[0]: \"/tmp/../etc\" has a \".\" or \"..\" "
+                 "component; write the directory plainly, e.g. \"/srv/uploads\"");
+    expect_error(DOC_DIRS("[ \"/nonexistent-bp\" ]"), 3,
+                 "queues[0].handlers[0].allowed_dirs[0]: cannot use \"/nonexistent-bp\": No such "
+                 "file or directory; create the directory or fix the path");
+    expect_error(DOC_DIRS("[ \"/tmp\", \"/tmp/\" ]"), 3,
+                 "queues[0].handlers[0].allowed_dirs[1]: \"/tmp\" is listed twice; keep one");
+    expect_error(DOC_DIRS("[ ]"), 3,
+                 "queues[0].handlers[0].allowed_dirs: is empty; write allowed_dirs = [ "
+                 "\"/srv/uploads\" ]; or remove the key");
+    expect_error(DOC_DIRS("\"/tmp\""), 3,
+                 "queues[0].handlers[0].allowed_dirs: must be an array of strings; write "
+                 "allowed_dirs = [ \"/srv/uploads\" ];");
+    snprintf(text, sizeof(text), DOC_DIRS("[ \"%s\" ]"), file);
+    snprintf(rest, sizeof(rest),
+             "queues[0].handlers[0].allowed_dirs[0]: \"%s\" is not a directory; list "
+             "directories only",
+             file);
+    expect_error(text, 3, rest);
+    expect_error("queues = ( { name = \"q\"; handlers = (\n  { job = \"*\"; type = \"echo\";\n"
+                 "    allowed_dirs = [ \"/tmp\" ]; }\n);\n} );\n",
+                 3,
+                 "queues[0].handlers[0].allowed_dirs: applies only to document handlers, not to "
+                 "type \"echo\"; remove it or change the type");
+    expect_error("queues = ( { name = \"q\"; handlers = (\n  { job = \"*\"; type = \"exec\";\n"
+                 "    argv = [\"/bin/cat\"]; env = [ \"=x\" ]; }\n);\n} );\n",
+                 3,
+                 "queues[0].handlers[0].env[0]: \"=x\" does not start with a variable name "
+                 "(letters, digits, _); write \"NAME\" or \"NAME=value\"");
+#undef DOC_DIRS
+}
+
 static void test_bad_url(void **state)
 {
     (void)state;
@@ -934,6 +1062,8 @@ int main(void)
         cmocka_unit_test(test_tls_pair),
         cmocka_unit_test(test_password_file),
         cmocka_unit_test(test_env_overrides),
+        cmocka_unit_test(test_url_env),
+        cmocka_unit_test(test_confine_keys),
         cmocka_unit_test(test_bad_url),
         cmocka_unit_test(test_control_key),
         cmocka_unit_test(test_print_redacts),

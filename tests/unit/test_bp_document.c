@@ -110,6 +110,7 @@ typedef struct fixture {
     bp_handlers *h;
     fake_redis redis;
     char dir[PATH_MAX];
+    char *dirs[1]; /* hc.allowed_dirs: dir */
 } fixture;
 
 static char job_star[] = "*", queue_name[] = "docs", prefix[] = "bull";
@@ -128,10 +129,13 @@ static int setup(void **state)
                                  .max_bytes = 67108864};
     fx->q = (bp_queue_config){
         .name = queue_name, .prefix = prefix, .handlers = &fx->hc, .n_handlers = 1};
-    assert_int_equal(bp_handlers_new(&fx->h, &fx->q, &err), 0);
     snprintf(fx->dir, sizeof(fx->dir), "%s/bp-doc-XXXXXX",
              getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
     assert_non_null(mkdtemp(fx->dir));
+    fx->dirs[0] = fx->dir;
+    fx->hc.allowed_dirs = fx->dirs;
+    fx->hc.n_allowed_dirs = 1;
+    assert_int_equal(bp_handlers_new(&fx->h, &fx->q, &err), 0);
     *state = fx;
     return 0;
 }
@@ -176,7 +180,10 @@ static void expect_error(fixture *fx, const char *data, const char *want)
 
     assert_null(res.value);
     assert_non_null(res.error);
-    assert_string_equal(res.error, want);
+    if (want != NULL)
+        assert_string_equal(res.error, want);
+    else /* only that it was refused for allowed_dirs, naming them */
+        assert_non_null(strstr(res.error, "refused: not beneath any directory of allowed_dirs"));
     bp_result_clear(&res);
 }
 
@@ -309,24 +316,36 @@ static void test_batches(void **state)
 static void test_errors(void **state)
 {
     fixture *fx = *state;
-    char data[PATH_MAX + 256], want[PATH_MAX + 256];
+    char data[PATH_MAX + 256], want[3 * PATH_MAX + 512];
     char *path;
 
     snprintf(data, sizeof(data), "{\"path\": \"%s/missing.txt\"}", fx->dir);
-    snprintf(want, sizeof(want), "cannot read document '%s/missing.txt': No such file or directory",
-             fx->dir);
+    snprintf(want, sizeof(want),
+             "cannot read document: path '%s/missing.txt' refused: cannot open it beneath "
+             "allowed_dirs root '%s': No such file or directory; allowed_dirs = [\"%s\"] "
+             "(document handler for job \"*\", config line 7)",
+             fx->dir, fx->dir, fx->dir);
     expect_error(fx, data, want);
 
     snprintf(data, sizeof(data), "{\"path\": \"%s\"}", fx->dir);
-    snprintf(want, sizeof(want), "cannot read document '%s': Is a directory", fx->dir);
+    snprintf(want, sizeof(want),
+             "cannot read document: path '%s' refused: a directory, not a regular file; "
+             "allowed_dirs = [\"%s\"] (document handler for job \"*\", config line 7)",
+             fx->dir, fx->dir);
     expect_error(fx, data, want);
 
     /* a FIFO with no writer: refused at once instead of blocking the worker */
     snprintf(data, sizeof(data), "%s/fifo", fx->dir);
     assert_int_equal(mkfifo(data, 0600), 0);
-    snprintf(want, sizeof(want), "cannot read document '%s/fifo': not a regular file", fx->dir);
+    snprintf(want, sizeof(want),
+             "cannot read document: path '%s/fifo' refused: a FIFO (named pipe), not a regular "
+             "file; allowed_dirs = [\"%s\"] (document handler for job \"*\", config line 7)",
+             fx->dir, fx->dir);
     snprintf(data, sizeof(data), "{\"path\": \"%s/fifo\"}", fx->dir);
     expect_error(fx, data, want);
+
+    /* outside allowed_dirs: the host's files are out of reach */
+    expect_error(fx, "{\"path\": \"/etc/passwd\"}", NULL);
 
     path = write_file(fx, "bad.txt", "caf\xC3\xA9 ok \xFF\xFE", 11);
     snprintf(data, sizeof(data), "{\"path\": \"%s\"}", path);
@@ -350,7 +369,8 @@ static void test_errors(void **state)
     expect_error(fx, "{\"path\": \"/a\", \"text\": \"b\"}",
                  "document job data has both \"path\" and \"text\"; give one of them");
     expect_error(fx, "{\"path\": \"relative.txt\"}",
-                 "document \"path\" must be an absolute file name string");
+                 "document \"path\" must be an absolute file name string, beneath a directory "
+                 "of the handler's allowed_dirs");
     expect_error(fx, "{\"text\": 5}", "document \"text\" must be a string");
     expect_error(fx, "{\"text\": \"x\", \"type\": \"pdf\"}",
                  "document \"type\" must be \"text\", \"markdown\" or \"html\"");

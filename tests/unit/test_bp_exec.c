@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,8 @@ static int rec_progress(void *worker, const char *json)
 }
 
 static char job_name[] = "run", queue_name[] = "jobs", prefix[] = "bull";
+static char **test_env;   /* the handler's env setting for the next run_argv() */
+static size_t test_n_env; /* entries in test_env */
 
 /* Run argv (NULL-terminated) as the exec handler with data; returns the result. */
 static bp_result run_argv(char **argv, int timeout_ms, int64_t max_bytes, const char *data,
@@ -57,7 +60,9 @@ static bp_result run_argv(char **argv, int timeout_ms, int64_t max_bytes, const 
                             .argv = argv,
                             .argc = argc,
                             .timeout_ms = timeout_ms,
-                            .max_bytes = max_bytes};
+                            .max_bytes = max_bytes,
+                            .env = test_env,
+                            .n_env = test_n_env};
     bp_queue_config q = {.name = queue_name, .prefix = prefix, .handlers = &hc, .n_handlers = 1};
     bp_handlers *h;
     bp_err err = {0};
@@ -168,6 +173,63 @@ static void test_progress_and_env(void **state)
     assert_string_equal(rec.progress[1], "{\"step\":2}");
     for (int i = 0; i < rec.n_progress; i++)
         free(rec.progress[i]);
+}
+
+/* What a program can reach: bullpen's secrets stay out of its environment unless env names
+ * them, it starts in "/", and it inherits no descriptor but 0, 1 and 2 -- not a socket the
+ * worker holds (a Redis connection), even one opened without close-on-exec. */
+static void test_env_and_fds(void **state)
+{
+    char e_pass[] = "PASS_ME", e_set[] = "FIXED=1", *envs[] = {e_pass, e_set};
+    char prog_env[] = "/usr/bin/env", prog_ls[] = "/bin/ls", fd_dir[] = "/proc/self/fd",
+         prog_pwd[] = "/bin/pwd";
+    char *argv_env[] = {prog_env, NULL}, *argv_ls[] = {prog_ls, fd_dir, NULL},
+         *argv_pwd[] = {prog_pwd, NULL};
+    int sv[2];
+    bp_result res;
+
+    (void)state;
+    setenv("BULLPEN_REDIS_PASSWORD", "pw-secret-1", 1);
+    setenv("BULLPEN_REDIS_URL", "rediss://:pw-secret-2@h:6380", 1);
+    setenv("REDIS_URL", "rediss://:pw-secret-3@h:6380", 1);
+    setenv("SOME_TOKEN", "pw-secret-4", 1);
+    setenv("PASS_ME", "passed", 1);
+    setenv("LC_TIME", "C", 1);
+    test_env = envs;
+    test_n_env = 2;
+    res = run_argv(argv_env, 0, 0, "{}", NULL, NULL);
+    assert_null(res.error);
+    assert_null(strstr(res.value, "pw-secret"));
+    assert_null(strstr(res.value, "BULLPEN_REDIS"));
+    assert_null(strstr(res.value, "REDIS_URL"));
+    assert_non_null(strstr(res.value, "PASS_ME=passed"));
+    assert_non_null(strstr(res.value, "FIXED=1"));
+    assert_non_null(strstr(res.value, "LC_TIME=C"));
+    assert_non_null(strstr(res.value, "BULLPEN_JOB_ID=42"));
+    if (getenv("PATH") != NULL)
+        assert_non_null(strstr(res.value, "PATH="));
+    bp_result_clear(&res);
+
+    /* env may pass a secret on purpose: then it is the operator's choice */
+    test_n_env = 0;
+    res = run_argv(argv_env, 0, 0, "{}", NULL, NULL);
+    assert_null(strstr(res.value, "PASS_ME"));
+    bp_result_clear(&res);
+    test_env = NULL;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0); /* no SOCK_CLOEXEC */
+    res = run_argv(argv_ls, 0, 0, "{}", NULL, NULL);
+    want_value(&res, "\"0\\n1\\n2\\n3\""); /* 3 is ls's own handle on the directory */
+    close(sv[0]);
+    close(sv[1]);
+    res = run_argv(argv_pwd, 0, 0, "{}", NULL, NULL);
+    want_value(&res, "\"/\"");
+    unsetenv("BULLPEN_REDIS_PASSWORD");
+    unsetenv("BULLPEN_REDIS_URL");
+    unsetenv("REDIS_URL");
+    unsetenv("SOME_TOKEN");
+    unsetenv("PASS_ME");
+    unsetenv("LC_TIME");
 }
 
 static void test_failures(void **state)
@@ -302,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_stdout_json_and_text),
         cmocka_unit_test(test_large_stdin),
         cmocka_unit_test(test_progress_and_env),
+        cmocka_unit_test(test_env_and_fds),
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_cancel),

@@ -4,7 +4,8 @@
  * round trips to Redis for a document of up to BP_DOC_BATCH chunks:
  *   0. read the job data with a scanner made for it (bp_docdata.h): jansson would cost
  *      more than everything else for a 100 KB {"text"} job;
- *   1. map the file read-only (MAP_PRIVATE) or take the text, check max_bytes, hash the
+ *   1. open the file beneath its allowed_dirs root (bp_confine.h) and map it read-only
+ *      (MAP_PRIVATE), or take the text, check max_bytes, hash the
  *      input bytes (SHA-256, OpenSSL EVP) and validate UTF-8 on the mapping itself;
  *   2. GET <prefix>:<queue>:doc:<sha256>: when present, return it with "cached": true;
  *   3. extract into one buffer (bp_extract.h), cut chunks by offsets (bp_chunk.h);
@@ -29,6 +30,7 @@
 #include <openssl/evp.h>
 
 #include "bp_chunk.h"
+#include "bp_confine.h"
 #include "bp_docdata.h"
 #include "bp_extract.h"
 #include "bp_handlers_impl.h"
@@ -71,8 +73,10 @@ static const char doc_store_lua[] =
 /* One document being processed: its input bytes and the Redis keys derived from them. */
 typedef struct doc_job {
     const bp_handler_config *hc; /* routed handler settings */
+    const bp_confine *roots;     /* hc->allowed_dirs, opened; NULL = path jobs refused */
     bp_job_ctx *ctx;             /* the job */
     const char *path;            /* file name, NULL for text input */
+    size_t path_len;             /* bytes in path (a NUL inside is refused by bp_confine) */
     bp_doc_type type;            /* how to extract */
     const char *in;              /* input bytes (mapping or decoded text) */
     size_t in_len;               /* bytes in in */
@@ -98,12 +102,13 @@ static int doc_fields(doc_job *d, const bp_docdata *f, bp_result *res)
         return -1;
     }
     if (f->path.kind != BP_DOCDATA_ABSENT) {
-        if (f->path.kind != BP_DOCDATA_STRING || f->path.value[0] != '/' ||
-            strlen(f->path.value) != f->path.len) {
-            bp_result_error(res, "document \"path\" must be an absolute file name string");
+        if (f->path.kind != BP_DOCDATA_STRING || f->path.value[0] != '/') {
+            bp_result_error(res, "document \"path\" must be an absolute file name string, "
+                                 "beneath a directory of the handler's allowed_dirs");
             return -1;
         }
         d->path = f->path.value;
+        d->path_len = f->path.len;
         d->type = bp_doc_type_from_path(d->path);
     } else {
         if (f->text.kind != BP_DOCDATA_STRING) {
@@ -160,25 +165,20 @@ static int doc_over_limit(const doc_job *d, uint64_t size, bp_result *res)
     return 0;
 }
 
-/* Map the file read-only. Returns 0, or -1 with res set. */
+/* Open the file beneath its allowed_dirs root (bp_confine.h: openat2 RESOLVE_BENEATH, a
+ * regular file only) and map it read-only. Returns 0, or -1 with res set. */
 static int doc_map(doc_job *d, bp_result *res)
 {
     struct stat st;
-    int fd =
-        open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* a FIFO must not block */
+    bp_err err = {0};
+    int fd = bp_confine_open(d->roots, d->path, d->path_len, &st, &err);
 
     if (fd < 0) {
-        bp_result_error(res, "cannot read document '%s': %s", d->path, strerror(errno));
+        bp_result_error(res,
+                        "cannot read document: %s (document handler for job \"%s\", config "
+                        "line %d)",
+                        err.msg, d->hc->job, d->hc->line);
         return -1;
-    }
-    if (fstat(fd, &st) != 0) {
-        bp_result_error(res, "cannot read document '%s': %s", d->path, strerror(errno));
-        goto out_close;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        bp_result_error(res, "cannot read document '%s': %s", d->path,
-                        S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
-        goto out_close;
     }
     if (doc_over_limit(d, (uint64_t)st.st_size, res) != 0)
         goto out_close;
@@ -382,9 +382,10 @@ out_free:
     return rc;
 }
 
-void bp_document_run(const bp_handler_config *hc, bp_job_ctx *ctx, bp_result *res)
+void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_job_ctx *ctx,
+                     bp_result *res)
 {
-    doc_job d = {.hc = hc, .ctx = ctx};
+    doc_job d = {.hc = hc, .roots = roots, .ctx = ctx};
     size_t bad;
 
     if (ctx->command == NULL) {

@@ -6,8 +6,13 @@
  * own, PR_SET_PDEATHSIG so it dies with the worker even when the master SIGKILLs the
  * worker's group, which the child is no longer in; every signal back at its default and an
  * empty mask (the worker ignores SIGPIPE, its children must not); then execve(), reporting
- * a failure through a close-on-exec pipe. The environment is the worker's plus
- * BULLPEN_JOB_ID, BULLPEN_JOB_NAME, BULLPEN_ATTEMPT and BULLPEN_QUEUE, built before fork.
+ * a failure through a close-on-exec pipe. It runs in "/" and holds no descriptor but its
+ * three pipes: every other one is marked close-on-exec (close_range), so no Redis socket of
+ * the worker reaches it. Its environment, built before fork, is not the worker's: only
+ * PATH, HOME, LANG, LANGUAGE, LC_*, TZ and TMPDIR, the variables the handler's env setting
+ * names or sets, and BULLPEN_JOB_ID, BULLPEN_JOB_NAME, BULLPEN_ATTEMPT and BULLPEN_QUEUE --
+ * never BULLPEN_REDIS_PASSWORD, BULLPEN_REDIS_URL or the app's URL variable unless env lists
+ * them. The job's data reaches it only on stdin, never in argv or through a shell.
  *
  * One poll() loop, no threads: it writes stdin (EPIPE only means the child stopped
  * reading), reads stdout into one buffer (capped at max_bytes), splits stderr into lines
@@ -20,12 +25,14 @@
  * SIGKILL after BP_EXEC_KILL_GRACE_MS. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,26 +81,60 @@ static void close_fd(int *fd)
     }
 }
 
-/* environ plus the four job variables (replacing inherited ones). NULL out of memory. */
-static char **exec_env(const bp_job_ctx *ctx)
+/* Whether NAME=... (env entry e) is one of the base variables every program gets. */
+static bool env_base(const char *e)
 {
-    static const char *const names[] = {
-        "BULLPEN_JOB_ID=", "BULLPEN_JOB_NAME=", "BULLPEN_ATTEMPT=", "BULLPEN_QUEUE="};
+    static const char *const base[] = {"PATH=", "HOME=", "LANG=", "LANGUAGE=", "TZ=", "TMPDIR="};
+
+    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+        if (strncmp(e, base[i], strlen(base[i])) == 0)
+            return true;
+    return strncmp(e, "LC_", 3) == 0;
+}
+
+/* Whether hc->env names e's variable: as "NAME" (pass it: *set = false) or "NAME=value"
+ * (set it: *set = true). */
+static bool env_listed(const bp_handler_config *hc, const char *e, bool *set)
+{
+    size_t n = strcspn(e, "=");
+
+    for (size_t i = 0; i < hc->n_env; i++) {
+        size_t m = strcspn(hc->env[i], "=");
+        if (m == n && strncmp(hc->env[i], e, n) == 0) {
+            *set = hc->env[i][m] == '=';
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The program's environment (bp_exec.c header): the base variables and those hc->env passes,
+ * taken from environ; hc->env's NAME=value entries; then the four job variables, which are
+ * the only allocated entries (the last four). Nothing else of bullpen's environment -- the
+ * Redis password or URL, the app's REDIS_URL, any other secret -- reaches the program.
+ * NULL when out of memory. */
+static char **exec_env(const bp_handler_config *hc, const bp_job_ctx *ctx)
+{
     size_t n = 0, k = 0;
     char **env;
 
     while (environ != NULL && environ[n] != NULL)
         n++;
-    env = calloc(n + 5, sizeof(env[0]));
+    env = calloc(n + hc->n_env + 5, sizeof(env[0]));
     if (env == NULL)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        bool ours = false;
-        for (size_t j = 0; j < 4; j++)
-            ours = ours || strncmp(environ[i], names[j], strlen(names[j])) == 0;
-        if (!ours)
+        bool set = false, listed = env_listed(hc, environ[i], &set);
+        if (strncmp(environ[i], "BULLPEN_JOB_", 12) == 0 ||
+            strncmp(environ[i], "BULLPEN_ATTEMPT=", 16) == 0 ||
+            strncmp(environ[i], "BULLPEN_QUEUE=", 14) == 0)
+            continue; /* ours, set below */
+        if ((env_base(environ[i]) && !listed) || (listed && !set))
             env[k++] = environ[i]; /* borrowed */
     }
+    for (size_t i = 0; i < hc->n_env; i++)
+        if (strchr(hc->env[i], '=') != NULL)
+            env[k++] = hc->env[i]; /* borrowed from the config */
     if (asprintf(&env[k], "BULLPEN_JOB_ID=%s", ctx->job_id != NULL ? ctx->job_id : "") < 0 ||
         asprintf(&env[k + 1], "BULLPEN_JOB_NAME=%s", ctx->job_name != NULL ? ctx->job_name : "") <
             0 ||
@@ -117,6 +158,26 @@ static void exec_env_free(char **env)
     for (size_t i = n >= 4 ? n - 4 : 0; i < n; i++)
         free(env[i]); /* only the last four are ours */
     free(env);
+}
+
+/* In the child: every descriptor above 2 is closed at exec, whatever flags it was opened
+ * with (a Redis socket, a plugin's file, an inherited descriptor of the master), so the
+ * program holds nothing of the worker's. close_range is one system call (Linux 5.11); the
+ * loop is for older kernels. Async-signal-safe. */
+static void exec_close_fds(void)
+{
+    struct rlimit rl;
+    int max = 65536;
+
+#if defined(SYS_close_range) && defined(CLOSE_RANGE_CLOEXEC)
+    if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+#endif
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)max)
+        max = (int)rl.rlim_cur;
+    for (int fd = 3; fd < max; fd++)
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
 /* A pipe pair whose ends are both above 2, so the child's dup2() onto 0, 1 and 2 can never
@@ -152,6 +213,9 @@ static void exec_child(const exec_run *r, pid_t parent, int in, int out, int err
         _exit(127); /* the worker died before prctl took effect */
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
         goto out_report;
+    exec_close_fds(); /* the report pipe too: it is close-on-exec already */
+    if (chdir("/") != 0)
+        goto out_report; /* a program never runs in whatever directory bullpen was started */
     for (int sig = 1; sig < NSIG; sig++)
         (void)sigaction(sig, &dfl, NULL); /* the worker ignores SIGPIPE; its children must not */
     sigemptyset(&none);
@@ -169,7 +233,7 @@ static int exec_spawn(exec_run *r, bp_result *res)
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rep[2] = {-1, -1};
     int child_errno = 0;
     pid_t parent = getpid();
-    char **env = exec_env(r->ctx);
+    char **env = exec_env(r->hc, r->ctx);
     ssize_t n;
 
     if (env == NULL) {

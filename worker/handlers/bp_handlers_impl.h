@@ -7,8 +7,13 @@
 
 #include "bp_handler.h"
 
-/* bp_document.c: extract, chunk, cache in Redis (DESIGN.md "Handlers"). */
-void bp_document_run(const bp_handler_config *hc, bp_job_ctx *ctx, bp_result *res);
+struct bp_confine;
+
+/* bp_document.c: extract, chunk, cache in Redis (DESIGN.md "Handlers"). A {"path"} job's
+ * file is opened only beneath roots (hc->allowed_dirs, opened by bp_handlers_new(); NULL:
+ * path jobs are refused). */
+void bp_document_run(const bp_handler_config *hc, const struct bp_confine *roots, bp_job_ctx *ctx,
+                     bp_result *res);
 
 /* bp_exec.c: run hc->argv with the job data on stdin. */
 void bp_exec_run(const bp_handler_config *hc, bp_job_ctx *ctx, bp_result *res);
