@@ -16,6 +16,8 @@
   ARGV[7]  failed: the stack line to append to stacktrace, "" for none
   ARGV[8]  "1" to take the next job from wait in the same call
   ARGV[9]  lock duration (ms) for the fetched job
+  ARGV[10] "1": a failure for good, attempts left or not (Bull's job.discard()); the input
+           itself fails, so a retry would end the same way (absent = "0")
 
   Returns {code, next, id}
     code  1 completed, 2 failed for good, 3 retry after a backoff (delayed),
@@ -130,7 +132,7 @@ else
   if #st > 0 then stjson = cjson.encode(st) end
   redis.call('HMSET', jk, 'failedReason', value, 'stacktrace', stjson)
   local attempts = tonumber(opts.attempts) or 1
-  if made < attempts then
+  if made < attempts and ARGV[10] ~= '1' then
     local delay = backoff_ms(opts.backoff, made)
     if delay > 0 then
       local due = nowN + delay

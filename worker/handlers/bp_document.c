@@ -8,14 +8,19 @@
  *      (MAP_PRIVATE), or take the text, check max_bytes, hash the
  *      input bytes (SHA-256, OpenSSL EVP) and validate UTF-8 on the mapping itself;
  *   2. GET <prefix>:<queue>:doc:<sha256>: when present, return it with "cached": true;
- *   3. extract into one buffer (bp_extract.h), cut chunks by offsets (bp_chunk.h);
+ *   3. extract in the sandbox (bp_sandbox.h: a confined child of the worker's extractor
+ *      process parses the bytes and sends the text back; Bull progress moves as it goes;
+ *      a crash, a limit or the job's timeout ends that child, not this worker), then cut
+ *      chunks by offsets (bp_chunk.h);
  *   4. one EVAL stores the chunk list, its expiry and the result (SET EX) atomically.
  * A document with more chunks fills a temporary list in batches and the last EVAL renames
  * it into place, so readers never see a half-written list under the real key.
  *
- * Memory: the mapping (page cache, not heap), the extracted text (at most about the input
- * size) and one batch of argv pointers into that text; a chunk is copied only by hiredis
- * when it formats the command. */
+ * Memory: the mapping (page cache, not heap, dropped before the parse), the extracted text
+ * (at most about the input size) and one batch of argv pointers into that text; a chunk is
+ * copied only by hiredis when it formats the command. A sandbox failure that is a property
+ * of the input (crash, memory, CPU, output limits, a refused file) fails the job without
+ * retry (bp_result.discard): running it again would end the same way. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -35,10 +40,14 @@
 #include "bp_extract.h"
 #include "bp_handlers_impl.h"
 #include "bp_log.h"
+#include "bp_sandbox.h"
+#include "bp_sandbox_extract.h"
+#include "bp_time.h"
 
-#define BP_DOC_BATCH      1000 /* chunks per RPUSH: keeps one command around a few MB */
-#define BP_DOC_TMP_TTL_S  3600 /* a crashed multi-batch store leaves nothing for longer */
-#define BP_DOC_FIXED_ARGS 10   /* EVAL script 3 k1 k2 k3 ttl first last result */
+#define BP_DOC_BATCH       1000 /* chunks per RPUSH: keeps one command around a few MB */
+#define BP_DOC_TMP_TTL_S   3600 /* a crashed multi-batch store leaves nothing for longer */
+#define BP_DOC_FIXED_ARGS  10   /* EVAL script 3 k1 k2 k3 ttl first last result */
+#define BP_DOC_PROGRESS_MS 500  /* Bull progress at most twice a second: one EVAL each */
 
 /* KEYS[1] list being filled, KEYS[2] final chunk list, KEYS[3] result key.
  * ARGV[1] ttl in s (<= 0: no expiry), ARGV[2] "1" = first batch (clear KEYS[1] first),
@@ -81,7 +90,9 @@ typedef struct doc_job {
     const char *in;              /* input bytes (mapping or decoded text) */
     size_t in_len;               /* bytes in in */
     void *map;                   /* mapping to munmap, NULL for text */
-    size_t released;             /* bytes at the start of map dropped with MADV_DONTNEED */
+    int fd;                      /* the open file (handed to the sandbox), -1 for text */
+    int64_t progress_ms;         /* when progress was last recorded (monotonic) */
+    int progress_pct;            /* the percentage recorded then */
     char sha[65];                /* hex SHA-256 of in */
     char *result_key;            /* <prefix>:<queue>:doc:<sha> */
     char *chunks_key;            /* result_key + ":chunks" */
@@ -195,7 +206,7 @@ static int doc_map(doc_job *d, bp_result *res)
         d->map = m;
         d->in = m;
     }
-    close(fd);
+    d->fd = fd; /* the sandbox's child reads it */
     return 0;
 
 out_close:
@@ -308,19 +319,123 @@ static int doc_store(doc_job *d, const char **argv, size_t *argvlen, int argc, b
     return 0;
 }
 
-/* Drop the pages of the mapping the extractor has finished with: the file stays in the
- * page cache, but it no longer counts in this worker's RSS (pool.max_rss_mb), so a 50 MB
- * document costs about its text, not the text plus the file. */
-static void doc_release(void *arg, const char *upto)
+/* Bull progress as the parse goes: a percentage (what bull-board draws and job.progress()
+ * returns), recorded at most every BP_DOC_PROGRESS_MS and only when it moved. */
+static void doc_progress(void *arg, uint64_t done, uint64_t total, bp_sandbox_unit unit)
 {
     doc_job *d = arg;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t done = (size_t)(upto - (const char *)d->map) / page * page;
+    int64_t now = bp_mono_ms();
+    int pct;
+    char json[8];
 
-    if (done > d->released) {
-        (void)madvise((char *)d->map + d->released, done - d->released, MADV_DONTNEED);
-        d->released = done;
+    (void)unit;
+    if (total == 0 || d->ctx->progress == NULL)
+        return;
+    pct = done >= total ? 100 : (int)(done * 100 / total);
+    if (pct == d->progress_pct ||
+        (d->progress_ms != 0 && now - d->progress_ms < BP_DOC_PROGRESS_MS))
+        return;
+    snprintf(json, sizeof(json), "%d", pct);
+    (void)d->ctx->progress(d->ctx->worker, json);
+    d->progress_ms = now;
+    d->progress_pct = pct;
+}
+
+/* A {"text"} job's bytes as a file the sandbox can be handed. Returns the fd or -1. */
+static int doc_memfd(const doc_job *d, bp_result *res)
+{
+    int fd = memfd_create("bullpen-text", MFD_CLOEXEC);
+    size_t off = 0;
+
+    if (fd < 0) {
+        bp_result_error(res, "cannot hand the text to the parser: memfd_create: %s",
+                        strerror(errno));
+        return -1;
     }
+    while (off < d->in_len) {
+        ssize_t n = write(fd, d->in + off, d->in_len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            bp_result_error(res, "cannot hand the text to the parser: %s", strerror(errno));
+            close(fd);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return fd;
+}
+
+/* Extract d's text in the sandbox into t. Returns 0, or -1 with res set (and res->discard
+ * when the input itself failed). */
+static int doc_extract(doc_job *d, bp_text *t, bp_result *res)
+{
+    const bp_sandbox_config *sc = &d->hc->sandbox;
+    bp_sandbox_limits lim = {.memory_bytes = (uint64_t)sc->memory_mb << 20,
+                             .cpu_s = sc->cpu_s,
+                             .wall_ms = (int64_t)sc->wall_s * 1000,
+                             .output_bytes = (uint64_t)sc->output_mb << 20};
+    char name[300], why[200];
+    size_t arg_len;
+    const char *arg = bp_sandbox_extract_arg(d->type, &arg_len);
+    bp_sandbox_outcome out;
+    bp_err err = {0};
+    int fd = d->fd >= 0 ? d->fd : doc_memfd(d, res);
+    int rc = -1;
+
+    if (fd < 0)
+        return -1;
+    if (d->path != NULL)
+        snprintf(name, sizeof(name), "document '%.256s'", d->path);
+    else
+        snprintf(name, sizeof(name), "document (\"text\" of job %.100s)", d->ctx->job_id);
+    if (d->ctx->sandbox == NULL) {
+        bp_result_error(res, "%s: no extraction sandbox in this worker", name);
+        goto out_close;
+    }
+    if (d->map != NULL) { /* hashed and checked: the parse reads the file, not this */
+        munmap(d->map, d->in_len);
+        d->map = NULL;
+        d->in = NULL;
+    }
+    if (bp_sandbox_run(d->ctx->sandbox, BP_SANDBOX_FN_EXTRACT, fd, arg, arg_len, &lim, doc_progress,
+                       d, d->ctx->cancel, &out, &err) != 0) {
+        bp_result_error(res, "%s: cannot parse it: %s", name, err.msg);
+        goto out_close;
+    }
+    switch (out.status) {
+    case BP_SANDBOX_OK:
+        if (bp_sandbox_extract_decode(out.output, out.output_len, t, why, sizeof(why)) != 0) {
+            bp_result_error(res, "%s: %s; not retried", name, why);
+            res->discard = true;
+            break;
+        }
+        bp_log_debug("job %s: %s parsed in the sandbox: %.3f ms (confine %.3f ms), %.3f ms "
+                     "CPU, peak RSS %ld KB",
+                     d->ctx->job_id, name, (double)out.wall_us / 1e3, (double)out.confine_us / 1e3,
+                     (double)out.cpu_us / 1e3, out.maxrss_kb);
+        rc = 0;
+        break;
+    case BP_SANDBOX_FAILED:
+        bp_result_error(res, "%s: %s; not retried: the same input would fail the same way", name,
+                        out.reason);
+        res->discard = true;
+        bp_log_warn("job %s: %s: %s", d->ctx->job_id, name, out.reason);
+        break;
+    case BP_SANDBOX_TRANSIENT:
+        bp_result_error(res, "%s: %s", name, out.reason);
+        bp_log_warn("job %s: %s: %s", d->ctx->job_id, name, out.reason);
+        break;
+    case BP_SANDBOX_CANCELLED: /* the worker words it (timeout, ctl cancel, shutdown) */
+        bp_result_error(res, "%s: the parse was stopped: the job was cancelled", name);
+        break;
+    }
+    free(out.output);
+
+out_close:
+    if (d->fd < 0)
+        close(fd);
+    return rc;
 }
 
 /* Extract, chunk and store. Returns 0 with res holding the result, or -1 with the error. */
@@ -334,11 +449,8 @@ static int doc_process(doc_job *d, bp_result *res)
     bool first = true;
     char result[256];
 
-    if (bp_extract_release(d->type, d->in, d->in_len, &t, d->map != NULL ? doc_release : NULL, d) !=
-        0) {
-        bp_result_error(res, "out of memory extracting the text of a %zu-byte document", d->in_len);
+    if (doc_extract(d, &t, res) != 0)
         return -1;
-    }
     if (bp_chunker_init(&ch, t.buf, t.len, d->hc->chunk_words, d->hc->overlap_words) != 0)
         goto out_oom;
     argv = malloc((BP_DOC_FIXED_ARGS + BP_DOC_BATCH) * sizeof(argv[0]));
@@ -385,7 +497,7 @@ out_free:
 void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_job_ctx *ctx,
                      bp_result *res)
 {
-    doc_job d = {.hc = hc, .roots = roots, .ctx = ctx};
+    doc_job d = {.hc = hc, .roots = roots, .ctx = ctx, .fd = -1, .progress_pct = -1};
     size_t bad;
 
     if (ctx->command == NULL) {
@@ -410,6 +522,8 @@ void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_jo
 out:
     if (d.map != NULL)
         munmap(d.map, d.in_len);
+    if (d.fd >= 0)
+        close(d.fd);
     free(d.result_key);
     free(d.chunks_key);
     free(d.tmp_key);
