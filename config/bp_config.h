@@ -85,6 +85,7 @@ typedef struct bp_handler_config {
     int64_t max_bytes;     /* default 67108864 */
     char **allowed_dirs;   /* absolute directories path jobs may read; NULL = path jobs refused */
     size_t n_allowed_dirs; /* entries in allowed_dirs */
+    int progress_ms;       /* Bull progress at most this often, 0 = never; default 500 */
     bp_sandbox_config sandbox; /* limits of the parse (worker/sandbox/) */
     /* exec */
     char **argv;    /* NULL-terminated; argv[0] is an absolute path */

@@ -174,6 +174,8 @@ const bp_config_key bp_config_keys[] = {
      INT64_MAX, 0, DOC, 0, NULL, NULL, "largest input accepted (bytes)"},
     {BP_SCOPE_HANDLER, "allowed_dirs", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, DOC, 0, NULL,
      parse_dirs, "directories path jobs may read (absolute); none = path jobs refused"},
+    {BP_SCOPE_HANDLER, "progress_ms", BP_KEY_INT, HND(progress_ms), 500, NULL, 0, INT_MAX, 0,
+     DOC, 0, NULL, NULL, "Bull progress of a parse at most this often (ms), 0 = never"},
     {BP_SCOPE_HANDLER, "sandbox", BP_KEY_GROUP, 0, 0, NULL, 0, 0, 0, DOC, BP_SCOPE_SANDBOX,
      NULL, NULL, "limits of the process that parses each document"},
     {BP_SCOPE_HANDLER, "argv", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, EXEC, 0, NULL, parse_argv,

@@ -491,12 +491,15 @@ static void test_sandbox_memory_limit(void **state)
     /* the same document within the limit: parsed, with Bull progress on the way (in chunks
      * of 1,000,000 words: 4 of them, so the fake connection records every command) */
     fx->hc.chunk_words = 1000000;
+    fx->hc.progress_ms = 1; /* the default, 500, is longer than this parse */
     res = run(fx, data);
     fx->hc.chunk_words = 200;
+    fx->hc.progress_ms = 500;
     assert_null(res.error);
     assert_false(res.discard);
     assert_non_null(strstr(res.value, "\"words\":3145728,"));
     assert_true(n_progress >= 1);
+    assert_true(atoi(last_progress) > 0 && atoi(last_progress) <= 100);
     bp_result_clear(&res);
     free(text);
     free(data);

@@ -91,8 +91,8 @@ typedef struct doc_job {
     size_t in_len;               /* bytes in in */
     void *map;                   /* mapping to munmap, NULL for text */
     int fd;                      /* the open file (handed to the sandbox), -1 for text */
-    int64_t progress_ms;         /* when progress was last recorded (monotonic) */
-    int progress_pct;            /* the percentage recorded then */
+    int64_t progress_ms;         /* when progress was last recorded (monotonic; job start) */
+    int progress_pct;            /* the percentage recorded then (0 at the start) */
     char sha[65];                /* hex SHA-256 of in */
     char *result_key;            /* <prefix>:<queue>:doc:<sha> */
     char *chunks_key;            /* result_key + ":chunks" */
@@ -320,20 +320,21 @@ static int doc_store(doc_job *d, const char **argv, size_t *argvlen, int argc, b
 }
 
 /* Bull progress as the parse goes: a percentage (what bull-board draws and job.progress()
- * returns), recorded at most every BP_DOC_PROGRESS_MS and only when it moved. */
+ * returns), recorded when it moved and at most every progress_ms, the first time
+ * progress_ms after the job started: a document parsed faster than that costs no progress
+ * command at all. */
 static void doc_progress(void *arg, uint64_t done, uint64_t total, bp_sandbox_unit unit)
 {
     doc_job *d = arg;
     int64_t now = bp_mono_ms();
     int pct;
-    char json[8];
+    char json[16];
 
     (void)unit;
-    if (total == 0 || d->ctx->progress == NULL)
+    if (total == 0 || d->ctx->progress == NULL || d->hc->progress_ms <= 0)
         return;
     pct = done >= total ? 100 : (int)(done * 100 / total);
-    if (pct == d->progress_pct ||
-        (d->progress_ms != 0 && now - d->progress_ms < BP_DOC_PROGRESS_MS))
+    if (pct <= d->progress_pct || now - d->progress_ms < d->hc->progress_ms)
         return;
     snprintf(json, sizeof(json), "%d", pct);
     (void)d->ctx->progress(d->ctx->worker, json);
@@ -497,7 +498,7 @@ out_free:
 void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_job_ctx *ctx,
                      bp_result *res)
 {
-    doc_job d = {.hc = hc, .roots = roots, .ctx = ctx, .fd = -1, .progress_pct = -1};
+    doc_job d = {.hc = hc, .roots = roots, .ctx = ctx, .fd = -1, .progress_ms = bp_mono_ms()};
     size_t bad;
 
     if (ctx->command == NULL) {

@@ -92,8 +92,8 @@ long bp_sandbox_pid(const bp_sandbox *sb)
 }
 
 /* The environment of the extractor: only the sanitizer settings of a test build, so no
- * BULLPEN_REDIS_PASSWORD or anything else of ours crosses the exec. ASan is told to return
- * NULL from a failed allocation, as glibc does, so memory_mb reads the same under test. */
+ * BULLPEN_REDIS_PASSWORD or anything else of ours crosses the exec. Under ASan a failed
+ * allocation returns NULL, as glibc's does, so memory_mb reads the same under test. */
 static void build_env(char **env, char store[][1024], size_t max)
 {
     static const char *const keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
@@ -101,10 +101,10 @@ static void build_env(char **env, char store[][1024], size_t max)
 
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]) && n + 1 < max; i++) {
         const char *v = getenv(keep[i]);
-        if (v == NULL && i != 0)
+        if (v == NULL)
             continue;
-        snprintf(store[n], sizeof(store[n]), "%s=%s%s%s", keep[i], v != NULL ? v : "",
-                 v != NULL && v[0] != '\0' ? ":" : "", i == 0 ? "allocator_may_return_null=1" : "");
+        snprintf(store[n], sizeof(store[n]), "%s=%s%s", keep[i], v,
+                 i == 0 ? ":allocator_may_return_null=1" : "");
         env[n] = store[n];
         n++;
     }
