@@ -238,6 +238,7 @@ typedef struct sbx_run {
     char prog[sizeof(bp_sbx_rec) + BP_SANDBOX_TEXT_MAX]; /* partial record */
     size_t prog_len;
     enum { KILL_NONE, KILL_OUTPUT, KILL_WALL, KILL_CANCEL, KILL_PROTOCOL } killed;
+    int started;       /* STARTED received: a child exists */
     int done;          /* DONE received */
     int lost;          /* the extractor went away */
     bp_sbx_msg status; /* DONE */
@@ -382,6 +383,8 @@ static void read_channel(sbx_run *r)
         r->lost = 1;
         return;
     }
+    if (m.op == BP_SBX_STARTED)
+        r->started = 1;
     if (m.op == BP_SBX_DONE) {
         r->status = m;
         r->done = 1;
@@ -555,9 +558,11 @@ static int wait_loop(sbx_run *r, volatile int *cancel, bp_sandbox_outcome *out)
     return 0;
 }
 
-int bp_sandbox_run(bp_sandbox *sb, unsigned fn, int doc_fd, const void *arg, size_t arg_len,
-                   const bp_sandbox_limits *lim, bp_sandbox_progress_cb progress, void *cb_arg,
-                   volatile int *cancel, bp_sandbox_outcome *out, bp_err *err)
+/* One try. Returns 0 (out filled), -1 (err set), or 1: the extractor was gone before a
+ * child started (killed from outside between two documents): nothing ran, try again. */
+static int run_once(bp_sandbox *sb, unsigned fn, int doc_fd, const void *arg, size_t arg_len,
+                    const bp_sandbox_limits *lim, bp_sandbox_progress_cb progress, void *cb_arg,
+                    volatile int *cancel, bp_sandbox_outcome *out, bp_err *err)
 {
     sbx_run r = {.sb = sb, .lim = lim, .progress = progress, .cb_arg = cb_arg, .syscall_nr = -1};
     int out_p[2] = {-1, -1}, prog_p[2] = {-1, -1};
@@ -587,7 +592,9 @@ int bp_sandbox_run(bp_sandbox *sb, unsigned fn, int doc_fd, const void *arg, siz
     if (send_run(sb, fn, doc_fd, out_p[1], prog_p[1], arg, arg_len, lim) != 0) {
         bp_err_set(err, BP_ERR_IO, errno, "sandbox: cannot reach the extractor pid %ld: %s",
                    (long)sb->pid, strerror(errno));
-        stop_extractor(sb); /* the next run starts a fresh one */
+        bp_log_warn("sandbox: extractor pid %ld is gone; starting another", (long)sb->pid);
+        stop_extractor(sb);
+        rc = 1;
         goto out_close;
     }
     close(out_p[1]);
@@ -598,6 +605,12 @@ int bp_sandbox_run(bp_sandbox *sb, unsigned fn, int doc_fd, const void *arg, siz
     out_p[0] = prog_p[0] = -1;
     if (wait_loop(&r, cancel, out) != 0) {
         bp_err_set(err, BP_ERR_IO, errno, "sandbox: poll: %s", strerror(errno));
+        goto out_close;
+    }
+    if (r.lost && !r.started && r.killed == KILL_NONE) {
+        bp_log_warn("sandbox: extractor pid %ld is gone; starting another", (long)sb->pid);
+        stop_extractor(sb);
+        rc = 1;
         goto out_close;
     }
     if (r.lost)
@@ -631,5 +644,23 @@ out_close:
         close(r.out_fd);
     if (r.prog_fd >= 0)
         close(r.prog_fd);
+    return rc;
+}
+
+int bp_sandbox_run(bp_sandbox *sb, unsigned fn, int doc_fd, const void *arg, size_t arg_len,
+                   const bp_sandbox_limits *lim, bp_sandbox_progress_cb progress, void *cb_arg,
+                   volatile int *cancel, bp_sandbox_outcome *out, bp_err *err)
+{
+    int rc = run_once(sb, fn, doc_fd, arg, arg_len, lim, progress, cb_arg, cancel, out, err);
+
+    if (rc == 1) /* once: a second loss in a row is a real failure */
+        rc = run_once(sb, fn, doc_fd, arg, arg_len, lim, progress, cb_arg, cancel, out, err);
+    if (rc == 1) {
+        bp_err_set(err, BP_ERR_IO, 0,
+                   "sandbox: the extractor ('%s " BP_SANDBOX_ARGV1
+                   "') died twice before it could parse",
+                   sb->exe);
+        return -1;
+    }
     return rc;
 }
