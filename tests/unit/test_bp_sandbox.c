@@ -150,6 +150,13 @@ static int fn_kill_parent(const bp_sandbox_task *t)
     return 0;
 }
 
+static int fn_tgkill_parent(const bp_sandbox_task *t)
+{
+    (void)t;
+    syscall(SYS_tgkill, getppid(), getppid(), SIGKILL); /* allowed only towards itself */
+    return 0;
+}
+
 static int fn_flood(const bp_sandbox_task *t)
 {
     static char block[65536];
@@ -218,6 +225,7 @@ enum {
     FN_CONNECT,
     FN_EXEC,
     FN_KILL_PARENT,
+    FN_TGKILL_PARENT,
     FN_FLOOD,
     FN_HANG,
     FN_FAIL,
@@ -237,6 +245,7 @@ static const bp_sandbox_fn_entry test_fns[] = {
     [FN_CONNECT] = {"connect", fn_connect},
     [FN_EXEC] = {"exec", fn_exec},
     [FN_KILL_PARENT] = {"kill_parent", fn_kill_parent},
+    [FN_TGKILL_PARENT] = {"tgkill_parent", fn_tgkill_parent},
     [FN_FLOOD] = {"flood", fn_flood},
     [FN_HANG] = {"hang", fn_hang},
     [FN_FAIL] = {"fail", fn_fail},
@@ -425,6 +434,12 @@ static void test_kill_parent_is_sigsys(void **state)
     (void)state;
     assert_int_equal(out.status, BP_SANDBOX_FAILED);
     assert_string_equal(out.reason, "parser tried the forbidden system call kill and was "
+                                    "killed by SIGSYS (seccomp)");
+    assert_int_equal(bp_sandbox_pid(sb), pid);
+    assert_still_serves();
+    /* tgkill is allowed, but only towards the child itself (abort() needs it) */
+    out = run_fn(FN_TGKILL_PARENT, NULL, NULL, NULL);
+    assert_string_equal(out.reason, "parser tried the forbidden system call tgkill and was "
                                     "killed by SIGSYS (seccomp)");
     assert_int_equal(bp_sandbox_pid(sb), pid);
     assert_still_serves();

@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,7 +57,18 @@ struct bp_ll_ruleset_attr {
 #define BP_SBX_ALTSTACK (64 * 1024) /* room for the fatal-signal handler (and ASan's) */
 #define BP_SBX_PROBE    (1 << 20)   /* a 1 MiB mapping that fails means no memory left */
 
+#define BP_SBX_PID_MARK                                                           \
+    0x7fff5eedu             /* stands for the child's pid in the prepared filter: \
+                             * above any pid (pid_max <= 2^22) */
+#define BP_SBX_BPF_MAX 4096 /* instructions; the filter has about 150 */
+
 static int child_progress_fd = -1; /* where the fatal-signal handlers write */
+
+/* The filter compiled once in the extractor (bp_sbx_filter_prepare), with BP_SBX_PID_MARK
+ * where the child's pid goes: a child patches in its pid and loads it in microseconds,
+ * instead of having libseccomp build and compile it again (about 0.25 ms). */
+static struct sock_filter prepared[BP_SBX_BPF_MAX];
+static size_t n_prepared; /* 0 = not prepared: build per child */
 
 static int landlock_restrict(void)
 {
@@ -184,7 +197,7 @@ static int allow(scmp_filter_ctx ctx, const char *name, unsigned n_cmp, struct s
                      : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 }
 
-static scmp_filter_ctx build_filter(bp_err *err)
+static scmp_filter_ctx build_filter(pid_t pid, bp_err *err)
 {
     /* computing on what the child already holds; nothing that names a file, a socket, a
      * program or another process */
@@ -228,7 +241,6 @@ static scmp_filter_ctx build_filter(bp_err *err)
         "sched_getaffinity",
     };
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
-    pid_t pid = getpid();
     int rc = 0;
 
     if (ctx == NULL) {
@@ -259,16 +271,56 @@ static scmp_filter_ctx build_filter(bp_err *err)
     return ctx;
 }
 
+int bp_sbx_filter_prepare(void)
+{
+    int p[2];
+    ssize_t n;
+    bp_err err = {0};
+    scmp_filter_ctx ctx = build_filter((pid_t)BP_SBX_PID_MARK, &err);
+
+    if (ctx == NULL)
+        return -1;
+    if (pipe(p) != 0) {
+        seccomp_release(ctx);
+        return -1;
+    }
+    n = seccomp_export_bpf(ctx, p[1]) == 0 ? read(p[0], prepared, sizeof(prepared)) : -1;
+    close(p[0]);
+    close(p[1]);
+    seccomp_release(ctx);
+    n_prepared = n > 0 && n % (ssize_t)sizeof(prepared[0]) == 0 &&
+                         (size_t)n < sizeof(prepared) /* else it may be cut short */
+                     ? (size_t)n / sizeof(prepared[0])
+                     : 0;
+    return n_prepared > 0 ? 0 : -1;
+}
+
+/* Load the prepared filter with the caller's pid in place of the mark. */
+static int load_prepared(bp_err *err)
+{
+    struct sock_fprog prog = {.len = (unsigned short)n_prepared, .filter = prepared};
+    uint32_t pid = (uint32_t)getpid();
+
+    for (size_t i = 0; i < n_prepared; i++)
+        if (BPF_SRC(prepared[i].code) == BPF_K && prepared[i].k == BP_SBX_PID_MARK)
+            prepared[i].k = pid; /* the child's own copy of the extractor's memory */
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) {
+        bp_err_set(err, BP_ERR_IO, errno, "seccomp filter: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int bp_sbx_confine_child(uint64_t memory_bytes, uint64_t as_base, unsigned cpu_s, int progress_fd,
                          bp_err *err)
 {
-    scmp_filter_ctx ctx;
+    scmp_filter_ctx ctx = NULL;
     int rc;
 
     child_progress_fd = progress_fd;
     if (install_fatal_handlers(err) != 0)
         return -1;
-    if ((ctx = build_filter(err)) == NULL)
+    if (n_prepared == 0 && (ctx = build_filter(getpid(), err)) == NULL)
         return -1;
     if (set_limit(RLIMIT_AS, (rlim_t)(as_base + memory_bytes), (rlim_t)(as_base + memory_bytes),
                   "RLIMIT_AS", err) != 0 ||
@@ -281,6 +333,8 @@ int bp_sbx_confine_child(uint64_t memory_bytes, uint64_t as_base, unsigned cpu_s
         bp_err_set(err, BP_ERR_IO, errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
         goto out_release;
     }
+    if (ctx == NULL)
+        return load_prepared(err);
     rc = seccomp_load(ctx);
     if (rc != 0) {
         bp_err_set(err, BP_ERR_IO, -rc, "seccomp_load: %s", strerror(-rc));

@@ -69,6 +69,10 @@ typedef struct bp_sbx_rec {
 int bp_sbx_confine_child(uint64_t memory_bytes, uint64_t as_base, unsigned cpu_s, int progress_fd,
                          bp_err *err);
 
+/* Compile the children's seccomp filter once, in the extractor (before it confines
+ * itself). Returns 0, or -1: each child then builds its own (slower, same filter). */
+int bp_sbx_filter_prepare(void);
+
 /* Restrict the extractor once at start: Landlock with no rule (no file access by path; no
  * TCP; no signals or abstract sockets outside), no_new_privs, no capabilities, not dumpable.
  * Returns the Landlock ABI used (> 0), 0 when the kernel has none, or -errno. */

@@ -334,6 +334,7 @@ int bp_sandbox_server_main(const bp_sandbox_fn_entry *fns, size_t n_fns, bp_sand
     s.statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (init != NULL)
         init(); /* before Landlock: whatever the parsers load lazily, they load now */
+    (void)bp_sbx_filter_prepare();
     hello.status = bp_sbx_confine_server();
     hello.pid = (int32_t)getpid();
     if (send_msg(s.chan, &hello) != 0)
