@@ -73,7 +73,9 @@ void bp_sandbox_fail(const bp_sandbox_task *t, const char *fmt, ...)
 void bp_sandbox_fail_oom(const bp_sandbox_task *t) __attribute__((noreturn));
 
 /* The extractor process (argv[1] == BP_SANDBOX_ARGV1): serves requests on fd 3 until the
- * worker closes it. Returns the process exit code. fns is the table requests index. */
+ * worker closes it, then exits the process (_exit: no atexit handler, no leak check, which
+ * Landlock would not let read /proc). Returns only the exit code of a wrong start (no
+ * channel on fd 3). fns is the table requests index. */
 int bp_sandbox_server_main(const bp_sandbox_fn_entry *fns, size_t n_fns, bp_sandbox_init_fn init);
 
 /* ---- the worker side ---- */
