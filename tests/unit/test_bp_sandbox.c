@@ -570,40 +570,44 @@ static void test_landlock_denies_open(void **state)
     assert_int_equal(result[1], EACCES);
 }
 
-/* bullpen's own extraction, served by this binary's table entry for it. */
+/* bullpen's own extraction, served by this binary's table entry for it: the format is
+ * named before the parse, the bp_doc comes back whole, and a hostile child's bytes are
+ * refused by bp_doc_decode(). */
 static void test_extract_roundtrip(void **state)
 {
     static const char html[] = "<html><head><script>x()</script></head><body><h1>Title</h1>"
                                "<p>one &amp; two</p></body></html>";
     char path[] = "/tmp/bp_sandbox_htmlXXXXXX";
     int fd = mkstemp(path);
-    size_t arg_len;
-    const char *arg = bp_sandbox_extract_arg(BP_DOC_HTML, &arg_len);
+    bp_sandbox_extract_arg arg;
     bp_sandbox_outcome out;
     bp_err err = {0};
-    bp_text t;
-    char why[128];
+    bp_doc d;
 
     (void)state;
     assert_true(fd >= 0);
     unlink(path);
     assert_int_equal(write(fd, html, sizeof(html) - 1), (ssize_t)sizeof(html) - 1);
-    assert_int_equal(bp_sandbox_run(sb, FN_NOOP + 1, fd, arg, arg_len, &default_limits, NULL, NULL,
-                                    NULL, &out, &err),
+    bp_sandbox_extract_arg_set(&arg, NULL, NULL, "page.html");
+    assert_int_equal(bp_sandbox_run(sb, FN_NOOP + 1, fd, &arg, sizeof(arg), &default_limits, NULL,
+                                    NULL, NULL, &out, &err),
                      0);
     assert_int_equal(out.status, BP_SANDBOX_OK);
     assert_string_equal(out.format, "HTML");
-    assert_int_equal(bp_sandbox_extract_decode(out.output, out.output_len, &t, why, sizeof(why)),
-                     0);
-    assert_string_equal(t.buf, "Title one & two");
-    assert_int_equal(t.words, 4);
-    bp_text_free(&t);
-    /* a hostile child's output: no header, then invalid UTF-8 */
-    assert_int_equal(bp_sandbox_extract_decode("junk", 4, &t, why, sizeof(why)), -1);
-    assert_int_equal(
-        bp_sandbox_extract_decode("BPX1\0\0\0\0\0\0\0\0a\xff", 14, &t, why, sizeof(why)), -1);
-    assert_string_equal(why, "the parser's output is not valid UTF-8 at byte 1");
+    assert_int_equal(bp_doc_decode(out.output, out.output_len, NULL, &d, &err), 0);
+    assert_string_equal(d.text.buf, "Title one & two");
+    assert_int_equal(d.format, BP_FMT_HTML);
+    assert_int_equal(d.n_headings, 1);
+    bp_doc_free(&d);
+    /* a hostile child's output */
+    assert_int_equal(bp_doc_decode("junk", 4, NULL, &d, &err), -1);
     free(out.output);
+    /* an argument of the wrong size is refused by the child, not read past */
+    assert_int_equal(
+        bp_sandbox_run(sb, FN_NOOP + 1, fd, "x", 1, &default_limits, NULL, NULL, NULL, &out, &err),
+        0);
+    assert_int_equal(out.status, BP_SANDBOX_FAILED);
+    assert_non_null(strstr(out.reason, "extraction request of 1 bytes"));
     close(fd);
 }
 

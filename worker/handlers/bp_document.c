@@ -1,17 +1,21 @@
 /* bp_document.c -- the document handler: the seed application's main job.
  *
- * Input {"path": "/abs/file"} or {"text": "..."}, optional "type". The flow costs two
- * round trips to Redis for a document of up to BP_DOC_BATCH chunks:
+ * Input {"path": "/abs/file"} or {"text": "..."}, optional "type" (a format name: it wins
+ * over detection from the content). The flow costs two round trips to Redis for a
+ * document of up to BP_DOC_BATCH chunks:
  *   0. read the job data with a scanner made for it (bp_docdata.h): jansson would cost
  *      more than everything else for a 100 KB {"text"} job;
  *   1. open the file beneath its allowed_dirs root (bp_confine.h) and map it read-only
- *      (MAP_PRIVATE), or take the text, check max_bytes, hash the
- *      input bytes (SHA-256, OpenSSL EVP) and validate UTF-8 on the mapping itself;
- *   2. GET <prefix>:<queue>:doc:<sha256>: when present, return it with "cached": true;
+ *      (MAP_PRIVATE), or take the text, check max_bytes, hash the input bytes (SHA-256,
+ *      OpenSSL EVP);
+ *   2. GET <prefix>:<queue>:doc:<sha256>[:json][:<type>]: when present, return it with
+ *      "cached": true (the stored form and a forced type are part of the key);
  *   3. extract in the sandbox (bp_sandbox.h: a confined child of the worker's extractor
- *      process parses the bytes and sends the text back; Bull progress moves as it goes;
- *      a crash, a limit or the job's timeout ends that child, not this worker), then cut
- *      chunks by offsets (bp_chunk.h);
+ *      process runs worker/extract/bp_doc.h (format detection, encodings, PDF, Office,
+ *      ODF, EPUB, RTF, with page and heading marks) and sends back the encoded bp_doc; Bull
+ *      progress moves as it goes; a crash, a limit or the job's timeout ends that child,
+ *      not this worker), cut chunks by offsets (bp_chunk.h), and with chunk_format =
+ *      "json" label each with its pages and heading path (bp_docresult.h);
  *   4. one EVAL stores the chunk list, its expiry and the result (SET EX) atomically.
  * A document with more chunks fills a temporary list in batches and the last EVAL renames
  * it into place, so readers never see a half-written list under the real key.
@@ -36,18 +40,18 @@
 
 #include "bp_chunk.h"
 #include "bp_confine.h"
+#include "bp_doc.h"
 #include "bp_docdata.h"
-#include "bp_extract.h"
+#include "bp_docresult.h"
 #include "bp_handlers_impl.h"
 #include "bp_log.h"
 #include "bp_sandbox.h"
 #include "bp_sandbox_extract.h"
 #include "bp_time.h"
 
-#define BP_DOC_BATCH       1000 /* chunks per RPUSH: keeps one command around a few MB */
-#define BP_DOC_TMP_TTL_S   3600 /* a crashed multi-batch store leaves nothing for longer */
-#define BP_DOC_FIXED_ARGS  10   /* EVAL script 3 k1 k2 k3 ttl first last result */
-#define BP_DOC_PROGRESS_MS 500  /* Bull progress at most twice a second: one EVAL each */
+#define BP_DOC_BATCH      1000 /* chunks per RPUSH: keeps one command around a few MB */
+#define BP_DOC_TMP_TTL_S  3600 /* a crashed multi-batch store leaves nothing for longer */
+#define BP_DOC_FIXED_ARGS 10   /* EVAL script 3 k1 k2 k3 ttl first last result */
 
 /* KEYS[1] list being filled, KEYS[2] final chunk list, KEYS[3] result key.
  * ARGV[1] ttl in s (<= 0: no expiry), ARGV[2] "1" = first batch (clear KEYS[1] first),
@@ -86,11 +90,12 @@ typedef struct doc_job {
     bp_job_ctx *ctx;             /* the job */
     const char *path;            /* file name, NULL for text input */
     size_t path_len;             /* bytes in path (a NUL inside is refused by bp_confine) */
-    bp_doc_type type;            /* how to extract */
+    const char *type;            /* the job's "type" (a format name), NULL to detect */
     const char *in;              /* input bytes (mapping or decoded text) */
     size_t in_len;               /* bytes in in */
     void *map;                   /* mapping to munmap, NULL for text */
     int fd;                      /* the open file (handed to the sandbox), -1 for text */
+    bp_doc doc;                  /* the extracted text and its marks */
     int64_t progress_ms;         /* when progress was last recorded (monotonic; job start) */
     int progress_pct;            /* the percentage recorded then (0 at the start) */
     char sha[65];                /* hex SHA-256 of in */
@@ -120,7 +125,6 @@ static int doc_fields(doc_job *d, const bp_docdata *f, bp_result *res)
         }
         d->path = f->path.value;
         d->path_len = f->path.len;
-        d->type = bp_doc_type_from_path(d->path);
     } else {
         if (f->text.kind != BP_DOCDATA_STRING) {
             bp_result_error(res, "document \"text\" must be a string");
@@ -128,13 +132,17 @@ static int doc_fields(doc_job *d, const bp_docdata *f, bp_result *res)
         }
         d->in = f->text.value;
         d->in_len = f->text.len;
-        d->type = BP_DOC_TEXT;
+        d->type = "text"; /* text given inline is text unless the job says otherwise */
     }
-    if (f->type.kind != BP_DOCDATA_ABSENT &&
-        (f->type.kind != BP_DOCDATA_STRING || strlen(f->type.value) != f->type.len ||
-         bp_doc_type_parse(f->type.value, &d->type) != 0)) {
-        bp_result_error(res, "document \"type\" must be \"text\", \"markdown\" or \"html\"");
-        return -1;
+    if (f->type.kind != BP_DOCDATA_ABSENT) {
+        bp_doc_format fmt;
+        if (f->type.kind != BP_DOCDATA_STRING || strlen(f->type.value) != f->type.len ||
+            bp_doc_format_parse(f->type.value, &fmt) != 0) {
+            bp_result_error(res, "document \"type\" must be one of text, markdown, html, pdf, "
+                                 "docx, pptx, xlsx, odt, odp, ods, epub, rtf");
+            return -1;
+        }
+        d->type = bp_doc_format_name(fmt);
     }
     return 0;
 }
@@ -229,7 +237,10 @@ static int doc_hash(doc_job *d, bp_result *res)
         d->sha[2 * i + 1] = hex[md[i] & 15];
     }
     d->sha[64] = '\0';
-    if (asprintf(&d->result_key, "%s:%s:doc:%s", d->ctx->prefix, d->ctx->queue, d->sha) < 0) {
+    bool json = d->hc->chunk_format == BP_CHUNK_FORMAT_JSON;
+    bool forced = d->path != NULL ? d->type != NULL : strcmp(d->type, "text") != 0;
+    if (asprintf(&d->result_key, "%s:%s:doc:%s%s%s%s", d->ctx->prefix, d->ctx->queue, d->sha,
+                 json ? ":json" : "", forced ? ":" : "", forced ? d->type : "") < 0) {
         d->result_key = NULL;
         goto out_oom;
     }
@@ -319,10 +330,25 @@ static int doc_store(doc_job *d, const char **argv, size_t *argvlen, int argc, b
     return 0;
 }
 
+/* The limits of this handler's configuration, for the extractors. */
+static bp_doc_limits doc_limits(const bp_handler_config *hc)
+{
+    bp_doc_limits l = {
+        .max_input_bytes = hc->max_bytes > 0 ? (uint64_t)hc->max_bytes : 0,
+        .max_output_bytes = hc->max_text_bytes > 0 ? (uint64_t)hc->max_text_bytes : 0,
+        .max_pages = hc->max_pages > 0 ? (uint32_t)hc->max_pages : 0,
+        .max_zip_entries = hc->max_zip_entries > 0 ? (uint32_t)hc->max_zip_entries : 0,
+        .max_zip_ratio = hc->max_zip_ratio > 0 ? (uint32_t)hc->max_zip_ratio : 0,
+        .max_zip_bytes = hc->max_zip_bytes > 0 ? (uint64_t)hc->max_zip_bytes : 0,
+        .max_depth = hc->max_xml_depth > 0 ? (uint32_t)hc->max_xml_depth : 0,
+    };
+    return l;
+}
+
 /* Bull progress as the parse goes: a percentage (what bull-board draws and job.progress()
  * returns), recorded when it moved and at most every progress_ms, the first time
  * progress_ms after the job started: a document parsed faster than that costs no progress
- * command at all. */
+ * command at all. A total of 0 (pages not known yet) records nothing. */
 static void doc_progress(void *arg, uint64_t done, uint64_t total, bp_sandbox_unit unit)
 {
     doc_job *d = arg;
@@ -367,18 +393,21 @@ static int doc_memfd(const doc_job *d, bp_result *res)
     return fd;
 }
 
-/* Extract d's text in the sandbox into t. Returns 0, or -1 with res set (and res->discard
- * when the input itself failed). */
-static int doc_extract(doc_job *d, bp_text *t, bp_result *res)
+/* Extract the input into d->doc, in the sandbox: the worker's extractor forks a confined
+ * child that parses d->fd (or the text, through a memfd) and hands back what
+ * bp_doc_encode() wrote; bp_doc_decode() checks every byte of it. Returns 0, or -1 with
+ * res set (and res->discard when the input itself failed: a retry would end the same
+ * way). */
+static int doc_extract(doc_job *d, bp_result *res)
 {
     const bp_sandbox_config *sc = &d->hc->sandbox;
     bp_sandbox_limits lim = {.memory_bytes = (uint64_t)sc->memory_mb << 20,
                              .cpu_s = sc->cpu_s,
                              .wall_ms = (int64_t)sc->wall_s * 1000,
                              .output_bytes = (uint64_t)sc->output_mb << 20};
-    char name[300], why[200];
-    size_t arg_len;
-    const char *arg = bp_sandbox_extract_arg(d->type, &arg_len);
+    bp_doc_limits dl = doc_limits(d->hc);
+    bp_sandbox_extract_arg arg;
+    char name[300];
     bp_sandbox_outcome out;
     bp_err err = {0};
     int fd = d->fd >= 0 ? d->fd : doc_memfd(d, res);
@@ -394,21 +423,25 @@ static int doc_extract(doc_job *d, bp_text *t, bp_result *res)
         bp_result_error(res, "%s: no extraction sandbox in this worker", name);
         goto out_close;
     }
-    if (d->map != NULL) { /* hashed and checked: the parse reads the file, not this */
+    if (d->map != NULL) { /* hashed: the parse reads the file, not this mapping */
         munmap(d->map, d->in_len);
         d->map = NULL;
         d->in = NULL;
     }
-    if (bp_sandbox_run(d->ctx->sandbox, BP_SANDBOX_FN_EXTRACT, fd, arg, arg_len, &lim, doc_progress,
-                       d, d->ctx->cancel, &out, &err) != 0) {
+    bp_sandbox_extract_arg_set(&arg, &dl, d->type, d->path);
+    if (bp_sandbox_run(d->ctx->sandbox, BP_SANDBOX_FN_EXTRACT, fd, &arg, sizeof(arg), &lim,
+                       doc_progress, d, d->ctx->cancel, &out, &err) != 0) {
         bp_result_error(res, "%s: cannot parse it: %s", name, err.msg);
         goto out_close;
     }
     switch (out.status) {
     case BP_SANDBOX_OK:
-        if (bp_sandbox_extract_decode(out.output, out.output_len, t, why, sizeof(why)) != 0) {
-            bp_result_error(res, "%s: %s; not retried", name, why);
+        if (bp_doc_decode(out.output, out.output_len, &dl, &d->doc, &err) != 0) {
+            bp_result_error(res, "%s: the parser's output was refused: %s; not retried", name,
+                            err.msg);
             res->discard = true;
+            bp_log_warn("job %s: %s: the parser's output was refused: %s", d->ctx->job_id, name,
+                        err.msg);
             break;
         }
         bp_log_debug("job %s: %s parsed in the sandbox: %.3f ms (confine %.3f ms), %.3f ms "
@@ -417,9 +450,13 @@ static int doc_extract(doc_job *d, bp_text *t, bp_result *res)
                      (double)out.cpu_us / 1e3, out.maxrss_kb);
         rc = 0;
         break;
-    case BP_SANDBOX_FAILED:
-        bp_result_error(res, "%s: %s; not retried: the same input would fail the same way", name,
-                        out.reason);
+    case BP_SANDBOX_FAILED: /* an extractor's refusal may name the file already */
+        if (d->path != NULL && strstr(out.reason, d->path) != NULL)
+            bp_result_error(res, "%s; not retried: the same input would fail the same way",
+                            out.reason);
+        else
+            bp_result_error(res, "%s: %s; not retried: the same input would fail the same way",
+                            name, out.reason);
         res->discard = true;
         bp_log_warn("job %s: %s: %s", d->ctx->job_id, name, out.reason);
         break;
@@ -442,19 +479,26 @@ out_close:
 /* Extract, chunk and store. Returns 0 with res holding the result, or -1 with the error. */
 static int doc_process(doc_job *d, bp_result *res)
 {
-    bp_text t;
+    const bp_text *t = &d->doc.text;
+    bool json = d->hc->chunk_format == BP_CHUNK_FORMAT_JSON;
     bp_chunker ch;
+    bp_chunk_label label;
     const char **argv = NULL;
-    size_t *argvlen = NULL, off, len, n_chunks = 0;
+    size_t *argvlen = NULL, *bounds = NULL, n_bounds, off, len, n_chunks = 0;
     int argc = BP_DOC_FIXED_ARGS, rc = -1;
     bool first = true;
-    char result[256];
+    char *result = NULL;
 
-    if (doc_extract(d, &t, res) != 0)
+    if (doc_extract(d, res) != 0)
         return -1;
-    if (bp_chunker_init(&ch, t.buf, t.len, d->hc->chunk_words, d->hc->overlap_words) != 0)
+    bp_chunk_label_init(&label, &d->doc);
+    if (bp_chunker_init(&ch, t->buf, t->len, d->hc->chunk_words, d->hc->overlap_words) != 0)
         goto out_oom;
-    argv = malloc((BP_DOC_FIXED_ARGS + BP_DOC_BATCH) * sizeof(argv[0]));
+    bounds = bp_doc_heading_offsets(&d->doc, &n_bounds); /* chunks end where sections start */
+    if (bounds == NULL && n_bounds > 0)
+        goto out_oom;
+    bp_chunker_set_bounds(&ch, bounds, n_bounds);
+    argv = calloc(BP_DOC_FIXED_ARGS + BP_DOC_BATCH, sizeof(argv[0]));
     argvlen = malloc((BP_DOC_FIXED_ARGS + BP_DOC_BATCH) * sizeof(argvlen[0]));
     if (argv == NULL || argvlen == NULL)
         goto out_oom;
@@ -466,21 +510,31 @@ static int doc_process(doc_job *d, bp_result *res)
             }
             if (doc_store(d, argv, argvlen, argc, first, false, NULL, res) != 0)
                 goto out_free;
+            if (json) /* the JSON chunks of this batch were ours */
+                for (int i = BP_DOC_FIXED_ARGS; i < argc; i++)
+                    free((char *)(uintptr_t)argv[i]);
             first = false;
             argc = BP_DOC_FIXED_ARGS;
         }
-        argv[argc] = t.buf + off;
-        argvlen[argc] = len;
+        if (json) {
+            argv[argc] = bp_chunk_json(&label, off, len, &argvlen[argc]);
+            if (argv[argc] == NULL)
+                goto out_oom;
+        } else {
+            argv[argc] = t->buf + off;
+            argvlen[argc] = len;
+        }
         argc++;
         n_chunks++;
     }
-    snprintf(result, sizeof(result),
-             "{\"sha256\":\"%s\",\"bytes\":%zu,\"words\":%zu,\"chunks\":%zu,\"cached\":false}",
-             d->sha, d->in_len, t.words, n_chunks);
+    result = bp_docresult_json(&d->doc, d->sha, d->in_len, n_chunks, json);
+    if (result == NULL)
+        goto out_oom;
     if (doc_store(d, argv, argvlen, argc, first, true, result, res) != 0)
         goto out_free;
-    bp_log_debug("job %s: document %s: %zu bytes, %zu words, %zu chunks", d->ctx->job_id, d->sha,
-                 d->in_len, t.words, n_chunks);
+    bp_log_debug("job %s: document %s: %s, %zu bytes, %zu pages, %zu words, %zu chunks",
+                 d->ctx->job_id, d->sha, bp_doc_format_name(d->doc.format), d->in_len,
+                 d->doc.n_pages, t->words, n_chunks);
     bp_result_value(res, result, strlen(result));
     rc = 0;
     goto out_free;
@@ -488,10 +542,14 @@ static int doc_process(doc_job *d, bp_result *res)
 out_oom:
     bp_result_error(res, "out of memory chunking a %zu-byte document", d->in_len);
 out_free:
+    if (json && argv != NULL)
+        for (int i = BP_DOC_FIXED_ARGS; i < argc; i++)
+            free((char *)(uintptr_t)argv[i]);
+    free(result);
     free(argv);
     free(argvlen);
+    free(bounds);
     bp_chunker_fini(&ch);
-    bp_text_free(&t);
     return rc;
 }
 
@@ -499,7 +557,6 @@ void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_jo
                      bp_result *res)
 {
     doc_job d = {.hc = hc, .roots = roots, .ctx = ctx, .fd = -1, .progress_ms = bp_mono_ms()};
-    size_t bad;
 
     if (ctx->command == NULL) {
         bp_result_error(res, "document handler has no Redis connection to store chunks");
@@ -511,11 +568,6 @@ void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_jo
         goto out;
     if (doc_hash(&d, res) != 0)
         goto out;
-    bad = bp_utf8_check((const unsigned char *)d.in, d.in_len);
-    if (bad != d.in_len) {
-        bp_result_error(res, "document is not valid UTF-8 at byte offset %zu", bad);
-        goto out;
-    }
     if (doc_cached(&d, res) != 0)
         goto out;
     (void)doc_process(&d, res);
@@ -525,6 +577,7 @@ out:
         munmap(d.map, d.in_len);
     if (d.fd >= 0)
         close(d.fd);
+    bp_doc_free(&d.doc);
     free(d.result_key);
     free(d.chunks_key);
     free(d.tmp_key);

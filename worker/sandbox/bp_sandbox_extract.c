@@ -1,16 +1,16 @@
-/* bp_sandbox_extract.c -- the document extraction inside the sandbox's child, and the
- * worker's checks of what comes back.
+/* bp_sandbox_extract.c -- the document extraction inside the sandbox's child.
  *
- * The child maps the document fd it was handed, extracts with bp_extract_release() (which
- * reports every 4 MB consumed: the progress records), and writes "BPX1", the word count and
- * the text to the result pipe. An allocation that fails is reported as out of memory, with
- * the limit, instead of a crash. The worker decodes by normalising the text once more: the
- * chunker relies on single spaces between words, and a child that was taken over by a
- * hostile file could send anything. */
+ * The child names the format before it parses (the job's type, or the content's magic:
+ * bp_doc_detect), so that a crash can be told as "PDF parser killed by SIGSEGV on page 12";
+ * forwards the extractors' progress (pages for paged formats; KiB for text, sent as bytes);
+ * then writes bp_doc_encode()'s bytes. A refusal of the extractor (a zip bomb, too many
+ * pages, an encrypted PDF) is a deterministic failure of the input: bp_sandbox_fail(), not
+ * retried. An allocation that fails reads as out of memory, with the limit. */
 #include "bp_sandbox_extract.h"
 
-#include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -18,77 +18,75 @@
 
 #include <libxml/parser.h>
 
-#define BP_SBX_EXTRACT_MAGIC "BPX1"
-#define BP_SBX_EXTRACT_HDR   12 /* magic + u64 word count */
-
-typedef struct child_doc {
+typedef struct child_progress {
     const bp_sandbox_task *t;
-    const char *base; /* the mapping (or "" when empty) */
-    void *map;        /* the same, writable pointer for madvise; NULL when empty */
-    size_t len;
-} child_doc;
+    bp_sandbox_unit unit; /* pages, or bytes (the extractor counts KiB) */
+} child_progress;
 
-static void child_release(void *arg, const char *upto)
+static void child_progress_cb(void *arg, unsigned done, unsigned total)
 {
-    child_doc *d = arg;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t done = (size_t)(upto - d->base);
+    const child_progress *p = arg;
+    uint64_t k = p->unit == BP_SANDBOX_UNIT_BYTES ? 1024 : 1;
 
-    /* the mapping's pages behind: out of this child's RSS (and of memory_mb's count) */
-    if (d->map != NULL && done / page > 0)
-        (void)madvise(d->map, done / page * page, MADV_DONTNEED);
-    bp_sandbox_progress(d->t, done, d->len, BP_SANDBOX_UNIT_BYTES);
+    bp_sandbox_progress(p->t, (uint64_t)done * k, (uint64_t)total * k, p->unit);
 }
 
-static const char *type_label(bp_doc_type type)
+/* The format the content shows (or the job forces), for messages before the parse. */
+static bp_doc_format child_format(const bp_sandbox_task *t, const bp_sandbox_extract_arg *a)
 {
-    switch (type) {
-    case BP_DOC_MARKDOWN:
-        return "Markdown";
-    case BP_DOC_HTML:
-        return "HTML";
-    default:
-        return "text";
-    }
+    bp_doc_format f = BP_FMT_UNKNOWN;
+    struct stat st;
+    void *map;
+
+    if (a->type[0] != '\0' && bp_doc_format_parse(a->type, &f) == 0)
+        return f;
+    if (fstat(t->doc_fd, &st) != 0 || st.st_size <= 0)
+        return BP_FMT_TEXT;
+    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, t->doc_fd, 0);
+    if (map == MAP_FAILED)
+        return BP_FMT_UNKNOWN;
+    f = bp_doc_detect(map, (size_t)st.st_size);
+    munmap(map, (size_t)st.st_size);
+    return f;
+}
+
+static bool paged(bp_doc_format f)
+{
+    return f != BP_FMT_TEXT && f != BP_FMT_MARKDOWN && f != BP_FMT_HTML && f != BP_FMT_RTF &&
+           f != BP_FMT_UNKNOWN;
 }
 
 static int child_extract(const bp_sandbox_task *t)
 {
-    char name[32];
-    bp_doc_type type;
-    struct stat st;
-    child_doc d = {.t = t};
-    bp_text text;
-    unsigned char hdr[BP_SBX_EXTRACT_HDR];
-    uint64_t words;
-    void *map = NULL;
+    bp_sandbox_extract_arg a;
+    child_progress p = {.t = t};
+    bp_doc_format f;
+    bp_doc doc;
+    bp_err err = {0};
+    char *buf = NULL;
+    size_t len = 0;
 
-    snprintf(name, sizeof(name), "%.*s", (int)(t->arg_len < 31 ? t->arg_len : 31),
-             (const char *)t->arg);
-    if (bp_doc_type_parse(name, &type) != 0)
-        bp_sandbox_fail(t, "unknown document type \"%s\"", name);
-    bp_sandbox_format(t, type_label(type));
-    if (fstat(t->doc_fd, &st) != 0)
-        bp_sandbox_fail(t, "cannot stat the document");
-    d.len = (size_t)st.st_size;
-    if (d.len > 0) {
-        map = mmap(NULL, d.len, PROT_READ, MAP_PRIVATE, t->doc_fd, 0);
-        if (map == MAP_FAILED)
-            bp_sandbox_fail_oom(t); /* the only way a read-only mapping fails here */
-        (void)madvise(map, d.len, MADV_SEQUENTIAL);
+    if (t->arg_len != sizeof(a))
+        bp_sandbox_fail(t, "internal: extraction request of %zu bytes, not %zu", t->arg_len,
+                        sizeof(a));
+    memcpy(&a, t->arg, sizeof(a));
+    a.type[sizeof(a.type) - 1] = '\0';
+    a.name[sizeof(a.name) - 1] = '\0';
+    f = child_format(t, &a);
+    bp_sandbox_format(t, f == BP_FMT_UNKNOWN ? "" : bp_doc_format_label(f));
+    p.unit = paged(f) ? BP_SANDBOX_UNIT_PAGES : BP_SANDBOX_UNIT_BYTES;
+    if (bp_doc_extract(t->doc_fd, a.name[0] != '\0' ? a.name : NULL,
+                       a.type[0] != '\0' ? a.type : NULL, &a.lim, child_progress_cb, &p, &doc,
+                       &err) != 0) {
+        if (err.sys_errno == ENOMEM)
+            bp_sandbox_fail_oom(t);
+        bp_sandbox_fail(t, "%s", err.msg);
     }
-    d.map = map;
-    d.base = map != NULL ? map : "";
-    bp_sandbox_progress(t, 0, d.len, BP_SANDBOX_UNIT_BYTES);
-    if (bp_extract_release(type, d.base, d.len, &text, child_release, &d) != 0)
+    if (bp_doc_encode(&doc, &buf, &len) != 0)
         bp_sandbox_fail_oom(t);
-    memcpy(hdr, BP_SBX_EXTRACT_MAGIC, 4);
-    words = text.words;
-    memcpy(hdr + 4, &words, sizeof(words));
-    if (bp_sandbox_write(t, hdr, sizeof(hdr)) != 0 || bp_sandbox_write(t, text.buf, text.len) != 0)
+    if (bp_sandbox_write(t, buf, len) != 0)
         return 1; /* the worker stopped reading (output limit): it knows why */
-    bp_sandbox_progress(t, d.len, d.len, BP_SANDBOX_UNIT_BYTES);
-    return 0;
+    return 0;     /* no frees: the process ends now, its memory with it */
 }
 
 const bp_sandbox_fn_entry bp_sandbox_extract_fns[] = {
@@ -99,43 +97,46 @@ const size_t bp_sandbox_extract_n_fns =
 
 void bp_sandbox_extract_init(void)
 {
-    static const char sample[] = "<html><body><p>warm &amp; up</p></body></html>";
-    bp_text t;
+    static const char html[] = "<html><body><p>warm &amp; up</p></body></html>";
+    static const char latin1[] = "caf\xe9 cr\xe8me br\xfbl\xe9"
+                                 "e na\xefve";
+    static const char utf16[] = "\xff\xfeh\0i\0";
+    static const char pdf[] = /* one page, base-14 font: poppler's globals, font tables */
+        "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        "2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]/Contents 4 0 R"
+        "/Resources<</Font<</F1 5 0 R>>>>>>endobj\n"
+        "4 0 obj<</Length 36>>stream\nBT /F1 12 Tf 20 100 Td (warm) Tj ET\nendstream endobj\n"
+        "5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\n"
+        "trailer<</Root 1 0 R/Size 6>>\n%%EOF\n";
+    bp_doc d;
+    bp_err err;
 
-    /* libxml2 sets up its tables and encodings once; every child inherits them */
+    /* libxml2 sets up its tables, the text path loads its iconv converters and uchardet:
+     * each child inherits them instead of opening modules after it is confined */
     xmlInitParser();
-    if (bp_extract(BP_DOC_HTML, sample, sizeof(sample) - 1, &t) == 0)
-        bp_text_free(&t);
-    if (bp_extract(BP_DOC_MARKDOWN, "# warm *up*", 11, &t) == 0)
-        bp_text_free(&t);
+    if (bp_doc_extract_mem(html, sizeof(html) - 1, "warm.html", NULL, NULL, NULL, NULL, &d, &err) ==
+        0)
+        bp_doc_free(&d);
+    if (bp_doc_extract_mem(latin1, sizeof(latin1) - 1, "warm.txt", NULL, NULL, NULL, NULL, &d,
+                           &err) == 0)
+        bp_doc_free(&d);
+    if (bp_doc_extract_mem(utf16, sizeof(utf16) - 1, "warm.txt", NULL, NULL, NULL, NULL, &d,
+                           &err) == 0)
+        bp_doc_free(&d);
+    if (bp_doc_extract_mem(pdf, sizeof(pdf) - 1, "warm.pdf", NULL, NULL, NULL, NULL, &d, &err) == 0)
+        bp_doc_free(&d);
+    if (bp_doc_extract_mem("# warm *up*", 11, "warm.md", "markdown", NULL, NULL, NULL, &d, &err) ==
+        0)
+        bp_doc_free(&d);
 }
 
-const char *bp_sandbox_extract_arg(bp_doc_type type, size_t *len)
+void bp_sandbox_extract_arg_set(bp_sandbox_extract_arg *a, const bp_doc_limits *lim,
+                                const char *type, const char *name)
 {
-    const char *name = type == BP_DOC_MARKDOWN ? "markdown" : type == BP_DOC_HTML ? "html" : "text";
-
-    *len = strlen(name);
-    return name;
-}
-
-int bp_sandbox_extract_decode(const char *buf, size_t n, bp_text *t, char *err_text, size_t cap)
-{
-    size_t bad;
-
-    if (n < BP_SBX_EXTRACT_HDR || memcmp(buf, BP_SBX_EXTRACT_MAGIC, 4) != 0) {
-        snprintf(err_text, cap, "the parser's output is malformed (%zu bytes, no header)", n);
-        return -1;
-    }
-    buf += BP_SBX_EXTRACT_HDR;
-    n -= BP_SBX_EXTRACT_HDR;
-    bad = bp_utf8_check((const unsigned char *)buf, n);
-    if (bad != n) {
-        snprintf(err_text, cap, "the parser's output is not valid UTF-8 at byte %zu", bad);
-        return -1;
-    }
-    if (bp_extract(BP_DOC_TEXT, buf, n, t) != 0) {
-        snprintf(err_text, cap, "out of memory taking %zu bytes of extracted text", n);
-        return -1;
-    }
-    return 0;
+    memset(a, 0, sizeof(*a));
+    if (lim != NULL)
+        a->lim = *lim;
+    snprintf(a->type, sizeof(a->type), "%s", type != NULL ? type : "");
+    snprintf(a->name, sizeof(a->name), "%s", name != NULL ? name : "");
 }
