@@ -14,7 +14,8 @@ bp_redis_start
 conf=$BP_TMP/bullpen.conf
 log=$BP_TMP/bullpen.log
 bp_write_conf "$conf" "{ name = \"docs\"; workers = 1; handlers = (
-    { job = \"*\"; type = \"document\"; chunk_words = 12; overlap_words = 2; chunk_format = \"json\"; }
+    { job = \"*\"; type = \"document\"; chunk_words = 12; overlap_words = 2; chunk_format = \"json\";
+      allowed_dirs = [ \"$BP_TMP\" ]; }
   ); }"
 "$BULLPEN_BIN" run -c "$conf" >"$log" 2>&1 &
 master=$!
@@ -80,12 +81,13 @@ echo "ok: DOCX -> title, author, chunks under their headings"
 # hostile files: each fails its own job with a clear reason; the worker carries on
 id=$(run "{\"path\": \"$BP_TMP/locked.pdf\"}")
 reason=$(field "$id" failedReason)
-[ "$reason" = "PDF '$BP_TMP/locked.pdf' is encrypted with a password: cannot read its text; send it without the password" ] ||
+# (parsed in the sandbox: a refusal of the input fails for good, and says so)
+[ "$reason" = "PDF '$BP_TMP/locked.pdf' is encrypted with a password: cannot read its text; send it without the password; not retried: the same input would fail the same way" ] ||
     bp_fail "encrypted reason: $reason"
 id=$(run "{\"path\": \"$BP_TMP/bomb.docx\"}")
 reason=$(field "$id" failedReason)
 case $reason in
-    "DOCX '$BP_TMP/bomb.docx': zip entry 'word/document.xml' inflates "*"(handlers.max_zip_ratio): refused as a zip bomb") ;;
+    "DOCX '$BP_TMP/bomb.docx': zip entry 'word/document.xml' inflates "*"(handlers.max_zip_ratio): refused as a zip bomb; not retried"*) ;;
     *) bp_fail "zip bomb reason: $reason" ;;
 esac
 printf 'PK\003\004garbage' > "$BP_TMP/fake.docx"

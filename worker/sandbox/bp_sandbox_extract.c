@@ -9,14 +9,20 @@
 #include "bp_sandbox_extract.h"
 
 #include <errno.h>
+#include <poppler.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
+
+#define BP_SBX_DETECT_HEAD                                       \
+    (64 * 1024) /* bytes mapped to name the format of a file the \
+                 * memory limit cannot map whole */
 
 typedef struct child_progress {
     const bp_sandbox_task *t;
@@ -36,17 +42,23 @@ static bp_doc_format child_format(const bp_sandbox_task *t, const bp_sandbox_ext
 {
     bp_doc_format f = BP_FMT_UNKNOWN;
     struct stat st;
+    size_t len;
     void *map;
 
     if (a->type[0] != '\0' && bp_doc_format_parse(a->type, &f) == 0)
         return f;
     if (fstat(t->doc_fd, &st) != 0 || st.st_size <= 0)
         return BP_FMT_TEXT;
-    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, t->doc_fd, 0);
+    len = (size_t)st.st_size;
+    map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, t->doc_fd, 0);
+    if (map == MAP_FAILED && len > BP_SBX_DETECT_HEAD) { /* over memory_mb: the head tells */
+        len = BP_SBX_DETECT_HEAD;
+        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, t->doc_fd, 0);
+    }
     if (map == MAP_FAILED)
         return BP_FMT_UNKNOWN;
-    f = bp_doc_detect(map, (size_t)st.st_size);
-    munmap(map, (size_t)st.st_size);
+    f = bp_doc_detect(map, len);
+    munmap(map, len);
     return f;
 }
 
@@ -95,6 +107,8 @@ const bp_sandbox_fn_entry bp_sandbox_extract_fns[] = {
 const size_t bp_sandbox_extract_n_fns =
     sizeof(bp_sandbox_extract_fns) / sizeof(bp_sandbox_extract_fns[0]);
 
+static PopplerDocument *kept_pdf; /* never freed: see bp_sandbox_extract_init() */
+
 void bp_sandbox_extract_init(void)
 {
     static const char html[] = "<html><body><p>warm &amp; up</p></body></html>";
@@ -112,9 +126,12 @@ void bp_sandbox_extract_init(void)
     bp_doc d;
     bp_err err;
 
-    /* libxml2 sets up its tables, the text path loads its iconv converters and uchardet:
-     * each child inherits them instead of opening modules after it is confined */
+    /* libxml2 sets up its tables, the text path loads its iconv converters and uchardet,
+     * poppler its global parameters, lcms2 the time zone (tzset: /etc/localtime): each
+     * child inherits them instead of opening files after it is confined, which seccomp
+     * would answer with SIGSYS */
     xmlInitParser();
+    tzset();
     if (bp_doc_extract_mem(html, sizeof(html) - 1, "warm.html", NULL, NULL, NULL, NULL, &d, &err) ==
         0)
         bp_doc_free(&d);
@@ -126,6 +143,14 @@ void bp_sandbox_extract_init(void)
         bp_doc_free(&d);
     if (bp_doc_extract_mem(pdf, sizeof(pdf) - 1, "warm.pdf", NULL, NULL, NULL, NULL, &d, &err) == 0)
         bp_doc_free(&d);
+    /* poppler-glib frees its GlobalParams with the last open document and builds them again
+     * (scanning /usr/share/poppler) for the next: one document kept open for the life of
+     * the extractor keeps them built for every child */
+    if (kept_pdf == NULL) {
+        GBytes *bytes = g_bytes_new_static(pdf, sizeof(pdf) - 1);
+        kept_pdf = poppler_document_new_from_bytes(bytes, NULL, NULL);
+        g_bytes_unref(bytes);
+    }
     if (bp_doc_extract_mem("# warm *up*", 11, "warm.md", "markdown", NULL, NULL, NULL, &d, &err) ==
         0)
         bp_doc_free(&d);
