@@ -260,15 +260,18 @@ static scmp_filter_ctx build_filter(pid_t pid, bp_err *err)
     /* getrlimit (glibc: prlimit64 with no new limit): reading, not raising */
     if (rc == 0)
         rc = allow(ctx, "prlimit64", 1, SCMP_A2(SCMP_CMP_EQ, 0));
-    /* refused quietly, not fatally: isatty() on stderr ("not a terminal"), and a runtime
-     * looking up its own binary's name (ASan's reports do): the call does not happen
-     * either way, and the parser's own reason is kept */
+    /* refused quietly, not fatally: isatty() on stderr ("not a terminal"), a runtime
+     * looking up its own binary's name (ASan's reports do), libxml2 asking for the current
+     * directory to resolve a part's relative name (ODF): the call does not happen either
+     * way, and the parser carries on or keeps its own reason */
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 0);
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(readlink), 0);
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(readlinkat), 0);
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(getcwd), 0);
     if (rc != 0) {
         bp_err_set(err, BP_ERR_IO, -rc, "seccomp rule: %s", strerror(-rc));
         seccomp_release(ctx);
