@@ -210,13 +210,11 @@ int bp_doc_decode(const char *buf, size_t len, const bp_doc_limits *lim, bp_doc 
     d.format = (bp_doc_format)fmt;
     if (!get_str(&r, &enc, "encoding", err))
         goto out_free;
-    if (enc != NULL) {
-        if (strlen(enc) > BP_DOC_ENC_MAX) {
-            bp_err_set(err, BP_ERR_PROTOCOL, 0, "extractor output has an encoding name too long");
-            goto out_free;
-        }
-        memcpy(d.encoding, enc, strlen(enc) + 1);
+    if (enc == NULL || strlen(enc) > BP_DOC_ENC_MAX) { /* the encoder always writes one */
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "extractor output has a bad encoding name");
+        goto out_free;
     }
+    memcpy(d.encoding, enc, strlen(enc) + 1);
     if (!get_str(&r, &d.title, "title", err) || !get_str(&r, &d.author, "author", err))
         goto out_free;
     if (!get(&r, &tlen, sizeof(tlen)) || tlen > l.max_output_bytes || tlen > r.len - r.pos) {

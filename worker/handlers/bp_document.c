@@ -49,9 +49,13 @@
 #include "bp_sandbox_extract.h"
 #include "bp_time.h"
 
-#define BP_DOC_BATCH      1000 /* chunks per RPUSH: keeps one command around a few MB */
-#define BP_DOC_TMP_TTL_S  3600 /* a crashed multi-batch store leaves nothing for longer */
-#define BP_DOC_FIXED_ARGS 10   /* EVAL script 3 k1 k2 k3 ttl first last result */
+#define BP_DOC_BATCH         1000 /* chunks per RPUSH: keeps one command around a few MB */
+#define BP_DOC_TMP_TTL_S     3600 /* a crashed multi-batch store leaves nothing for longer */
+#define BP_DOC_SBX_MEMORY_MB 512  /* the defaults of handlers.sandbox (config/bp_config_keys.c) */
+#define BP_DOC_SBX_CPU_S     60
+#define BP_DOC_SBX_WALL_S    120
+#define BP_DOC_SBX_OUTPUT_MB 256
+#define BP_DOC_FIXED_ARGS    10 /* EVAL script 3 k1 k2 k3 ttl first last result */
 
 /* KEYS[1] list being filled, KEYS[2] final chunk list, KEYS[3] result key.
  * ARGV[1] ttl in s (<= 0: no expiry), ARGV[2] "1" = first batch (clear KEYS[1] first),
@@ -401,10 +405,12 @@ static int doc_memfd(const doc_job *d, bp_result *res)
 static int doc_extract(doc_job *d, bp_result *res)
 {
     const bp_sandbox_config *sc = &d->hc->sandbox;
-    bp_sandbox_limits lim = {.memory_bytes = (uint64_t)sc->memory_mb << 20,
-                             .cpu_s = sc->cpu_s,
-                             .wall_ms = (int64_t)sc->wall_s * 1000,
-                             .output_bytes = (uint64_t)sc->output_mb << 20};
+    /* a field left 0 (a handler built in code, not read from a file) takes the default */
+    bp_sandbox_limits lim = {
+        .memory_bytes = (uint64_t)(sc->memory_mb > 0 ? sc->memory_mb : BP_DOC_SBX_MEMORY_MB) << 20,
+        .cpu_s = sc->cpu_s > 0 ? sc->cpu_s : BP_DOC_SBX_CPU_S,
+        .wall_ms = (int64_t)(sc->wall_s > 0 ? sc->wall_s : BP_DOC_SBX_WALL_S) * 1000,
+        .output_bytes = (uint64_t)(sc->output_mb > 0 ? sc->output_mb : BP_DOC_SBX_OUTPUT_MB) << 20};
     bp_doc_limits dl = doc_limits(d->hc);
     bp_sandbox_extract_arg arg;
     char name[300];
