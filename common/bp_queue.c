@@ -59,6 +59,7 @@ void bp_queue_init(bp_queue *q, const char *prefix, const char *name, const char
     q->lock_duration_ms = lock_duration_ms > 0 ? lock_duration_ms : 30000;
     q->stalled_interval_ms = stalled_interval_ms > 0 ? stalled_interval_ms : 30000;
     q->max_stalled = max_stalled >= 0 ? max_stalled : 1;
+    bp_queue_set_limits(q, 0, 0, NULL, 0, 1000, 2048);
 }
 
 int bp_queue_key(const bp_queue *q, const char *suffix, char *buf, size_t cap)
@@ -297,7 +298,7 @@ static void schedule_repeat(bp_conn *c, const bp_queue *q, const bp_job *job)
 /* take.lua with id ("" = pop). */
 static int take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_err *err)
 {
-    char active[BP_KEY_MAX], dur[16], now[24];
+    char active[BP_KEY_MAX], dur[16], now[24], lmax[16], ldur[16];
     int64_t now_ms = bp_now_ms();
     bp_args a = {0};
     redisReply *r;
@@ -311,6 +312,11 @@ static int take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_
     args_add(&a, dur, (size_t)snprintf(dur, sizeof(dur), "%d", q->lock_duration_ms));
     args_add(&a, now, (size_t)snprintf(now, sizeof(now), "%" PRId64, now_ms));
     args_str(&a, id);
+    if (q->limiter_max > 0) {
+        args_add(&a, lmax, (size_t)snprintf(lmax, sizeof(lmax), "%d", q->limiter_max));
+        args_add(&a, ldur, (size_t)snprintf(ldur, sizeof(ldur), "%d", q->limiter_duration_ms));
+        args_add(&a, q->limiter_group_key[0] != '\0' ? "1" : "0", 1);
+    }
     r = run(c, q, "take", id[0] != '\0' ? id : NULL, 1, &a, err);
     if (r == NULL)
         return -1;
@@ -318,6 +324,8 @@ static int take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_
         rc = 0; /* nothing waiting */
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
         rc = 0; /* the hash vanished: dropped from active */
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        rc = 2; /* the rate limiter parked it in delayed */
     } else if (bp_job_from_reply(r, now_ms, out, err) == 0) {
         rc = 1;
         schedule_repeat(c, q, *out);
@@ -373,7 +381,7 @@ static int finish(bp_conn *c, const bp_queue *q, const char *token, const char *
                   const char *value, size_t value_len, const char *stack, bool fetch_next,
                   bool discard, bp_job **next, bp_err *err)
 {
-    char active[BP_KEY_MAX], dur[16], now[24];
+    char active[BP_KEY_MAX], dur[16], now[24], points[16];
     int64_t now_ms = bp_now_ms();
     bp_args a = {0};
     redisReply *r;
@@ -392,8 +400,13 @@ static int finish(bp_conn *c, const bp_queue *q, const char *token, const char *
     args_add(&a, value, value_len);
     args_add(&a, now, (size_t)snprintf(now, sizeof(now), "%" PRId64, now_ms));
     args_str(&a, stack != NULL ? stack : "");
-    args_add(&a, fetch_next && next != NULL ? "1" : "0", 1);
+    /* no fetch-next with a rate limiter, as in Bull: every take must pass take.lua's limiter */
+    args_add(&a, fetch_next && next != NULL && q->limiter_max == 0 ? "1" : "0", 1);
     args_add(&a, dur, (size_t)snprintf(dur, sizeof(dur), "%d", q->lock_duration_ms));
+    if (q->metrics_max_points > 0)
+        args_add(&a, points, (size_t)snprintf(points, sizeof(points), "%d", q->metrics_max_points));
+    else
+        args_add(&a, "", 0);
     args_add(&a, discard ? "1" : "0", 1);
     r = run(c, q, "finish", id[0] != '\0' ? id : NULL, 1, &a, err);
     if (r == NULL)
@@ -561,16 +574,21 @@ int bp_queue_progress(bp_conn *c, const bp_queue *q, const char *job_id, const c
 
 int bp_queue_log(bp_conn *c, const bp_queue *q, const char *job_id, const char *line, bp_err *err)
 {
-    char jk[BP_KEY_MAX], logs[BP_KEY_MAX], suffix[BP_KEY_MAX];
+    char jk[BP_KEY_MAX], logs[BP_KEY_MAX], suffix[BP_KEY_MAX], keep[16];
     bp_args a = {0};
     redisReply *r;
 
+    if (q->log_max_lines == 0)
+        return 0; /* job logs are off for this queue */
+    if (line == NULL)
+        line = "";
     if (snprintf(suffix, sizeof(suffix), "%s:logs", job_id) >= (int)sizeof(suffix) ||
         key_of(q, job_id, jk, err) < 0 || key_of(q, suffix, logs, err) < 0)
         return -1;
     args_str(&a, jk);
     args_str(&a, logs);
-    args_str(&a, line != NULL ? line : "");
+    args_add(&a, line, bp_queue_log_cut(line, (size_t)q->log_max_line_bytes));
+    args_add(&a, keep, (size_t)snprintf(keep, sizeof(keep), "%d", q->log_max_lines));
     r = run(c, q, "log", job_id, 2, &a, err);
     if (r == NULL)
         return -1;
@@ -687,6 +705,15 @@ int bp_queue_add(bp_conn *c, const bp_queue *q, const char *name, const char *da
         bp_err_prefix(err, "queue '%s': add", q->name);
         return -1;
     }
+    if (q->limiter_group_key[0] != '\0') { /* Bull's producer: the group rides in the id */
+        char *gid = bp_group_job_id(plan.job_id, data, q->limiter_group_key);
+        if (gid == NULL) {
+            bp_err_set(err, BP_ERR_IO, 12, "queue '%s': add: out of memory", q->name);
+            goto out_clear;
+        }
+        free(plan.job_id);
+        plan.job_id = gid;
+    }
     args_str(&a, wait);
     args_str(&a, q->key_base);
     args_str(&a, plan.job_id != NULL ? plan.job_id : "");
@@ -718,7 +745,7 @@ out_clear:
 }
 
 /* counts.lua: the six counts and the pause flag. */
-static int counts(bp_conn *c, const bp_queue *q, long long out[7], bp_err *err)
+static int counts(bp_conn *c, const bp_queue *q, long long out[8], bp_err *err)
 {
     char wait[BP_KEY_MAX];
     bp_args a = {0};
@@ -732,8 +759,8 @@ static int counts(bp_conn *c, const bp_queue *q, long long out[7], bp_err *err)
     r = run(c, q, "counts", NULL, 1, &a, err);
     if (r == NULL)
         return -1;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 7) {
-        for (int i = 0; i < 7; i++)
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 8) {
+        for (int i = 0; i < 8; i++)
             out[i] = int_of(r->element[i]);
         rc = 0;
     } else {
@@ -745,10 +772,11 @@ static int counts(bp_conn *c, const bp_queue *q, long long out[7], bp_err *err)
 
 int bp_queue_get_counts(bp_conn *c, const bp_queue *q, bp_queue_counts *out, bp_err *err)
 {
-    long long v[7];
+    long long v[8];
 
     if (counts(c, q, v, err) != 0)
         return -1;
+    out->limited = v[7];
     out->waiting = v[0];
     out->active = v[1];
     out->completed = v[2];
@@ -760,7 +788,7 @@ int bp_queue_get_counts(bp_conn *c, const bp_queue *q, bp_queue_counts *out, bp_
 
 int bp_queue_is_paused(bp_conn *c, const bp_queue *q, bp_err *err)
 {
-    long long v[7];
+    long long v[8];
 
     if (counts(c, q, v, err) != 0)
         return -1;

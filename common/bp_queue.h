@@ -23,11 +23,25 @@ typedef struct bp_queue {
     int lock_duration_ms;    /* PX of the lock */
     int stalled_interval_ms; /* PX of stalled-check */
     int max_stalled;         /* maxStalledCount */
+    /* Bull's worker settings that live in Redis scripts (bp_queue_set_limits()) */
+    int limiter_max;             /* limiter.max; 0 = no rate limiter */
+    int limiter_duration_ms;     /* limiter.duration */
+    char limiter_group_key[128]; /* limiter.groupKey; "" = one limiter for the queue */
+    int metrics_max_points;      /* metrics.maxDataPoints; 0 = no metrics keys */
+    int log_max_lines;           /* job log lines kept (LTRIM); 0 = job logs off */
+    int log_max_line_bytes;      /* longer log lines are cut (at a UTF-8 boundary) */
 } bp_queue;
 
 /* Fill q. token may be NULL (a fresh UUID is made). */
 void bp_queue_init(bp_queue *q, const char *prefix, const char *name, const char *token,
                    int lock_duration_ms, int stalled_interval_ms, int max_stalled);
+
+/* Set the rate limiter (max 0 = none; group_key NULL or "" = per queue), Bull's metrics
+ * (max_points 0 = off) and the job log bounds (a queue's config). bp_queue_init() leaves
+ * the limiter and metrics off and keeps 1000 log lines of at most 2048 bytes. */
+void bp_queue_set_limits(bp_queue *q, int limiter_max, int limiter_duration_ms,
+                         const char *group_key, int metrics_max_points, int log_max_lines,
+                         int log_max_line_bytes);
 
 /* Write K(suffix) into buf ("bull:Q:wait"). Returns the length, or -1 if cap is too small. */
 int bp_queue_key(const bp_queue *q, const char *suffix, char *buf, size_t cap);
@@ -64,7 +78,9 @@ int bp_queue_pull(bp_conn *bclient, const bp_queue *q, int block_s, int wake_fd,
 int bp_queue_take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_err *err);
 
 /* Take the next job without blocking (RPOPLPUSH inside the script, or nothing). Returns 1
- * with *out set, 0 when wait is empty (publishes drained), -1 on error. */
+ * with *out set, 0 when wait is empty (publishes drained), -1 on error.
+ * With a rate limiter (q->limiter_max > 0) both takes apply it (Bull's moveToActive): a job
+ * over the limit is parked in delayed and the call returns 2 with *out untouched. */
 int bp_queue_take_next(bp_conn *c, const bp_queue *q, bp_job **out, bp_err *err);
 
 /* Finish a job: completed (returnvalue is JSON text) or failed (reason raw, stack may be
@@ -91,7 +107,9 @@ int bp_queue_extend_lock(bp_conn *c, const bp_queue *q, const char *job_id, bp_e
 int bp_queue_progress(bp_conn *c, const bp_queue *q, const char *job_id, const char *progress,
                       bp_err *err);
 
-/* job.log(line): RPUSH K(id:logs). 0 or -1. */
+/* job.log(line): RPUSH K(id:logs), cut to q->log_max_line_bytes (at a UTF-8 boundary) and
+ * trimmed to the newest q->log_max_lines lines. Nothing is written when log_max_lines is 0.
+ * 0 or -1. */
 int bp_queue_log(bp_conn *c, const bp_queue *q, const char *job_id, const char *line, bp_err *err);
 
 /* Master housekeeping. Promote due delayed jobs; *next_due_ms gets the next due time (0 when
@@ -125,6 +143,7 @@ int bp_queue_add(bp_conn *c, const bp_queue *q, const char *name, const char *da
 
 typedef struct bp_queue_counts {
     long long waiting, active, completed, failed, delayed, paused;
+    long long limited; /* parked by the rate limiter (in delayed too): HLEN K(limiter:index) */
 } bp_queue_counts;
 
 int bp_queue_get_counts(bp_conn *c, const bp_queue *q, bp_queue_counts *out, bp_err *err);

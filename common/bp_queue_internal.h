@@ -48,6 +48,15 @@ typedef struct bp_add_plan {
 int bp_add_plan_make(bp_add_plan *plan, const char *opts_json, int64_t now_ms, bp_err *err);
 void bp_add_plan_clear(bp_add_plan *plan);
 
+/* Bull's jobIdForGroup (a queue whose limiter has a groupKey): "<job_id or a new UUID>:<the
+ * value at group_key in data>", the value as JS's String() writes it ("undefined" when the
+ * field is missing; group_key may be a dotted path). malloc'd, NULL out of memory. */
+char *bp_group_job_id(const char *job_id, const char *data_json, const char *group_key);
+
+/* How many bytes of a job log line to keep: all of it up to max, else at most max, never
+ * ending inside a UTF-8 sequence. */
+size_t bp_queue_log_cut(const char *line, size_t max);
+
 /* The next occurrence of a repeatable job (Bull's lib/repeatable.js, `every` only). */
 typedef struct bp_repeat_plan {
     char *repeat_key; /* member of K(repeat): "name:jobId:endDate:every" (malloc) */

@@ -1,8 +1,10 @@
 /* bp_queue_opts.c -- what Bull's producer does with a job's options before its add script
  * runs (bull-protocol.md §4, §6; Bull's job.js setDefaultOpts and backoffs.normalize):
  * defaults appended in Bull's order, a bare-number backoff normalised to fixed, and the
- * values the add script needs (custom id, delay, priority, lifo, debounce) pulled out.
- * Pure: no I/O, unit-tested in tests/unit/test_bp_queue.c. */
+ * values the add script needs (custom id, delay, priority, lifo, debounce) pulled out; the
+ * group in a limited queue's job ids; and a queue's limits (limiter, metrics, job log
+ * bounds). Pure: no I/O, unit-tested in tests/unit/test_bp_queue.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,7 +101,10 @@ int bp_add_plan_make(bp_add_plan *plan, const char *opts_json, int64_t now_ms, b
     }
     if (plan->priority < 0)
         plan->priority = 0;
-    plan->lifo = json_is_true(json_object_get(o, "lifo"));
+    v = json_object_get(o, "lifo"); /* JS truthiness, as Bull's `opts.lifo ? RPUSH : LPUSH` */
+    plan->lifo = v != NULL && !json_is_false(v) && !json_is_null(v) &&
+                 !(json_is_number(v) && json_number_value(v) == 0) &&
+                 !(json_is_string(v) && json_string_length(v) == 0);
     v = json_object_get(o, "jobId");
     if (json_is_string(v))
         plan->job_id = strdup(json_string_value(v));
@@ -127,4 +132,80 @@ out_decref:
     json_decref(o);
     bp_add_plan_clear(plan);
     return -1;
+}
+
+/* JS's String(v) for the few kinds a group value takes (a template literal in Bull's
+ * jobIdForGroup): strings as they are, integers in decimal, true/false/null, "undefined"
+ * for a missing field; other values as compact JSON. malloc'd, NULL out of memory. */
+static char *js_string(const json_t *v)
+{
+    char *out = NULL;
+
+    if (v == NULL)
+        return strdup("undefined");
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    if (json_is_integer(v) && asprintf(&out, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) >= 0)
+        return out;
+    if (json_is_true(v))
+        return strdup("true");
+    if (json_is_false(v))
+        return strdup("false");
+    if (json_is_null(v))
+        return strdup("null");
+    return json_text(v);
+}
+
+char *bp_group_job_id(const char *job_id, const char *data_json, const char *group_key)
+{
+    json_t *data = json_loads(data_json != NULL ? data_json : "null", JSON_DECODE_ANY, NULL);
+    const json_t *v = data;
+    char uuid[37], *path, *save = NULL, *value, *out = NULL;
+
+    path = strdup(group_key);
+    if (path == NULL) {
+        json_decref(data);
+        return NULL;
+    }
+    for (char *part = strtok_r(path, ".", &save); part != NULL && v != NULL;
+         part = strtok_r(NULL, ".", &save))
+        v = json_is_object(v) ? json_object_get(v, part) : NULL; /* borrowed */
+    value = js_string(v);
+    if (job_id == NULL || job_id[0] == '\0') {
+        bp_uuid4(uuid);
+        job_id = uuid;
+    }
+    if (value != NULL && asprintf(&out, "%s:%s", job_id, value) < 0)
+        out = NULL;
+    free(value);
+    free(path);
+    json_decref(data);
+    return out;
+}
+
+void bp_queue_set_limits(bp_queue *q, int limiter_max, int limiter_duration_ms,
+                         const char *group_key, int metrics_max_points, int log_max_lines,
+                         int log_max_line_bytes)
+{
+    bool on = limiter_max > 0 && limiter_duration_ms > 0;
+
+    q->limiter_max = on ? limiter_max : 0;
+    q->limiter_duration_ms = on ? limiter_duration_ms : 0;
+    snprintf(q->limiter_group_key, sizeof(q->limiter_group_key), "%s",
+             on && group_key != NULL ? group_key : "");
+    q->metrics_max_points = metrics_max_points > 0 ? metrics_max_points : 0;
+    q->log_max_lines = log_max_lines > 0 ? log_max_lines : 0;
+    q->log_max_line_bytes = log_max_line_bytes >= 16 ? log_max_line_bytes : 16;
+}
+
+size_t bp_queue_log_cut(const char *line, size_t max)
+{
+    size_t n = strlen(line);
+
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80)
+        n--; /* line[n] continues a sequence: cut before the sequence starts */
+    return n;
 }

@@ -111,6 +111,16 @@ typedef struct bp_handler_config {
     size_t n_settings; /* entries in settings */
 } bp_handler_config;
 
+/* Bull's worker-side rate limiter (bull-protocol.md §7.12), applied in take.lua. */
+typedef struct bp_limiter_config {
+    int max;          /* jobs started per window; 0 = no limiter (the group is absent) */
+    int duration_ms;  /* the window (Bull limiter.duration) */
+    bool bounce_back; /* Bull limiter.bounceBack; only false is accepted (true loses jobs) */
+    char *group_key;  /* Bull limiter.groupKey: data field the producer appends to the job
+                         id; NULL = one limiter for the whole queue */
+    int line;         /* line of the limiter group, 0 when absent */
+} bp_limiter_config;
+
 typedef struct bp_queue_config {
     char *name;                  /* Bull queue name */
     char *prefix;                /* key prefix, default "bull" */
@@ -121,6 +131,10 @@ typedef struct bp_queue_config {
     int max_stalled;             /* default 1 */
     int job_timeout_ms;          /* default 0 = only opts.timeout */
     int block_timeout_s;         /* BRPOPLPUSH timeout (Bull's drainDelay), default 5 */
+    bp_limiter_config limiter;   /* limiter = { ... }; max 0 = none */
+    int metrics_max_points;      /* metrics = { max_data_points = N; }; 0 = no Bull metrics */
+    int log_max_lines;           /* job log lines kept per job (LTRIM, like keepLogs) */
+    int log_max_line_bytes;      /* longer job log lines are cut to this many bytes */
     bp_handler_config *handlers; /* in file order */
     size_t n_handlers;           /* entries in handlers */
     int line;                    /* line of the queue's group */

@@ -24,15 +24,17 @@ void bp_arena_free(bp_arena *a);                   /* NULL is a no-op; wipes sec
 
 /* Where a key lives: the group of the file it belongs to. */
 typedef enum bp_key_scope {
-    BP_SCOPE_ROOT,    /* top level */
-    BP_SCOPE_REDIS,   /* redis = { } */
-    BP_SCOPE_TLS,     /* redis.tls = { } */
-    BP_SCOPE_POOL,    /* pool = { } */
-    BP_SCOPE_QUEUE,   /* each group of queues = ( ) */
-    BP_SCOPE_HANDLER, /* each group of a queue's handlers = ( ) */
-    BP_SCOPE_LOG,     /* log = { } */
-    BP_SCOPE_METRICS, /* metrics = { } */
-    BP_SCOPE_SANDBOX, /* a document handler's sandbox = { } (fields in bp_handler_config) */
+    BP_SCOPE_ROOT,     /* top level */
+    BP_SCOPE_REDIS,    /* redis = { } */
+    BP_SCOPE_TLS,      /* redis.tls = { } */
+    BP_SCOPE_POOL,     /* pool = { } */
+    BP_SCOPE_QUEUE,    /* each group of queues = ( ) */
+    BP_SCOPE_HANDLER,  /* each group of a queue's handlers = ( ) */
+    BP_SCOPE_LOG,      /* log = { } */
+    BP_SCOPE_METRICS,  /* metrics = { } */
+    BP_SCOPE_LIMITER,  /* a queue's limiter = { } */
+    BP_SCOPE_QMETRICS, /* a queue's metrics = { } (Bull's metrics keys) */
+    BP_SCOPE_SANDBOX,  /* a document handler's sandbox = { } (fields in bp_handler_config) */
 } bp_key_scope;
 
 typedef enum bp_key_kind {

@@ -24,6 +24,7 @@
 
 #define BP_MAX_WORKERS 1024    /* per queue: far above what one host's Redis budget allows */
 #define BP_MAX_WORDS   1000000 /* a chunk budget beyond this is surely a typo */
+#define BP_MAX_POINTS  1000000 /* metrics points: about two years of minutes */
 #define BP_MAX_SBX_MB  1048576 /* 1 TiB: a sandbox limit beyond this is surely a typo */
 #define BP_MAX_SBX_S   86400   /* a day of CPU or wall time for one document */
 
@@ -37,6 +38,10 @@ static int parse_settings(bp_load *ld, const bp_config_key *k, const config_sett
                           void *base);
 static int parse_dirs(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base);
 static int parse_env(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base);
+static int parse_limiter(bp_load *ld, const bp_config_key *k, const config_setting_t *s,
+                         void *base);
+static int parse_qmetrics(bp_load *ld, const bp_config_key *k, const config_setting_t *s,
+                          void *base);
 
 static const bp_key_enum tls_versions[] = {
     {"TLSv1.2", TLS1_2_VERSION},
@@ -162,8 +167,30 @@ const bp_config_key bp_config_keys[] = {
      0, 0, NULL, NULL, "time limit of every job, 0 = only the job's opts.timeout"},
     {BP_SCOPE_QUEUE, "block_timeout_s", BP_KEY_INT, QUE(block_timeout_s), 5, NULL, 1, 3600, 0,
      0, 0, NULL, NULL, "BRPOPLPUSH timeout when the queue is empty (Bull drainDelay)"},
+    {BP_SCOPE_QUEUE, "limiter", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, 0, 0, NULL,
+     parse_limiter, "Bull's rate limiter, shared by every worker on every host; absent = none"},
+    {BP_SCOPE_QUEUE, "metrics", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, 0, 0, NULL,
+     parse_qmetrics, "Bull's metrics:completed / metrics:failed (queue.getMetrics()); absent = off"},
+    {BP_SCOPE_QUEUE, "log_max_lines", BP_KEY_INT, QUE(log_max_lines), 1000, NULL, 0, 1000000,
+     0, 0, 0, NULL, NULL, "job log lines kept per job (oldest dropped, like keepLogs); 0 = none"},
+    {BP_SCOPE_QUEUE, "log_max_line_bytes", BP_KEY_INT, QUE(log_max_line_bytes), 2048, NULL, 16,
+     1048576, 0, 0, 0, NULL, NULL, "a longer job log line is cut to this many bytes"},
     {BP_SCOPE_QUEUE, "handlers", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, REQ, 0, 0, NULL,
      parse_handlers, "who runs which job name: a list of groups, at least one"},
+
+    /* a queue's limiter = { ... } (Bull's limiter: max, duration, bounceBack, groupKey) */
+    {BP_SCOPE_LIMITER, "max", BP_KEY_INT, QUE(limiter.max), 0, NULL, 1, INT_MAX, REQ, 0, 0,
+     NULL, NULL, "jobs started per window, over all workers (required)"},
+    {BP_SCOPE_LIMITER, "duration_ms", BP_KEY_INT, QUE(limiter.duration_ms), 0, NULL, 1,
+     INT_MAX, REQ, 0, 0, NULL, NULL, "the window in ms (required)"},
+    {BP_SCOPE_LIMITER, "bounce_back", BP_KEY_BOOL, QUE(limiter.bounce_back), 0, NULL, 0, 1, 0,
+     0, 0, NULL, NULL, "only false: Bull's true drops a limited job from every list"},
+    {BP_SCOPE_LIMITER, "group_key", BP_KEY_STRING, QUE(limiter.group_key), 0, "", 0, 0, 0, 0,
+     0, NULL, NULL, "data field of per-group limits (the id ends in :<value>), \"\" = none"},
+
+    /* a queue's metrics = { ... } */
+    {BP_SCOPE_QMETRICS, "max_data_points", BP_KEY_INT, QUE(metrics_max_points), 0, NULL, 1,
+     BP_MAX_POINTS, REQ, 0, 0, NULL, NULL, "per-minute points kept (Bull maxDataPoints)"},
 
     /* handlers = ( { ... } ) */
     {BP_SCOPE_HANDLER, "job", BP_KEY_STRING, HND(job), 0, NULL, 0, 0, REQ | NONE, 0, 0, NULL,
@@ -241,9 +268,9 @@ const size_t bp_config_n_keys = sizeof(bp_config_keys) / sizeof(bp_config_keys[0
 
 const char *bp_config_scope_name(bp_key_scope scope)
 {
-    static const char *const names[] = {"",     "redis",   "redis.tls",
-                                        "pool", "queues",  "handlers",
-                                        "log",  "metrics", "handlers.sandbox"};
+    static const char *const names[] = {
+        "",    "redis",   "redis.tls", "pool",           "queues",          "handlers",
+        "log", "metrics", "limiter",   "queues.metrics", "handlers.sandbox"};
 
     return names[scope];
 }
@@ -326,7 +353,8 @@ static int parse_queue(bp_load *ld, const config_setting_t *s, bp_queue_config *
     if (!config_setting_is_group(s))
         return bp_load_fail(ld, s, NULL, "must be a group { name = \"...\"; handlers = ( ... ); }");
     q->line = (int)config_setting_source_line(s);
-    if (bp_load_defaults(ld, BP_SCOPE_QUEUE, q) != 0 || bp_load_group(ld, s, BP_SCOPE_QUEUE, q) ||
+    if (bp_load_defaults(ld, BP_SCOPE_QUEUE, q) != 0 || bp_load_defaults(ld, BP_SCOPE_LIMITER, q) ||
+        bp_load_defaults(ld, BP_SCOPE_QMETRICS, q) || bp_load_group(ld, s, BP_SCOPE_QUEUE, q) ||
         bp_load_required(ld, s, BP_SCOPE_QUEUE) != 0)
         return -1;
     renew = config_setting_get_member(s, "lock_renew_ms");
@@ -370,6 +398,45 @@ static int parse_queues(bp_load *ld, const bp_config_key *k, const config_settin
         cfg->n_queues = (size_t)i + 1;
     }
     return 0;
+}
+
+/* A queue's sub-group (limiter, metrics): defaults, members, required keys. */
+static int parse_subgroup(bp_load *ld, const bp_config_key *k, const config_setting_t *s,
+                          bp_key_scope scope, void *base, const char *example)
+{
+    size_t len = strlen(ld->key);
+    int rc;
+
+    if (!config_setting_is_group(s))
+        return bp_load_fail(ld, s, k->name, "must be a group; write %s = %s;", k->name, example);
+    snprintf(ld->key + len, sizeof(ld->key) - len, ".%s", k->name);
+    rc = bp_load_group(ld, s, scope, base);
+    if (rc == 0)
+        rc = bp_load_required(ld, s, scope);
+    ld->key[len] = '\0';
+    return rc;
+}
+
+static int parse_limiter(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base)
+{
+    bp_queue_config *q = base;
+
+    if (parse_subgroup(ld, k, s, BP_SCOPE_LIMITER, q,
+                       "{ max = 10; duration_ms = 1000; bounce_back = false; }") != 0)
+        return -1;
+    q->limiter.line = (int)config_setting_source_line(s);
+    if (q->limiter.bounce_back)
+        return bp_load_fail(ld, config_setting_get_member(s, "bounce_back"), "limiter.bounce_back",
+                            "true is refused: Bull's bounceBack takes a limited job out of "
+                            "active and puts it nowhere else, so the job is lost; use "
+                            "bounce_back = false (limited jobs wait in delayed, as Bull does)");
+    return 0;
+}
+
+static int parse_qmetrics(bp_load *ld, const bp_config_key *k, const config_setting_t *s,
+                          void *base)
+{
+    return parse_subgroup(ld, k, s, BP_SCOPE_QMETRICS, base, "{ max_data_points = 60; }");
 }
 
 static int parse_handler(bp_load *ld, const config_setting_t *s, bp_handler_config *h)

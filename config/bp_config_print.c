@@ -65,7 +65,9 @@ static void print_special(FILE *out, const bp_config *cfg, const bp_config_key *
                           int depth)
 {
     if (strcmp(k->name, "url") == 0) {
-        fputs("url = ", out);
+        /* with url_env the URL is shown as a comment: url and url_env exclude each other, and
+         * the output must load again */
+        fputs(cfg->redis.url_env != NULL ? "# url = " : "url = ", out);
         print_string(out, cfg->redis.url_redacted);
         fputs(";", out);
         if (cfg->redis.url_from != NULL)
@@ -98,6 +100,32 @@ static void print_special(FILE *out, const bp_config *cfg, const bp_config_key *
         }
         indent(out, depth);
         fputs(");\n", out);
+    } else if (strcmp(k->name, "limiter") == 0) {
+        const bp_queue_config *q = base;
+
+        if (q->limiter.max == 0) {
+            fputs("# limiter: none (jobs start as fast as workers take them)\n", out);
+            return;
+        }
+        fputs("limiter = {\n", out);
+        print_group(out, cfg, BP_SCOPE_LIMITER, q, depth + 1);
+        indent(out, depth);
+        fprintf(out, "};  # at most %d job%s started per %d ms over all workers%s%s%s\n",
+                q->limiter.max, q->limiter.max == 1 ? "" : "s", q->limiter.duration_ms,
+                q->limiter.group_key != NULL ? ", per value of data." : "",
+                q->limiter.group_key != NULL ? q->limiter.group_key : "",
+                "; limited jobs wait in delayed");
+    } else if (strcmp(k->name, "metrics") == 0) {
+        const bp_queue_config *q = base;
+
+        if (q->metrics_max_points == 0) {
+            fputs("# metrics: off (Bull's metrics:completed / metrics:failed not written)\n", out);
+            return;
+        }
+        fputs("metrics = {\n", out);
+        print_group(out, cfg, BP_SCOPE_QMETRICS, q, depth + 1);
+        indent(out, depth);
+        fputs("};\n", out);
     } else if (strcmp(k->name, "argv") == 0) {
         const bp_handler_config *h = base;
 

@@ -273,6 +273,21 @@ static bool dir_holds(const struct stat *droot, const char *path)
     return false;
 }
 
+/* Whether the kernel lets users hard-link files they cannot write (fs.protected_hardlinks
+ * 0): a link beneath a root is the file itself, so openat2 cannot tell it from an upload. */
+static bool hardlinks_unprotected(void)
+{
+    FILE *f = fopen("/proc/sys/fs/protected_hardlinks", "re");
+    int v = 1;
+
+    if (f == NULL)
+        return false; /* unknown: no warning */
+    if (fscanf(f, "%d", &v) != 1)
+        v = 1;
+    fclose(f);
+    return v == 0;
+}
+
 /* A document handler's allowed_dirs: the roots, and warnings for a root everyone can write
  * (anyone on the host can then plant a file or a link for a job), one that holds the
  * configuration or a secret bullpen reads (a job could read it back through Redis), and one
@@ -300,6 +315,11 @@ static void check_allowed_dirs(const bp_config *cfg, const bp_queue_config *q,
     for (size_t i = 0; i < h->n_allowed_dirs; i++)
         fprintf(out, "%s %s", i > 0 ? "," : "", h->allowed_dirs[i]);
     fputs(" (files opened beneath them only)\n", out);
+    if (hardlinks_unprotected())
+        fputs("warning fs.protected_hardlinks is 0: a user who can write to an allowed_dirs "
+              "directory can hard-link a file there that only bullpen may read; set "
+              "sysctl fs.protected_hardlinks=1\n",
+              out);
     for (size_t i = 0; i < h->n_allowed_dirs; i++) {
         const char *d = h->allowed_dirs[i];
         struct stat st;

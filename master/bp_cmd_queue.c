@@ -109,6 +109,8 @@ int bp_cmd_enqueue(const bp_config *cfg, const char *queue, const char *name, co
     }
     bp_queue_init(&q, qc->prefix, qc->name, NULL, qc->lock_duration_ms, qc->stalled_interval_ms,
                   qc->max_stalled);
+    bp_queue_set_limits(&q, qc->limiter.max, qc->limiter.duration_ms, qc->limiter.group_key,
+                        qc->metrics_max_points, qc->log_max_lines, qc->log_max_line_bytes);
     if (bp_queue_add(c, &q, name, json, opts, &id, &err) != 0) {
         fprintf(stderr, "bullpen enqueue: %s\n", err.msg);
         rc = err.kind == BP_ERR_PROTOCOL ? EX_DATAERR : bp_err_exit_code(&err);
@@ -179,17 +181,18 @@ static void print_table(json_t *queues, json_t *workers)
     json_t *v;
     size_t i;
 
-    fprintf(stdout, "%-24s %9s %8s %10s %8s %8s %8s\n", "queue", "waiting", "active", "completed",
-            "failed", "delayed", "paused");
+    fprintf(stdout, "%-24s %9s %8s %10s %8s %8s %8s %8s\n", "queue", "waiting", "active",
+            "completed", "failed", "delayed", "paused", "limited");
     json_object_foreach(queues, name, v)
     {
-        fprintf(stdout, "%-24s %9lld %8lld %10lld %8lld %8lld %8lld\n", name,
+        fprintf(stdout, "%-24s %9lld %8lld %10lld %8lld %8lld %8lld %8lld\n", name,
                 (long long)json_integer_value(json_object_get(v, "waiting")),
                 (long long)json_integer_value(json_object_get(v, "active")),
                 (long long)json_integer_value(json_object_get(v, "completed")),
                 (long long)json_integer_value(json_object_get(v, "failed")),
                 (long long)json_integer_value(json_object_get(v, "delayed")),
-                (long long)json_integer_value(json_object_get(v, "paused")));
+                (long long)json_integer_value(json_object_get(v, "paused")),
+                (long long)json_integer_value(json_object_get(v, "limited")));
     }
     fprintf(stdout, "\n%zu worker%s\n", json_array_size(workers),
             json_array_size(workers) == 1 ? "" : "s");
@@ -239,12 +242,12 @@ int bp_cmd_stats(const bp_config *cfg, const char *queue, bool json)
             rc = bp_err_exit_code(&err);
             goto out_close;
         }
-        json_object_set_new(queues, qc->name, /* steals the new object */
-                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "waiting",
-                                      (json_int_t)n.waiting, "active", (json_int_t)n.active,
-                                      "completed", (json_int_t)n.completed, "failed",
-                                      (json_int_t)n.failed, "delayed", (json_int_t)n.delayed,
-                                      "paused", (json_int_t)n.paused));
+        json_object_set_new(
+            queues, qc->name, /* steals the new object */
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "waiting", (json_int_t)n.waiting,
+                      "active", (json_int_t)n.active, "completed", (json_int_t)n.completed,
+                      "failed", (json_int_t)n.failed, "delayed", (json_int_t)n.delayed, "paused",
+                      (json_int_t)n.paused, "limited", (json_int_t)n.limited));
     }
     if (read_workers(c, cfg, workers, &err) != 0) {
         fprintf(stderr, "bullpen stats: reading worker heartbeats: %s\n", err.msg);

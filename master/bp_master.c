@@ -91,6 +91,9 @@ static int generation_load(generation *g, const char *path, int workers_override
         g->want[i] = workers_override >= 0 && i == 0 ? workers_override : qc->workers;
         bp_queue_init(&g->queues[i], qc->prefix, qc->name, NULL, qc->lock_duration_ms,
                       qc->stalled_interval_ms, qc->max_stalled);
+        bp_queue_set_limits(&g->queues[i], qc->limiter.max, qc->limiter.duration_ms,
+                            qc->limiter.group_key, qc->metrics_max_points, qc->log_max_lines,
+                            qc->log_max_line_bytes);
     }
     return 0;
 
@@ -510,6 +513,27 @@ static int start_process(bp_master *m, const bp_run_options *opts, bp_err *err)
     return 0;
 }
 
+/* Say at start which files document jobs may read: a pool upgraded from a version without
+ * allowed_dirs refuses path jobs until it is set, and the log should say why at once. */
+static void log_allowed_dirs(const bp_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_queues; i++) {
+        for (size_t j = 0; j < cfg->queues[i].n_handlers; j++) {
+            const bp_handler_config *h = &cfg->queues[i].handlers[j];
+            if (h->type != BP_HANDLER_DOCUMENT)
+                continue;
+            if (h->n_allowed_dirs == 0)
+                bp_log_notice("queue '%s', document handler for job \"%s\" (line %d): no "
+                              "allowed_dirs, so jobs naming a file are refused (text jobs run)",
+                              cfg->queues[i].name, h->job, h->line);
+            else
+                bp_log_info("queue '%s', document handler for job \"%s\": files are read "
+                            "beneath %zu allowed_dirs only (first: %s)",
+                            cfg->queues[i].name, h->job, h->n_allowed_dirs, h->allowed_dirs[0]);
+        }
+    }
+}
+
 int bp_master_run(const bp_run_options *opts)
 {
     bp_master m;
@@ -551,6 +575,7 @@ int bp_master_run(const bp_run_options *opts)
                     m.cfg->redis.tls.verify ? "on" : "OFF");
     if (m.cfg->pool.control_key == NULL)
         bp_log_notice("no pool.control_key_file: every bullpen ctl command will be refused");
+    log_allowed_dirs(m.cfg);
     m.upgrade_from = opts->upgrade_from;
     if (gethostname(m.hostname, sizeof(m.hostname) - 1) != 0)
         snprintf(m.hostname, sizeof(m.hostname), "localhost");

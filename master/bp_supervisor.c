@@ -83,6 +83,8 @@ static bp_slot *new_slot(bp_master *m, int queue_idx)
     bp_backoff_init(&s->backoff, BP_RESPAWN_BASE_MS, BP_RESPAWN_MAX_MS, 0);
     bp_queue_init(&s->q, qc->prefix, qc->name, NULL, qc->lock_duration_ms, qc->stalled_interval_ms,
                   qc->max_stalled);
+    bp_queue_set_limits(&s->q, qc->limiter.max, qc->limiter.duration_ms, qc->limiter.group_key,
+                        qc->metrics_max_points, qc->log_max_lines, qc->log_max_line_bytes);
     if (m->cfg->pool.max_jobs_per_worker >
         0) /* jitter up to 10% so they do not all recycle at once */
         s->recycle_after = m->cfg->pool.max_jobs_per_worker +

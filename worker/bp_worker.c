@@ -234,6 +234,10 @@ static bp_job *take_pulled(bp_worker *w, const char *id)
         bp_log_error("cannot take job %s of '%s': %s; the stalled check will return it to "
                      "wait",
                      id, w->q.name, err.msg);
+    else if (rc == 2)
+        bp_log_debug("job %s of '%s': over the rate limit (limiter.max %d per %d ms); parked in "
+                     "delayed",
+                     id, w->q.name, w->q.limiter_max, w->q.limiter_duration_ms);
     else if (rc == 0)
         bp_log_notice("job %s of '%s' vanished while waiting (removed); dropped from active", id,
                       w->q.name);
@@ -268,7 +272,16 @@ static int ctx_progress(void *self, const char *json)
 
 static int ctx_log(void *self, const char *line)
 {
+    bp_worker *w = self;
+
+    if (line == NULL || !bp_joblog_admit(&w->joblog, line))
+        return 0; /* past log_max_lines: held for the end of the job (bp_joblog.h) */
     return ctx_job_op(self, bp_queue_log, line, "append a log line");
+}
+
+static void joblog_send(void *self, const char *line)
+{
+    (void)ctx_job_op(self, bp_queue_log, line, "append a log line");
 }
 
 static redisReply *ctx_command(void *self, int argc, const char **argv, const size_t *argvlen,
@@ -345,7 +358,11 @@ static char *cancel_text(bp_worker *w)
 static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
                           const char *override_error)
 {
-    bool fetch_next = !atomic_load(&w->stopping) && !atomic_load(&w->paused);
+    /* Fetch-next (and any batched take of several jobs at once) must stay off while the
+     * queue has a rate limiter: every job must pass take.lua's limiter, as in Bull, whose
+     * moveToFinished never fetches the next job when a limiter is set. */
+    bool fetch_next =
+        !atomic_load(&w->stopping) && !atomic_load(&w->paused) && w->q.limiter_max == 0;
     bp_job *next = NULL;
     bp_err err;
     int rc = -1;
@@ -421,7 +438,9 @@ static bp_job *run_job(bp_worker *w, bp_job *job)
     int64_t t0 = bp_mono_us();
 
     begin_job(w, job);
+    (void)bp_joblog_begin(&w->joblog, w->q.log_max_lines, (size_t)w->q.log_max_line_bytes);
     bp_handlers_run(w->spec->handlers, &ctx, &res);
+    bp_joblog_end(&w->joblog, joblog_send, w); /* before the job leaves active */
     cancelled = cancel_text(w); /* a cancelled run fails, whatever the handler returned */
     next = finish_job(w, job, &res, cancelled);
     atomic_fetch_add(&w->jobs_us, (long long)(bp_mono_us() - t0));
@@ -558,6 +577,9 @@ int bp_worker_main(const bp_worker_spec *spec)
     bp_queue_init(&w.q, spec->queue->prefix, spec->queue->name, spec->token,
                   spec->queue->lock_duration_ms, spec->queue->stalled_interval_ms,
                   spec->queue->max_stalled);
+    bp_queue_set_limits(&w.q, spec->queue->limiter.max, spec->queue->limiter.duration_ms,
+                        spec->queue->limiter.group_key, spec->queue->metrics_max_points,
+                        spec->queue->log_max_lines, spec->queue->log_max_line_bytes);
     bp_backoff_init(&w.reconnect, BP_WORKER_RECONNECT_BASE_MS, BP_WORKER_RECONNECT_MAX_MS, 0);
     pthread_mutex_init(&w.client_lock, NULL);
     pthread_mutex_init(&w.state_lock, NULL);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "bp_conn.h"
+#include "bp_joblog.h"
 #include "bp_queue.h"
 #include "bp_sandbox.h"
 #include "bp_time.h"
@@ -58,6 +59,7 @@ typedef struct bp_worker {
     int64_t job_timeout_ms;     /* 0 = none */
     int64_t lock_extended_mono; /* last successful extension (monotonic ms) */
     char cancel_job_id[256];    /* ctl cancel that arrived for this job id */
+    bp_joblog joblog;           /* the current job's log lines held back; main thread only */
 
     volatile int cancel;             /* handlers poll this: non-zero = stop */
     _Atomic int cancel_reason;       /* bp_cancel_reason */

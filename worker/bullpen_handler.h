@@ -30,10 +30,14 @@
  * Threads: handle runs on the worker's main thread. Do not keep job pointers after
  * handle returns. All strings are NUL-terminated UTF-8 unless a length is given.
  *
- * Compatibility: bullpen refuses a plugin whose abi_version differs from its own
- * BULLPEN_HANDLER_ABI_VERSION, naming the file; rebuild the plugin against the header of
- * the bullpen that loads it. New members are only ever added at the end of a struct with a
- * new version number. */
+ * Compatibility: new members are only ever added at the end of a struct, each time with a
+ * new version number, so bullpen loads a plugin built for its own
+ * BULLPEN_HANDLER_ABI_VERSION or any older one down to BULLPEN_HANDLER_ABI_MIN (a plugin
+ * never looks at members added after the version it was built for). It refuses a plugin
+ * built for a newer version, or an older one than BULLPEN_HANDLER_ABI_MIN, naming the
+ * file: rebuild the plugin against the header of the bullpen that loads it.
+ *
+ * Versions: 1 the first; 2 adds bullpen_job.warn. */
 #ifndef BULLPEN_HANDLER_H
 #define BULLPEN_HANDLER_H
 
@@ -43,7 +47,8 @@
 extern "C" {
 #endif
 
-#define BULLPEN_HANDLER_ABI_VERSION 1
+#define BULLPEN_HANDLER_ABI_VERSION 2 /* what this header describes */
+#define BULLPEN_HANDLER_ABI_MIN     1 /* the oldest version this bullpen still loads */
 
 /* One key of the handler's "settings" group in the config, scalars given as text. */
 struct bullpen_setting {
@@ -64,7 +69,9 @@ struct bullpen_job {
     /* Set the job's progress (JSON text: a number or an object) and publish the progress
      * event. Returns 0, or -1 when Redis could not be reached. */
     int (*progress)(struct bullpen_job *job, const char *json);
-    /* Append a line to the job's log (Bull's job.log()). Returns 0 or -1. */
+    /* Append a line to the job's log (Bull's job.log(): Bull's getJobLogs() and bull-board's
+     * Logs tab show it). The queue's log_max_lines newest lines are kept and a line longer
+     * than log_max_line_bytes is cut. Returns 0 or -1. */
     int (*log)(struct bullpen_job *job, const char *line);
     /* Read key from the queue's plugin cache (<prefix>:<queue>:cache:<key>). Returns 1
      * and stores a malloc'd NUL-terminated copy in *value (free() it) and its length in
@@ -83,6 +90,12 @@ struct bullpen_job {
     int (*set_error)(struct bullpen_job *job, const char *message);
 
     void *bullpen_private; /* bullpen's own; do not touch */
+
+    /* ---- ABI version 2 ---- */
+
+    /* A warning about this job: written to bullpen's log at warn level (with the job id)
+     * and appended to the job's log like log(). Returns 0 or -1. */
+    int (*warn)(struct bullpen_job *job, const char *line);
 };
 
 /* What the plugin exports under the symbol name "bullpen_plugin". */

@@ -16,8 +16,12 @@
   ARGV[7]  failed: the stack line to append to stacktrace, "" for none
   ARGV[8]  "1" to take the next job from wait in the same call
   ARGV[9]  lock duration (ms) for the fetched job
-  ARGV[10] "1": a failure for good, attempts left or not (Bull's job.discard()); the input
+  ARGV[10] metrics: maxDataPoints of K(metrics:completed|failed), "" = no metrics
+  ARGV[11] "1": a failure for good, attempts left or not (Bull's job.discard()); the input
            itself fails, so a retry would end the same way (absent = "0")
+
+  The caller never asks for fetch-next when the queue has a rate limiter (Bull does not
+  either): the limiter runs in take.lua only.
 
   Returns {code, next, id}
     code  1 completed, 2 failed for good, 3 retry after a backoff (delayed),
@@ -47,11 +51,13 @@ local function push_waiting(jk, jid, lifo)
   bp_push_waiting(base, target, jid, tonumber(redis.call('HGET', jk, 'priority')) or 0, lifo)
 end
 
--- removeOnComplete / removeOnFail -> age (s) and count; count nil = keep everything
+-- removeOnComplete / removeOnFail -> age (s) and count; count nil = keep everything. As
+-- Bull's moveToFinishedArgs reads them: an object gives its age and count, a number is a
+-- count, anything else is "remove" when truthy (true, a non-empty string) and "keep" when not.
 local function retention(v)
-  if v == true then return nil, 0 end
-  if type(v) == 'number' then return nil, v end
   if type(v) == 'table' then return tonumber(v.age), tonumber(v.count) end
+  if type(v) == 'number' then return nil, v end
+  if v == true or (type(v) == 'string' and v ~= '') then return nil, 0 end
   return nil, nil
 end
 
@@ -71,13 +77,54 @@ local function finished(jk, set, field, val, keepopt, deid)
   end
 end
 
+-- Bull's metrics (bull-protocol.md §7.13) at a completion or final failure: count every
+-- finish, and once a new minute has started push the finishes of the minutes since
+-- (newest at the head, a 0 per skipped minute, at most maxp points), then trim. As in
+-- Bull, the finish that opens the new minute is counted in the next point, not this one.
+local function metrics(key, maxp)
+  local before = redis.call('HINCRBY', key, 'count', 1) - 1
+  local prev = redis.call('HGET', key, 'prevTS')
+  if not prev then
+    redis.call('HSET', key, 'prevTS', now, 'prevCount', 0)
+    return
+  end
+  local n = math.min(math.floor(nowN / 60000) - math.floor(tonumber(prev) / 60000), maxp)
+  if n <= 0 then return end
+  local points = {before - (tonumber(redis.call('HGET', key, 'prevCount')) or 0)}
+  for i = 2, n do points[i] = 0 end
+  for from = 1, #points, 7000 do
+    redis.call('LPUSH', key .. ':data', unpack(points, from, math.min(from + 6999, #points)))
+  end
+  redis.call('LTRIM', key .. ':data', 0, maxp - 1)
+  redis.call('HSET', key, 'prevCount', before, 'prevTS', now)
+end
+
+local function collect(kind)
+  local maxp = tonumber(ARGV[10])
+  if maxp and maxp > 0 then metrics(base .. 'metrics:' .. kind, maxp) end
+end
+
+-- The backoff delay of a retry (bull-protocol.md §4), or nil and why bullpen cannot compute
+-- it: another type is a custom strategy, which lives in a Node worker's
+-- settings.backoffStrategies (JavaScript bullpen cannot run); a backoff that is neither a
+-- number nor an object has no strategy at all. Bull's own worker throws "Unknown backoff
+-- strategy" for both and leaves the job in active for the stalled check; bullpen fails it.
 local function backoff_ms(b, made)
+  if b == nil or b == false or b == cjson.null or b == '' then return 0 end
   if type(b) == 'number' then return math.floor(b) end
-  if type(b) ~= 'table' then return 0 end
+  if type(b) ~= 'table' then
+    return nil, 'backoff ' .. cjson.encode(b) .. ' is neither a number of ms nor '
+      .. '{"type": "fixed" or "exponential", "delay": ms}'
+  end
   local d = tonumber(b.delay) or 0
   if b.type == 'fixed' then return math.floor(d) end
   if b.type == 'exponential' then return math.floor((2 ^ made - 1) * d + 0.5) end
-  return 0 -- a custom strategy lives in a Node worker's settings: retry at once
+  if b.type == nil or b.type == cjson.null then
+    return nil, 'backoff has no type; use "fixed" or "exponential"'
+  end
+  return nil, 'backoff type ' .. cjson.encode(b.type) .. " is a custom strategy of a Node "
+    .. "worker's settings.backoffStrategies, which bullpen cannot run; use \"fixed\" or "
+    .. '"exponential"'
 end
 
 if id == '' then
@@ -115,6 +162,7 @@ if mode == 'completed' then
     keep = bp_decode(f[1]).removeOnComplete
   end
   finished(jk, base .. 'completed', 'returnvalue', value, keep, f[2])
+  collect('completed')
   redis.call('PUBLISH', base .. 'completed', '{"jobId":' .. jstr(id) .. ',"val":' .. jstr(value) .. '}')
   code = 1
 else
@@ -132,8 +180,13 @@ else
   if #st > 0 then stjson = cjson.encode(st) end
   redis.call('HMSET', jk, 'failedReason', value, 'stacktrace', stjson)
   local attempts = tonumber(opts.attempts) or 1
-  if made < attempts and ARGV[10] ~= '1' then
-    local delay = backoff_ms(opts.backoff, made)
+  local delay, custom = 0, nil
+  local discard = ARGV[11] == '1'
+  if made < attempts and not discard then
+    delay, custom = backoff_ms(opts.backoff, made)
+    if custom then value = value .. ' (not retried: ' .. custom .. ')' end
+  end
+  if made < attempts and not custom and not discard then
     if delay > 0 then
       local due = nowN + delay
       local low = tonumber(id)
@@ -142,11 +195,14 @@ else
       redis.call('PUBLISH', base .. 'delayed', string.format('%.0f', due))
       code = 3
     else
-      push_waiting(jk, id, opts.lifo == true)
+      -- Bull tests opts.lifo for JS truthiness: "yes" and 1 mean lifo too
+      local l = opts.lifo
+      push_waiting(jk, id, l ~= nil and l ~= false and l ~= cjson.null and l ~= 0 and l ~= '')
       code = 4
     end
   else
     finished(jk, base .. 'failed', 'failedReason', value, opts.removeOnFail, f[2])
+    collect('failed')
     redis.call('PUBLISH', base .. 'failed', '{"jobId":' .. jstr(id) .. ',"val":' .. jstr(value) .. '}')
     code = 2
   end

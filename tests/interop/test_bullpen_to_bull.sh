@@ -24,7 +24,7 @@ if [ -n "${BP_ENQUEUE:-}" ]; then
     json=$("$BULLPEN_BIN" stats -c "$BP_CONF" --json) || bp_fail "bullpen stats --json failed"
     echo "$json" | node -e '
         const d = JSON.parse(require("fs").readFileSync(0, "utf8"));
-        const want = {waiting: 0, active: 0, completed: 5, failed: 0, delayed: 0, paused: 0};
+        const want = {waiting: 0, active: 0, completed: 5, failed: 0, delayed: 0, paused: 0, limited: 0};
         require("assert").deepStrictEqual(d, {queues: {tobull: want}, workers: []});' ||
         bp_fail "stats --json shape: $json"
     bp_rcli SET bullpen:control:host:h1 '{"host":"h1","pid":7,"workers":[{"host":"h1","pid":8,"queue":"tobull","state":"busy","job":"12","jobs_done":3,"rss_kb":900}]}' PX 60000 >/dev/null
@@ -35,7 +35,7 @@ if [ -n "${BP_ENQUEUE:-}" ]; then
         const pids = d.workers.map((w) => w.pid).sort();
         require("assert").deepStrictEqual(pids, [100, 8]);' || bp_fail "stats workers: $json"
     table=$("$BULLPEN_BIN" stats -c "$BP_CONF") || bp_fail "bullpen stats (table) failed"
-    echo "$table" | grep -Eq '^tobull +0 +0 +5 +0 +0 +0$' || bp_fail "stats table: $table"
+    echo "$table" | grep -Eq '^tobull +0 +0 +5 +0 +0 +0 +0$' || bp_fail "stats table: $table"
     echo "$table" | grep -q '^2 workers' || bp_fail "stats table workers: $table"
     "$BULLPEN_BIN" stats -c "$BP_CONF" -q nosuch >/dev/null 2>&1
     [ $? = 64 ] || bp_fail "stats of an unknown queue should exit 64"

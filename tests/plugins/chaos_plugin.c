@@ -28,7 +28,7 @@ static int chaos_handle(void *state, struct bullpen_job *job)
 }
 
 __attribute__((visibility("default"))) const struct bullpen_plugin bullpen_plugin = {
-    .abi_version = BULLPEN_HANDLER_ABI_VERSION,
+    .abi_version = 1, /* built for the first ABI on purpose: older plugins must still load */
     .name = "chaos",
     .handle = chaos_handle,
 };

@@ -4,7 +4,8 @@
  * Settings: greeting (text, default "hello"); fail_init = "true" makes init fail.
  * Job data {"mode": ...}: "fail" fails with a message, "nothing" sets no result, "badjson"
  * returns invalid JSON, "rc" returns 7 without a message; anything else reports progress,
- * logs a line, bumps a counter in the plugin cache and returns
+ * logs a line ("warn" also a warning: ABI version 2), bumps a counter in the plugin cache and
+ * returns
  * {"greeting", "bytes", "attempt", "previous", "cancelled"}. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,8 @@ static int example_handle(void *state, struct bullpen_job *job)
         return 7;
     job->progress(job, "50");
     job->log(job, "example ran");
+    if (has_mode(job, "warn"))
+        job->warn(job, "example warning"); /* ABI version 2 */
     if (job->cache_get(job, "count", &prev, &prev_len) == 1)
         n = strtol(prev, NULL, 10);
     snprintf(count, sizeof(count), "%ld", n + 1);

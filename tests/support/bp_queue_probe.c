@@ -206,6 +206,8 @@ static int run_cmd(bp_conn *c, bp_conn *bc, const bp_queue *q, int argc, char **
             print_job(job);
         else if (rc == 0)
             fprintf(stdout, "none\n");
+        else if (rc == 2)
+            fprintf(stdout, "limited\n");
         bp_job_free(job);
     } else if (strcmp(cmd, "complete") == 0 || strcmp(cmd, "fail") == 0) {
         NEED(2);
@@ -249,8 +251,8 @@ static int run_cmd(bp_conn *c, bp_conn *bc, const bp_queue *q, int argc, char **
         if (rc == 0)
             fprintf(stdout,
                     "{\"waiting\":%lld,\"active\":%lld,\"completed\":%lld,\"failed\":%lld,"
-                    "\"delayed\":%lld,\"paused\":%lld}\n",
-                    n.waiting, n.active, n.completed, n.failed, n.delayed, n.paused);
+                    "\"delayed\":%lld,\"paused\":%lld,\"limited\":%lld}\n",
+                    n.waiting, n.active, n.completed, n.failed, n.delayed, n.paused, n.limited);
     } else if (strcmp(cmd, "paused") == 0) {
         rc = bp_queue_is_paused(c, q, &err);
         if (rc >= 0)
@@ -327,6 +329,8 @@ int main(int argc, char **argv)
                   lock_ms > 0 ? lock_ms : qc->lock_duration_ms,
                   stalled_ms > 0 ? stalled_ms : qc->stalled_interval_ms,
                   max_stalled >= 0 ? max_stalled : qc->max_stalled);
+    bp_queue_set_limits(&q, qc->limiter.max, qc->limiter.duration_ms, qc->limiter.group_key,
+                        qc->metrics_max_points, qc->log_max_lines, qc->log_max_line_bytes);
     if (bp_cmd_connect(cfg, "probe", &c, &tls, &err) != 0 ||
         (strcmp(argv[optind], "work") == 0 &&
          bp_cmd_connect(cfg, "probe-bclient", &bc, &tls2, &err) != 0)) {

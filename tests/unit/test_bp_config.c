@@ -677,9 +677,12 @@ static void test_url_env(void **state)
     assert_string_equal(cfg->redis.url_redacted, "rediss://app:***@cache.example:6380/3");
     out = print_text(cfg);
     assert_null(strstr(out, "s3cret-pw"));
-    assert_non_null(strstr(out, "url = \"rediss://app:***@cache.example:6380/3\"; # from the "
+    assert_non_null(strstr(out, "# url = \"rediss://app:***@cache.example:6380/3\"; # from the "
                                 "environment variable BP_TEST_REDIS_URL"));
     assert_non_null(strstr(out, "url_env = \"BP_TEST_REDIS_URL\";"));
+    bp_config_free(cfg);
+    cfg = load_text(out); /* the printed configuration loads again */
+    assert_string_equal(cfg->redis.host, "cache.example");
     free(out);
     bp_config_free(cfg);
 
@@ -1019,6 +1022,89 @@ static char *read_all(const char *path)
 }
 
 /* Every key of the table is documented in bullpen.conf(5) and shown in the example. */
+/* A queue's limiter and metrics groups: parsed, defaulted, printed and read back, and
+ * refused with the key named when incomplete or unsafe. */
+static void test_limiter_metrics(void **state)
+{
+    bp_config *cfg, *again;
+    char path[PATH_MAX], *out;
+    bp_err err = {0};
+
+    (void)state;
+    cfg = load_text("queues = (\n"
+                    "  { name = \"a\"; limiter = { max = 5; duration_ms = 1000; group_key = "
+                    "\"user.id\"; };\n"
+                    "    metrics = { max_data_points = 60; }; log_max_lines = 7;\n"
+                    "    handlers = ( { job = \"*\"; type = \"echo\"; } ); },\n"
+                    "  { name = \"b\"; handlers = ( { job = \"*\"; type = \"echo\"; } ); }\n"
+                    ");\n");
+    assert_int_equal(cfg->queues[0].limiter.max, 5);
+    assert_int_equal(cfg->queues[0].limiter.duration_ms, 1000);
+    assert_false(cfg->queues[0].limiter.bounce_back);
+    assert_string_equal(cfg->queues[0].limiter.group_key, "user.id");
+    assert_int_equal(cfg->queues[0].limiter.line, 2);
+    assert_int_equal(cfg->queues[0].metrics_max_points, 60);
+    assert_int_equal(cfg->queues[0].log_max_lines, 7);
+    assert_int_equal(cfg->queues[0].log_max_line_bytes, 2048);
+    /* absent groups: off */
+    assert_int_equal(cfg->queues[1].limiter.max, 0);
+    assert_null(cfg->queues[1].limiter.group_key);
+    assert_int_equal(cfg->queues[1].metrics_max_points, 0);
+    assert_int_equal(cfg->queues[1].log_max_lines, 1000);
+    out = print_text(cfg);
+    assert_non_null(strstr(out, "limiter = {\n      max = 5;\n      duration_ms = 1000;\n"
+                                "      bounce_back = false;\n      group_key = \"user.id\";\n"
+                                "    };  # at most 5 jobs started per 1000 ms over all workers, "
+                                "per value of data.user.id; limited jobs wait in delayed\n"));
+    assert_non_null(strstr(out, "metrics = {\n      max_data_points = 60;\n    };\n"));
+    assert_non_null(strstr(out, "# limiter: none"));
+    assert_non_null(strstr(out, "# metrics: off"));
+    /* what check prints loads again to the same values */
+    tmp_path(path, sizeof(path), "printed.conf");
+    write_file(path, out);
+    assert_int_equal(bp_config_load(&again, path, &err), 0);
+    assert_int_equal(again->queues[0].limiter.max, 5);
+    assert_string_equal(again->queues[0].limiter.group_key, "user.id");
+    assert_int_equal(again->queues[0].metrics_max_points, 60);
+    assert_int_equal(again->queues[1].limiter.max, 0);
+    bp_config_free(again);
+    free(out);
+    bp_config_free(cfg);
+
+    expect_error("queues = ( { name = \"q\";\n limiter = { max = 2; };\n"
+                 " handlers = ( { job = \"*\"; type = \"echo\"; } ); } );\n",
+                 2,
+                 "queues[0].limiter.duration_ms: missing; add duration_ms = ...; (the window in "
+                 "ms (required))");
+    expect_error("queues = ( { name = \"q\";\n limiter = { duration_ms = 2; max = 0; };\n"
+                 " handlers = ( { job = \"*\"; type = \"echo\"; } ); } );\n",
+                 2, "queues[0].limiter.max: 0 is out of range; use a value of at least 1");
+    expect_error("queues = ( { name = \"q\"; limiter = { max = 2; duration_ms = 9;\n"
+                 " bounce_back = true; }; handlers = ( { job = \"*\"; type = \"echo\"; } ); } );\n",
+                 2,
+                 "queues[0].limiter.bounce_back: true is refused: Bull's bounceBack takes a "
+                 "limited job out of active and puts it nowhere else, so the job is lost; use "
+                 "bounce_back = false (limited jobs wait in delayed, as Bull does)");
+    expect_error("queues = ( { name = \"q\"; limiter = { max = 2; duration = 9; };\n"
+                 " handlers = ( { job = \"*\"; type = \"echo\"; } ); } );\n",
+                 1, "queues[0].limiter.duration: unknown key; did you mean \"duration_ms\"?");
+    expect_error("queues = ( { name = \"q\"; limiter = 5;\n"
+                 " handlers = ( { job = \"*\"; type = \"echo\"; } ); } );\n",
+                 1,
+                 "queues[0].limiter: must be a group; write limiter = { max = 10; duration_ms = "
+                 "1000; bounce_back = false; };");
+    expect_error("queues = ( { name = \"q\"; metrics = { };\n"
+                 " handlers = ( { job = \"*\"; type = \"echo\"; } ); } );\n",
+                 1,
+                 "queues[0].metrics.max_data_points: missing; add max_data_points = ...; "
+                 "(per-minute points kept (Bull maxDataPoints))");
+    expect_error("queues = ( { name = \"q\"; log_max_line_bytes = 8;\n"
+                 " handlers = ( { job = \"*\"; type = \"echo\"; } ); } );\n",
+                 1,
+                 "queues[0].log_max_line_bytes: 8 is out of range; use a value from 16 to "
+                 "1048576");
+}
+
 static void test_docs_cover_every_key(void **state)
 {
     char path[PATH_MAX], want[128];
@@ -1048,29 +1134,18 @@ static void test_docs_cover_every_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_full),
-        cmocka_unit_test(test_example_loads),
-        cmocka_unit_test(test_syntax_error),
-        cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_unknown_key),
-        cmocka_unit_test(test_type_errors),
-        cmocka_unit_test(test_range_errors),
-        cmocka_unit_test(test_queue_errors),
-        cmocka_unit_test(test_handler_errors),
-        cmocka_unit_test(test_enums),
-        cmocka_unit_test(test_tls_pair),
-        cmocka_unit_test(test_password_file),
-        cmocka_unit_test(test_env_overrides),
-        cmocka_unit_test(test_url_env),
-        cmocka_unit_test(test_confine_keys),
-        cmocka_unit_test(test_bad_url),
-        cmocka_unit_test(test_control_key),
-        cmocka_unit_test(test_print_redacts),
-        cmocka_unit_test(test_print_round_trip),
-        cmocka_unit_test(test_route),
-        cmocka_unit_test(test_include),
-        cmocka_unit_test(test_docs_cover_every_key),
+        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_example_loads),   cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_type_errors),     cmocka_unit_test(test_range_errors),
+        cmocka_unit_test(test_queue_errors),    cmocka_unit_test(test_handler_errors),
+        cmocka_unit_test(test_enums),           cmocka_unit_test(test_tls_pair),
+        cmocka_unit_test(test_password_file),   cmocka_unit_test(test_env_overrides),
+        cmocka_unit_test(test_url_env),         cmocka_unit_test(test_confine_keys),
+        cmocka_unit_test(test_bad_url),         cmocka_unit_test(test_control_key),
+        cmocka_unit_test(test_print_redacts),   cmocka_unit_test(test_print_round_trip),
+        cmocka_unit_test(test_route),           cmocka_unit_test(test_include),
+        cmocka_unit_test(test_limiter_metrics), cmocka_unit_test(test_docs_cover_every_key),
     };
 
     return cmocka_run_group_tests_name("bp_config", tests, setup, teardown);

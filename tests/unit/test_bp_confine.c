@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -229,6 +231,17 @@ static void test_not_regular(void **state)
     char *d1[1] = {devdir}, *d2[1] = {procdir};
 
     expect_open(fx, "fifo", NULL, "a FIFO (named pipe), not a regular file"); /* no block */
+    {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        assert_true(s >= 0);
+        assert_true(strlen(fx->root) + 6 < sizeof(sa.sun_path));
+        memcpy(sa.sun_path, fx->root, strlen(fx->root));
+        memcpy(sa.sun_path + strlen(fx->root), "/sock", 6);
+        assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        expect_open(fx, "sock", NULL, "a socket or a device with no reader");
+        close(s);
+    }
     expect_open(fx, "sub", NULL, "a directory, not a regular file");
     expect_open(fx, fx->root, NULL, "a directory, not a regular file");
     expect_open(fx, "missing.txt", NULL, "No such file or directory");

@@ -210,7 +210,7 @@ static void test_env_and_fds(void **state)
         assert_non_null(strstr(res.value, "PATH="));
     bp_result_clear(&res);
 
-    /* env may pass a secret on purpose: then it is the operator's choice */
+    /* without env, a variable of bullpen's is not passed: only the base set is */
     test_n_env = 0;
     res = run_argv(argv_env, 0, 0, "{}", NULL, NULL);
     assert_null(strstr(res.value, "PASS_ME"));

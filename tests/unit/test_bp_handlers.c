@@ -49,6 +49,35 @@ static void want_error(bp_result res, const char *want)
     bp_result_clear(&res);
 }
 
+/* The job-log helpers handlers call: the formatted line reaches ctx->log. */
+static char logged[4][128];
+static int n_logged;
+
+static int record_log(void *worker, const char *line)
+{
+    (void)worker;
+    if (n_logged < 4)
+        strncpy(logged[n_logged++], line, sizeof(logged[0]) - 1);
+    return 0;
+}
+
+static void test_job_log_helpers(void **state)
+{
+    bp_job_ctx ctx = {.job_id = "9", .log = record_log};
+
+    (void)state;
+    n_logged = 0;
+    memset(logged, 0, sizeof(logged));
+    bp_job_warn(&ctx, "page %d of %s skipped", 3, "a.pdf");
+    bp_job_logf(&ctx, "%d chunks", 12);
+    assert_int_equal(n_logged, 2);
+    assert_string_equal(logged[0], "page 3 of a.pdf skipped");
+    assert_string_equal(logged[1], "12 chunks");
+    ctx.log = NULL; /* no callback (a context without a worker): logged locally only */
+    bp_job_warn(&ctx, "ignored");
+    assert_int_equal(n_logged, 2);
+}
+
 static void test_routing(void **state)
 {
     /* "*" first in the file: the exact names still win */
@@ -134,6 +163,7 @@ static void test_fail(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_job_log_helpers),
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_echo),
         cmocka_unit_test(test_sleep),

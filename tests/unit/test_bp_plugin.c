@@ -184,9 +184,11 @@ static void test_refusals(void **state)
     assert_int_equal(load(BP_BADABI_PLUGIN, NULL, 0, &hc, &q, &h, &err), -1);
     assert_int_equal(err.kind, BP_ERR_CONFIG);
     snprintf(want, sizeof(want),
-             "plugin '%s' (config line 9) was built for handler ABI version %d, this bullpen has "
-             "version %d; rebuild the plugin against this bullpen's bullpen_handler.h",
-             BP_BADABI_PLUGIN, BULLPEN_HANDLER_ABI_VERSION + 998, BULLPEN_HANDLER_ABI_VERSION);
+             "plugin '%s' (config line 9) was built for handler ABI version %d, this bullpen "
+             "loads versions %d to %d; rebuild the plugin against this bullpen's "
+             "bullpen_handler.h",
+             BP_BADABI_PLUGIN, BULLPEN_HANDLER_ABI_VERSION + 998, BULLPEN_HANDLER_ABI_MIN,
+             BULLPEN_HANDLER_ABI_VERSION);
     assert_string_equal(err.msg, want);
 
     assert_int_equal(load(BP_EXAMPLE_PLUGIN, fail, 1, &hc, &q, &h, &err), -1);

@@ -153,6 +153,22 @@ static void test_add_plan_defaults(void **state)
     assert_string_equal(p.debounce_id, "d");
     assert_int_equal(p.debounce_ttl, 900);
     bp_add_plan_clear(&p);
+
+    /* lifo is read with JS truthiness, as Bull's producer reads it */
+    const struct {
+        const char *opts;
+        bool lifo;
+    } lifo[] = {
+        {"{\"lifo\":1}", true},      {"{\"lifo\":\"yes\"}", true},
+        {"{\"lifo\":{}}", true},     {"{\"lifo\":0}", false},
+        {"{\"lifo\":\"\"}", false},  {"{\"lifo\":null}", false},
+        {"{\"lifo\":false}", false}, {"{}", false},
+    };
+    for (size_t i = 0; i < sizeof(lifo) / sizeof(lifo[0]); i++) {
+        assert_int_equal(bp_add_plan_make(&p, lifo[i].opts, 5, &err), 0);
+        assert_int_equal(p.lifo, lifo[i].lifo);
+        bp_add_plan_clear(&p);
+    }
 }
 
 static void test_add_plan_errors(void **state)
@@ -216,6 +232,51 @@ static void test_repeat_plan(void **state)
     assert_non_null(strstr(err.msg, "cron"));
 }
 
+/* Bull's jobIdForGroup: `${jobId || uuid}:${_.get(data, groupKey)}`. */
+static void test_group_job_id(void **state)
+{
+    const struct {
+        const char *id, *data, *key, *want;
+    } cases[] = {
+        {"7", "{\"user\":\"ann\"}", "user", "7:ann"},
+        {"7", "{\"user\":{\"id\":42}}", "user.id", "7:42"},
+        {"x", "{\"n\":true}", "n", "x:true"},
+        {"x", "{\"n\":null}", "n", "x:null"},
+        {"x", "{\"other\":1}", "n", "x:undefined"},
+        {"x", "\"text\"", "n", "x:undefined"},
+        {"x", "not json", "n", "x:undefined"},
+    };
+    char *id;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        id = bp_group_job_id(cases[i].id, cases[i].data, cases[i].key);
+        assert_non_null(id);
+        assert_string_equal(id, cases[i].want);
+        free(id);
+    }
+    /* no custom id: a UUID v4, then the group */
+    id = bp_group_job_id(NULL, "{\"user\":\"bob\"}", "user");
+    assert_non_null(id);
+    assert_int_equal(strlen(id), 36 + 4);
+    assert_int_equal(id[14], '4');
+    assert_string_equal(id + 36, ":bob");
+    free(id);
+}
+
+static void test_log_cut(void **state)
+{
+    (void)state;
+    assert_int_equal(bp_queue_log_cut("short", 16), 5);
+    assert_int_equal(bp_queue_log_cut("abcdef", 4), 4);
+    /* "a" + U+00E9 (2 bytes) + U+20AC (3 bytes): never half a character */
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 2), 1);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 3), 3);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 4), 3);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 5), 3);
+    assert_int_equal(bp_queue_log_cut("a\xc3\xa9\xe2\x82\xac", 6), 6);
+}
+
 static void test_uuid4(void **state)
 {
     char a[37], b[37];
@@ -236,7 +297,8 @@ int main(void)
         cmocka_unit_test(test_init_and_keys),   cmocka_unit_test(test_delayed_score),
         cmocka_unit_test(test_job_from_reply),  cmocka_unit_test(test_add_plan_defaults),
         cmocka_unit_test(test_add_plan_errors), cmocka_unit_test(test_repeat_plan),
-        cmocka_unit_test(test_uuid4),
+        cmocka_unit_test(test_uuid4),           cmocka_unit_test(test_group_job_id),
+        cmocka_unit_test(test_log_cut),
     };
     return cmocka_run_group_tests_name("bp_queue", tests, NULL, NULL);
 }

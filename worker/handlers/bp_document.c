@@ -279,8 +279,7 @@ static int doc_cached(doc_job *d, bp_result *res)
         goto out_free;
     cached = json_loadb(r->str, (size_t)r->len, 0, NULL);
     if (!json_is_object(cached)) {
-        bp_log_warn("job %s: document cache '%s' holds no JSON object; recomputing", d->ctx->job_id,
-                    d->result_key);
+        bp_job_warn(d->ctx, "document cache '%s' holds no JSON object; recomputing", d->result_key);
         json_decref(cached);
         goto out_free;
     }

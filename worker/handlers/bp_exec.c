@@ -286,7 +286,8 @@ out_close:
     return -1;
 }
 
-/* One complete stderr line: PROGRESS goes to the job, anything else to the log. */
+/* One complete stderr line: PROGRESS goes to the job's progress, anything else to the
+ * daemon's log and to the job's own log (Bull's job.log(): bull-board's Logs tab). */
 static void exec_line(exec_run *r, char *line, size_t len)
 {
     while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
@@ -308,6 +309,8 @@ static void exec_line(exec_run *r, char *line, size_t len)
         }
     }
     bp_log_info("job %s (%s): %s", r->ctx->job_id, r->hc->argv[0], line);
+    if (r->ctx->log != NULL)
+        r->ctx->log(r->ctx->worker, line);
     snprintf(r->last, sizeof(r->last), "%s", line);
 }
 

@@ -67,4 +67,14 @@ void bp_result_clear(bp_result *res);
 void bp_result_value(bp_result *res, const char *json, size_t len);
 void bp_result_error(bp_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A warning about the job (a page skipped, a cache entry recomputed, a sandbox limit hit):
+ * logged by the worker with the job id at warn level AND appended to the job's own log
+ * (Bull's job.log(), shown in bull-board's Logs tab), cut to the queue's
+ * log_max_line_bytes. For document extraction, the sandbox and any built-in handler. */
+void bp_job_warn(bp_job_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A line for the job's own log only (progress notes such as "page 3 of 12 extracted"), cut
+ * like any log line; bullpen's log gets it at debug level. */
+void bp_job_logf(bp_job_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif /* BP_HANDLER_H */

@@ -64,12 +64,14 @@ int bp_plugin_load(bp_plugin **out, const bp_handler_config *hc, bp_err *err)
                    hc->path, hc->line);
         goto out_close;
     }
-    if (p->api->abi_version != BULLPEN_HANDLER_ABI_VERSION) {
+    if (p->api->abi_version < BULLPEN_HANDLER_ABI_MIN ||
+        p->api->abi_version > BULLPEN_HANDLER_ABI_VERSION) {
         bp_err_set(err, BP_ERR_CONFIG, 0,
                    "plugin '%s' (config line %d) was built for handler ABI version %d, this "
-                   "bullpen has version %d; rebuild the plugin against this bullpen's "
+                   "bullpen loads versions %d to %d; rebuild the plugin against this bullpen's "
                    "bullpen_handler.h",
-                   hc->path, hc->line, p->api->abi_version, BULLPEN_HANDLER_ABI_VERSION);
+                   hc->path, hc->line, p->api->abi_version, BULLPEN_HANDLER_ABI_MIN,
+                   BULLPEN_HANDLER_ABI_VERSION);
         goto out_close;
     }
     if (p->api->handle == NULL) {
@@ -138,6 +140,14 @@ static int job_log(struct bullpen_job *job, const char *line)
     bp_job_ctx *ctx = run_of(job)->ctx;
 
     return ctx->log != NULL ? ctx->log(ctx->worker, line) : -1;
+}
+
+static int job_warn(struct bullpen_job *job, const char *line)
+{
+    bp_job_ctx *ctx = run_of(job)->ctx;
+
+    bp_job_warn(ctx, "%s", line != NULL ? line : "");
+    return 0;
 }
 
 /* <prefix>:<queue>:cache:<key>, malloc'd (NULL out of memory). */
@@ -264,6 +274,7 @@ void bp_plugin_run(const bp_plugin *p, bp_job_ctx *ctx, bp_result *res)
         .set_result = job_set_result,
         .set_error = job_set_error,
         .bullpen_private = &run,
+        .warn = job_warn, /* version 2: a version 1 plugin never reads it */
     };
     int rc = p->api->handle(p->state, &job);
 

@@ -37,10 +37,10 @@ local function bp_drop_job(base, jid)
 end
 
 -- Retention of a finished set (completed or failed), which trims the whole set, not only
--- jobs that carried the option (pitfall 13): entries older than age seconds, then all but
+-- jobs that carried the option (pitfall 13): entries age seconds old or older, then all but
 -- the newest count. Their hashes go too.
 local function bp_trim(base, set, nowN, age, count)
-  if age and age > 0 then
+  if age then -- Bull trims by age whenever it is given, 0 included (it then keeps nothing)
     local limit = string.format('%.0f', nowN - age * 1000)
     local old = redis.call('ZRANGEBYSCORE', set, '-inf', limit)
     for _, jid in ipairs(old) do bp_drop_job(base, jid) end
