@@ -88,6 +88,8 @@ typedef struct bp_handler_config {
     int overlap_words;      /* default 40; must be < chunk_words */
     int cache_ttl_s;        /* default 86400 */
     int64_t max_bytes;      /* default 67108864 */
+    char **allowed_dirs;    /* absolute directories path jobs may read; NULL = path jobs refused */
+    size_t n_allowed_dirs;  /* entries in allowed_dirs */
     int chunk_format;       /* BP_CHUNK_FORMAT_TEXT (default) or _JSON: how chunks are stored */
     int max_pages;          /* pages/slides/sheets/chapters refused beyond, default 20000 */
     int64_t max_text_bytes; /* extracted text refused beyond, default 268435456 */
@@ -95,8 +97,6 @@ typedef struct bp_handler_config {
     int max_zip_ratio;      /* zip entry inflation ratio refused beyond, default 200 */
     int64_t max_zip_bytes;  /* bytes inflated from one container, default 1073741824 */
     int max_xml_depth;      /* XML (and RTF group) nesting refused beyond, default 256 */
-    char **allowed_dirs;    /* absolute directories path jobs may read; NULL = path jobs refused */
-    size_t n_allowed_dirs;  /* entries in allowed_dirs */
     int progress_ms;        /* Bull progress at most this often, 0 = never; default 500 */
     bp_sandbox_config sandbox; /* limits of the parse (worker/sandbox/) */
     /* exec */

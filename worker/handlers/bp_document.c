@@ -433,7 +433,7 @@ static int doc_extract(doc_job *d, bp_result *res)
         d->map = NULL;
         d->in = NULL;
     }
-    bp_sandbox_extract_arg_set(&arg, &dl, d->type, d->path);
+    bp_sandbox_extract_arg_set(&arg, &dl, d->type, d->path != NULL ? d->path : "job text");
     if (bp_sandbox_run(d->ctx->sandbox, BP_SANDBOX_FN_EXTRACT, fd, &arg, sizeof(arg), &lim,
                        doc_progress, d, d->ctx->cancel, &out, &err) != 0) {
         bp_result_error(res, "%s: cannot parse it: %s", name, err.msg);
