@@ -107,6 +107,13 @@ progress=$(bp_rcli HGET "bull:roomy:$id" progress)
 [ "$progress" -ge 1 ] && [ "$progress" -le 100 ] || bp_fail "progress of job $id: '$progress'"
 echo "ok: progress recorded during the parse: $progress"
 
+# a stray TERM does not end the extractor (only the worker does, or SIGKILL)
+kill -TERM "$extractor"
+expect_ok
+kill -0 "$extractor" || bp_fail "the extractor died of SIGTERM"
+grep -q "sandbox: extractor pid $extractor is gone" "$log" && bp_fail "extractor replaced after TERM"
+echo "ok: the extractor ignores a stray SIGTERM"
+
 # the extractor killed from outside: the next document starts a new one
 kill -KILL "$extractor"
 expect_ok

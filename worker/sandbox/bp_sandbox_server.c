@@ -315,6 +315,7 @@ static int serve_one(sbx_server *s, const bp_sbx_msg *m, int fds[3])
 int bp_sandbox_server_main(const bp_sandbox_fn_entry *fns, size_t n_fns, bp_sandbox_init_fn init)
 {
     sbx_server s = {.fns = fns, .n_fns = n_fns, .chan = BP_SBX_CHANNEL_FD, .statm = -1};
+    static const int ignored[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
     bp_sbx_msg hello = {.magic = BP_SBX_MAGIC, .op = BP_SBX_HELLO};
     struct stat st;
     struct sigaction sa;
@@ -327,9 +328,12 @@ int bp_sandbox_server_main(const bp_sandbox_fn_entry *fns, size_t n_fns, bp_sand
     }
     close_from(BP_SBX_CHANNEL_FD + 1);
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* only the worker ends it (EOF on the channel, its death, SIGKILL of its process group):
+     * a stray TERM or INT must not fail the document being parsed */
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+        sigaction(ignored[i], &sa, NULL);
     s.page = sysconf(_SC_PAGESIZE);
     s.statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (init != NULL)
