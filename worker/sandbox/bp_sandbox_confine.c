@@ -63,6 +63,7 @@ struct bp_ll_ruleset_attr {
 #define BP_SBX_BPF_MAX 4096 /* instructions; the filter has about 150 */
 
 static int child_progress_fd = -1; /* where the fatal-signal handlers write */
+static bp_sbx_rec unsent_progress; /* the child's newest progress not sent yet (kind 0: none) */
 
 /* The filter compiled once in the extractor (bp_sbx_filter_prepare), with BP_SBX_PID_MARK
  * where the child's pid goes: a child patches in its pid and loads it in microseconds,
@@ -143,6 +144,8 @@ static void fatal_signal(int signo, siginfo_t *si, void *uc)
         if (saved_errno == ENOMEM)
             rec.b |= 2; /* the last failed call was an allocation */
     }
+    if (child_progress_fd >= 0 && unsent_progress.kind != 0) /* where it was, exactly */
+        (void)!write(child_progress_fd, &unsent_progress, sizeof(unsent_progress));
     if (child_progress_fd >= 0)
         (void)!write(child_progress_fd, &rec, sizeof(rec));
     memset(&dfl, 0, sizeof(dfl));
@@ -154,7 +157,7 @@ static void fatal_signal(int signo, siginfo_t *si, void *uc)
 static int install_fatal_handlers(bp_err *err)
 {
     static char altstack[BP_SBX_ALTSTACK];
-    const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
+    const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS, SIGXCPU};
     stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
     struct sigaction sa;
 
@@ -355,6 +358,14 @@ int bp_sbx_confine_child(uint64_t memory_bytes, uint64_t as_base, unsigned cpu_s
 out_release:
     seccomp_release(ctx);
     return -1;
+}
+
+void bp_sbx_note_progress(const bp_sbx_rec *rec)
+{
+    if (rec != NULL)
+        unsent_progress = *rec;
+    else
+        unsent_progress.kind = 0;
 }
 
 const char *bp_sbx_syscall_name(long nr, char *buf, size_t cap)

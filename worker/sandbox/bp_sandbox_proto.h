@@ -59,6 +59,10 @@ typedef struct bp_sbx_rec {
 } bp_sbx_rec;
 
 /* Exit codes of the child beside 0 (done) and death by a signal. */
+#define BP_SBX_PROGRESS_US                                        \
+    50000 /* progress records at most every 50 ms: each wakes the \
+           * worker; the worker records Bull progress far less often */
+
 #define BP_SBX_EXIT_FAILED  3 /* an ERROR record says why */
 #define BP_SBX_EXIT_OOM     4 /* out of memory (an OOM record) */
 #define BP_SBX_EXIT_CONFINE 5 /* the confinement could not be applied: nothing ran */
@@ -77,6 +81,10 @@ int bp_sbx_filter_prepare(void);
  * TCP; no signals or abstract sockets outside), no_new_privs, no capabilities, not dumpable.
  * Returns the Landlock ABI used (> 0), 0 when the kernel has none, or -errno. */
 int bp_sbx_confine_server(void);
+
+/* The child's newest progress that was not sent (NULL: all sent): a fatal-signal handler
+ * sends it first, so a crash names the exact page. */
+void bp_sbx_note_progress(const bp_sbx_rec *rec);
 
 /* Name of system call nr on this architecture ("openat"), or "#nr" in buf. */
 const char *bp_sbx_syscall_name(long nr, char *buf, size_t cap);

@@ -86,6 +86,17 @@ static void send_rec(int fd, int kind, int flags, uint64_t a, uint64_t b, const 
 void bp_sandbox_progress(const bp_sandbox_task *t, uint64_t done, uint64_t total,
                          bp_sandbox_unit unit)
 {
+    static int64_t last_sent_us; /* per child: each starts at 0 */
+    bp_sbx_rec rec = {.kind = BP_SBX_REC_PROGRESS, .flags = (uint8_t)unit, .a = done, .b = total};
+    int64_t now = mono_us();
+
+    if (last_sent_us != 0 && now - last_sent_us < BP_SBX_PROGRESS_US &&
+        (total == 0 || done < total)) {
+        bp_sbx_note_progress(&rec); /* a crash still reports this page */
+        return;
+    }
+    bp_sbx_note_progress(NULL);
+    last_sent_us = now;
     send_rec(t->progress_fd, BP_SBX_REC_PROGRESS, (int)unit, done, total, NULL);
 }
 
