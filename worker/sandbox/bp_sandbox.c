@@ -350,6 +350,8 @@ static void read_output(sbx_run *r)
 
         if (r->out_cap - r->out_len < BP_SBX_OUT_CHUNK) {
             size_t cap = r->out_cap == 0 ? 4 * BP_SBX_OUT_CHUNK : r->out_cap * 2;
+            if (cap > r->lim->output_bytes + 2 * BP_SBX_OUT_CHUNK) /* never far past the limit */
+                cap = r->lim->output_bytes + 2 * BP_SBX_OUT_CHUNK;
             char *p = realloc(r->out, cap + 1);
             if (p == NULL) { /* the worker's own memory: treat as an output limit */
                 send_kill(r, KILL_OUTPUT);
