@@ -128,8 +128,10 @@ int main(int argc, char **argv)
         bp_chunk_label label;
         size_t off, len;
         bp_chunk_label_init(&label, &back);
+        size_t n_bounds, *bounds = bp_doc_heading_offsets(&back, &n_bounds);
         if (bp_chunker_init(&ch, back.text.buf, back.text.len, chunk_words, overlap) != 0)
             return 70;
+        bp_chunker_set_bounds(&ch, bounds, n_bounds); /* as the document handler does */
         while (bp_chunker_next(&ch, &off, &len)) {
             size_t jl;
             char *j = bp_chunk_json(&label, off, len, &jl);
@@ -137,6 +139,7 @@ int main(int argc, char **argv)
             free(j);
         }
         bp_chunker_fini(&ch);
+        free(bounds);
         json_object_set_new(o, "chunks", chunks);
     }
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

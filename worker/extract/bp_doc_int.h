@@ -77,6 +77,8 @@ void bp_xml_close(bp_xml *x);
 /* Node helpers on the current node. */
 bool bp_xml_is(bp_xml *x, int type, const char *local); /* type 1 start, 15 end */
 char *bp_xml_attr(bp_xml *x, const char *local);        /* malloc'd value of any-ns attr */
+/* r:id, the relationship id (transitional or strict namespace), malloc'd or NULL. */
+char *bp_xml_attr_rel_id(bp_xml *x);
 
 /* Resolve a relative target against the directory of base ("word/document.xml" +
  * "media/x.png" -> "word/media/x.png"), handling "../" and a leading "/". malloc'd. */

@@ -47,6 +47,24 @@ static bool has_c1(const unsigned char *s, size_t n)
     return false;
 }
 
+/* Whether uchardet's guess is an encoding of another script (Cyrillic, Greek, Hebrew,
+ * Arabic, Thai, CJK, ...), which we follow. Its guesses among the Latin code pages
+ * (windows-1250 for windows-1252 text is common on short samples) are not reliable enough
+ * to choose between them, so any Latin guess becomes windows-1252, or ISO-8859-1 when no
+ * byte in 0x80-0x9F occurs: the legacy encodings of Western text. */
+static bool other_script(const char *g)
+{
+    static const char *const latin[] = {
+        "ISO-8859-1",   "ISO-8859-2",   "ISO-8859-3",   "ISO-8859-4",   "ISO-8859-9",
+        "ISO-8859-10",  "ISO-8859-13",  "ISO-8859-15",  "ISO-8859-16",  "WINDOWS-1250",
+        "WINDOWS-1252", "WINDOWS-1254", "WINDOWS-1257", "WINDOWS-1258", "MAC-CENTRALEUROPE",
+        "IBM852",       "IBM850",       "IBM865",       "MAC-ROMAN",    "VISCII"};
+    for (size_t i = 0; i < sizeof(latin) / sizeof(latin[0]); i++)
+        if (strcasecmp(g, latin[i]) == 0)
+            return false;
+    return true;
+}
+
 /* An 8-bit encoding for bytes that are not UTF-8. */
 static const char *guess_8bit(const unsigned char *s, size_t n, char *buf, size_t bufsz)
 {
@@ -61,8 +79,7 @@ static const char *guess_8bit(const unsigned char *s, size_t n, char *buf, size_
     if (g != NULL && g[0] != '\0' && strcasecmp(g, "ASCII") != 0 && strcasecmp(g, "UTF-8") != 0) {
         snprintf(buf, bufsz, "%s", g);
         uchardet_delete(ud);
-        if (strcasecmp(buf, "ISO-8859-1") == 0 || strcasecmp(buf, "WINDOWS-1252") == 0 ||
-            strcasecmp(buf, "ISO-8859-15") == 0)
+        if (!other_script(buf)) /* a Latin-alphabet guess: see other_script() */
             return has_c1(s, n) ? "windows-1252" : "ISO-8859-1";
         return buf;
     }

@@ -464,7 +464,7 @@ static int pptx_extract(const bp_doc_src *src, bp_zip *z, bp_doc *d, bp_err *err
             break;
         }
         ids = ni;
-        ids[n_ids++] = bp_xml_attr(x, "id"); /* r:id: the only "id" in r's namespace */
+        ids[n_ids++] = bp_xml_attr_rel_id(x);
     }
     bp_xml_close(x);
     for (size_t i = 0; rc == 0 && i < n_ids; i++) {
@@ -651,7 +651,7 @@ static int xlsx_extract(const bp_doc_src *src, bp_zip *z, bp_doc *d, bp_err *err
         }
         sheets = ns;
         sheets[n].name = bp_xml_attr(x, "name");
-        sheets[n++].id = bp_xml_attr(x, "id");
+        sheets[n++].id = bp_xml_attr_rel_id(x);
     }
     bp_xml_close(x);
     if (rc == 0) {

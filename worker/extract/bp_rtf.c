@@ -196,6 +196,10 @@ static int control(rtf *r, const char *w, bool has_num, long num, bp_err *err)
         flush(r);
         g->dest = w[0] == 't' ? DEST_TITLE : DEST_AUTHOR;
         r->n_meta = 0;
+    } else if (strcmp(w, "footnote") == 0) {
+        flush(r);
+        g->dest = DEST_BODY; /* a footnote is text, read where it is cited, despite its \* */
+        bp_text_break(&r->d->text);
     } else if (skip_dest(w)) {
         g->dest = DEST_SKIP; /* \info's \title and \author groups reopen theirs */
     } else if (strcmp(w, "emdash") == 0) {

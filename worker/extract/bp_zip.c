@@ -357,6 +357,26 @@ char *bp_xml_attr(bp_xml *x, const char *local)
     return v;
 }
 
+char *bp_xml_attr_rel_id(bp_xml *x)
+{
+    char *v = NULL;
+
+    if (xmlTextReaderMoveToFirstAttribute(x->r) != 1)
+        return NULL;
+    do {
+        const xmlChar *n = xmlTextReaderConstLocalName(x->r);
+        const xmlChar *ns = xmlTextReaderConstNamespaceUri(x->r);
+        if (n != NULL && ns != NULL && strcmp((const char *)n, "id") == 0 &&
+            strstr((const char *)ns, "relationships") != NULL) {
+            const xmlChar *val = xmlTextReaderConstValue(x->r);
+            v = strdup(val != NULL ? (const char *)val : "");
+            break;
+        }
+    } while (xmlTextReaderMoveToNextAttribute(x->r) == 1);
+    xmlTextReaderMoveToElement(x->r);
+    return v;
+}
+
 char *bp_zip_resolve(const char *base, const char *target)
 {
     size_t cap = strlen(base) + strlen(target) + 2, len = 0;

@@ -119,6 +119,21 @@ char *bp_chunk_json(bp_chunk_label *l, size_t off, size_t len, size_t *out_len)
     return s.b;
 }
 
+size_t *bp_doc_heading_offsets(const bp_doc *doc, size_t *n)
+{
+    size_t *b;
+
+    *n = doc->n_headings;
+    if (doc->n_headings == 0)
+        return NULL;
+    b = malloc(doc->n_headings * sizeof(b[0]));
+    if (b == NULL)
+        return NULL;
+    for (size_t i = 0; i < doc->n_headings; i++)
+        b[i] = doc->headings[i].off;
+    return b;
+}
+
 char *bp_docresult_json(const bp_doc *doc, const char *sha, size_t bytes, size_t n_chunks,
                         bool json_chunks)
 {

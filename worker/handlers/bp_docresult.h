@@ -30,6 +30,10 @@ void bp_chunk_label_init(bp_chunk_label *l, const bp_doc *doc);
  * length), or NULL out of memory. */
 char *bp_chunk_json(bp_chunk_label *l, size_t off, size_t len, size_t *out_len);
 
+/* The offsets of doc's headings as one malloc'd array (for bp_chunker_set_bounds()), or
+ * NULL when there are none or memory ran out (*n says which: 0 none). */
+size_t *bp_doc_heading_offsets(const bp_doc *doc, size_t *n);
+
 /* The job's result object: sha256, bytes, format, encoding (text formats), words, chunks,
  * chunk_format, pages and page_unit (paged formats), title, author, headings count,
  * pages_without_text with a sentence saying they were likely scanned, "cached": false.

@@ -359,7 +359,7 @@ static int doc_process(doc_job *d, bp_result *res)
     bp_chunker ch;
     bp_chunk_label label;
     const char **argv = NULL;
-    size_t *argvlen = NULL, off, len, n_chunks = 0;
+    size_t *argvlen = NULL, *bounds = NULL, n_bounds, off, len, n_chunks = 0;
     int argc = BP_DOC_FIXED_ARGS, rc = -1;
     bool first = true;
     char *result = NULL;
@@ -369,6 +369,10 @@ static int doc_process(doc_job *d, bp_result *res)
     bp_chunk_label_init(&label, &d->doc);
     if (bp_chunker_init(&ch, t->buf, t->len, d->hc->chunk_words, d->hc->overlap_words) != 0)
         goto out_oom;
+    bounds = bp_doc_heading_offsets(&d->doc, &n_bounds); /* chunks end where sections start */
+    if (bounds == NULL && n_bounds > 0)
+        goto out_oom;
+    bp_chunker_set_bounds(&ch, bounds, n_bounds);
     argv = calloc(BP_DOC_FIXED_ARGS + BP_DOC_BATCH, sizeof(argv[0]));
     argvlen = malloc((BP_DOC_FIXED_ARGS + BP_DOC_BATCH) * sizeof(argvlen[0]));
     if (argv == NULL || argvlen == NULL)
@@ -419,6 +423,7 @@ out_free:
     free(result);
     free(argv);
     free(argvlen);
+    free(bounds);
     bp_chunker_fini(&ch);
     return rc;
 }
