@@ -2,8 +2,9 @@
  * the result as JSON on stdout, after a round trip through bp_doc_encode()/bp_doc_decode()
  * (so every test of a format also tests the codec the sandbox uses).
  *
- *   doc_extract [-t TYPE] [-L name=value]... [-c WORDS,OVERLAP] [-q] FILE
+ *   doc_extract [-t TYPE] [-L name=value]... [-c WORDS,OVERLAP] [-q] [-E OUT] FILE
  *
+ * -E writes the encoded form (bp_doc_encode) to OUT: seeds for fuzz_doc_decode.
  * -L sets a limit (pages, text, entries, ratio, zipbytes, depth). -c also prints the
  * chunks as the document handler stores them with chunk_format = "json". -q prints only a
  * one-line summary (for the bench: no JSON encoding of the text). A refusal prints
@@ -55,10 +56,11 @@ int main(int argc, char **argv)
     bp_err err = {0};
     int opt, fd, chunk_words = 0, overlap = 0;
     bool quiet = false;
+    const char *enc_out = NULL;
     char *enc;
     size_t enc_len;
 
-    while ((opt = getopt(argc, argv, "t:L:c:q")) != -1) {
+    while ((opt = getopt(argc, argv, "t:L:c:qE:")) != -1) {
         if (opt == 't')
             type = optarg;
         else if (opt == 'L' && set_limit(&lim, optarg) == 0)
@@ -67,6 +69,8 @@ int main(int argc, char **argv)
             continue;
         else if (opt == 'q')
             quiet = true;
+        else if (opt == 'E')
+            enc_out = optarg;
         else if (opt != 't') {
             fprintf(stderr, "usage: doc_extract [-t TYPE] [-L k=v] [-c W,O] [-q] FILE\n");
             return 64;
@@ -95,6 +99,13 @@ int main(int argc, char **argv)
         bp_doc_decode(enc, enc_len, &lim, &back, &err) != 0) {
         fprintf(stderr, "codec round trip failed: %s\n", err.msg);
         return 70;
+    }
+    if (enc_out != NULL) {
+        FILE *f = fopen(enc_out, "wb");
+        if (f == NULL || fwrite(enc, 1, enc_len, f) != enc_len || fclose(f) != 0) {
+            perror(enc_out);
+            return 73;
+        }
     }
     free(enc);
     bp_doc_free(&doc);

@@ -549,6 +549,38 @@ def make_queue_files(work):
             f.write(b"</w:t></w:r></w:p></w:body></w:document>")
 
 
+def make_fuzz_seeds(bin_, work, out_extract, out_decode):
+    """Small real files for fuzz_doc_extract (byte 0 = 0: detect the format) and their
+    encoded extraction results for fuzz_doc_decode."""
+    global WORK, BIN
+    WORK, BIN = work, bin_
+    make_pdf(p("seed.pdf"))
+    open(p("seed.md"), "w").write(MD)
+    for ext in ["docx", "odt", "epub", "rtf", "pptx"]:
+        pandoc(p("seed.md"), p(f"seed.{ext}"))
+    try:
+        import openpyxl
+        wb = openpyxl.Workbook()
+        wb.active.append(["a", 1, True])
+        wb.save(p("seed.xlsx"))
+    except ImportError:
+        pass
+    open(p("seed.txt"), "wb").write("Grüße € ü\n".encode("utf-16"))
+    odf(p("seed.ods"), "application/vnd.oasis.opendocument.spreadsheet",
+        '<office:spreadsheet><table:table table:name="S"><table:table-row><table:table-cell>'
+        '<text:p>x</text:p></table:table-cell></table:table-row></table:table>'
+        '</office:spreadsheet>')
+    for name in sorted(os.listdir(work)):
+        if not name.startswith("seed.") or name.endswith(".png"):
+            continue
+        data = open(p(name), "rb").read()
+        if len(data) > 60000:
+            continue  # libFuzzer's -max_len
+        open(os.path.join(out_extract, name), "wb").write(b"\x00" + data)
+        subprocess.run([bin_, "-q", "-E", os.path.join(out_decode, name + ".bpdoc"), p(name)],
+                       capture_output=True)
+
+
 def main():
     global BIN, WORK
     BIN, WORK = sys.argv[1], sys.argv[2]
@@ -567,5 +599,7 @@ def main():
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--queue-files":
         make_queue_files(sys.argv[2])
+    elif len(sys.argv) == 6 and sys.argv[1] == "--fuzz-seeds":
+        make_fuzz_seeds(*sys.argv[2:])
     else:
         main()

@@ -210,13 +210,11 @@ int bp_doc_decode(const char *buf, size_t len, const bp_doc_limits *lim, bp_doc 
     d.format = (bp_doc_format)fmt;
     if (!get_str(&r, &enc, "encoding", err))
         goto out_free;
-    if (enc != NULL) {
-        if (strlen(enc) > BP_DOC_ENC_MAX) {
-            bp_err_set(err, BP_ERR_PROTOCOL, 0, "extractor output has an encoding name too long");
-            goto out_free;
-        }
-        memcpy(d.encoding, enc, strlen(enc) + 1);
+    if (enc == NULL || strlen(enc) > BP_DOC_ENC_MAX) { /* the encoder always writes one */
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "extractor output has a bad encoding name");
+        goto out_free;
     }
+    memcpy(d.encoding, enc, strlen(enc) + 1);
     if (!get_str(&r, &d.title, "title", err) || !get_str(&r, &d.author, "author", err))
         goto out_free;
     if (!get(&r, &tlen, sizeof(tlen)) || tlen > l.max_output_bytes || tlen > r.len - r.pos) {
@@ -246,9 +244,8 @@ int bp_doc_decode(const char *buf, size_t len, const bp_doc_limits *lim, bp_doc 
     if (d.pages == NULL)
         goto out_oom;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t off;
-        (void)get(&r, &off, sizeof(off));
-        if (!good_mark(&d, off, prev)) {
+        uint64_t off = 0;
+        if (!get(&r, &off, sizeof(off)) || !good_mark(&d, off, prev)) {
             bp_err_set(err, BP_ERR_PROTOCOL, 0, "extractor output has a bad offset for page %u",
                        i + 1);
             goto out_free;
@@ -264,9 +261,9 @@ int bp_doc_decode(const char *buf, size_t len, const bp_doc_limits *lim, bp_doc 
     if (d.empty_pages == NULL)
         goto out_oom;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t p;
-        (void)get(&r, &p, sizeof(p));
-        if (p < 1 || p > d.n_pages || (i > 0 && p <= d.empty_pages[i - 1])) {
+        uint32_t p = 0;
+        if (!get(&r, &p, sizeof(p)) || p < 1 || p > d.n_pages ||
+            (i > 0 && p <= d.empty_pages[i - 1])) {
             bp_err_set(err, BP_ERR_PROTOCOL, 0, "extractor output has a bad empty page number");
             goto out_free;
         }
@@ -282,9 +279,9 @@ int bp_doc_decode(const char *buf, size_t len, const bp_doc_limits *lim, bp_doc 
     prev = 0;
     for (uint32_t i = 0; i < n; i++) {
         bp_doc_heading *h = &d.headings[i];
-        uint64_t off;
-        (void)get(&r, &off, sizeof(off));
-        if (!get(&r, &h->level, 1) || h->level < 1 || h->level > 9 || !good_mark(&d, off, prev)) {
+        uint64_t off = 0;
+        if (!get(&r, &off, sizeof(off)) || !get(&r, &h->level, 1) || h->level < 1 || h->level > 9 ||
+            !good_mark(&d, off, prev)) {
             bp_err_set(err, BP_ERR_PROTOCOL, 0, "extractor output has a bad heading %u", i + 1);
             goto out_free;
         }

@@ -163,7 +163,8 @@ int bp_doc_pdf_extract(const bp_doc_src *src, bp_doc *d, bp_err *err)
     if (it != NULL) {
         walk(doc, it, 1, &o);
         poppler_index_iter_free(it);
-        qsort(o.v, o.n, sizeof(o.v[0]), by_page);
+        if (o.n > 1)
+            qsort(o.v, o.n, sizeof(o.v[0]), by_page);
     }
     for (int i = 0; i < n; i++) {
         PopplerPage *page = poppler_document_get_page(doc, i);
