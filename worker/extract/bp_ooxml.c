@@ -209,9 +209,11 @@ typedef struct docx {
 /* The heading level a style name implies: "heading 3" -> 3, "Title" -> 1, else 0. */
 static int level_of_name(const char *name)
 {
-    if (strncasecmp(name, "heading ", 8) == 0 && name[8] >= '1' && name[8] <= '9' &&
-        name[9] == '\0')
-        return name[8] - '0';
+    if (strncasecmp(name, "heading", 7) == 0) { /* "heading 1", or the id "Heading1" */
+        const char *d = name[7] == ' ' ? name + 8 : name + 7;
+        if (d[0] >= '1' && d[0] <= '9' && d[1] == '\0')
+            return d[0] - '0';
+    }
     if (strcasecmp(name, "title") == 0)
         return 1;
     return 0;
