@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bp_doc_int.h"
 
@@ -322,16 +323,12 @@ static void on_heading(void *arg, int level, size_t start)
         (void)bp_doc_heading_mark(d, start, level, d->text.buf + start, d->text.len - start);
 }
 
-int bp_doc_extract_mem(const char *in, size_t n, const char *name, const char *type_override,
-                       const bp_doc_limits *lim, bp_doc_progress_fn progress, void *arg,
-                       bp_doc *out, bp_err *err)
+/* Detect (or take the forced type), run the family's extractor, check what it left. */
+static int extract_src(const bp_doc_src *s, const char *type_override, bp_doc *out, bp_err *err)
 {
-    bp_doc_src src = {.in = in,
-                      .n = n,
-                      .name = name != NULL ? name : "document",
-                      .lim = bp_doc_limits_resolve(lim),
-                      .progress = progress,
-                      .arg = arg};
+    bp_doc_src src = *s;
+    const char *in = src.in, *name = src.name;
+    size_t n = src.n;
     bp_doc d;
     int rc;
 
@@ -416,12 +413,45 @@ out_free:
     return -1;
 }
 
+int bp_doc_extract_mem(const char *in, size_t n, const char *name, const char *type_override,
+                       const bp_doc_limits *lim, bp_doc_progress_fn progress, void *arg,
+                       bp_doc *out, bp_err *err)
+{
+    bp_doc_src src = {.in = in,
+                      .n = n,
+                      .name = name != NULL ? name : "document",
+                      .lim = bp_doc_limits_resolve(lim),
+                      .progress = progress,
+                      .arg = arg};
+
+    return extract_src(&src, type_override, out, err);
+}
+
+/* The mapping of bp_doc_extract() and how much of it was dropped. */
+typedef struct map_release {
+    char *base;      /* the mapping */
+    size_t released; /* bytes at its start given back with MADV_DONTNEED */
+} map_release;
+
+static void release_map(void *arg, const char *upto)
+{
+    map_release *m = arg;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t done = (size_t)(upto - m->base) / page * page;
+
+    if (done > m->released) {
+        (void)madvise(m->base + m->released, done - m->released, MADV_DONTNEED);
+        m->released = done;
+    }
+}
+
 int bp_doc_extract(int fd, const char *name, const char *type_override, const bp_doc_limits *lim,
                    bp_doc_progress_fn progress, void *arg, bp_doc *out, bp_err *err)
 {
     bp_doc_limits l = bp_doc_limits_resolve(lim);
     struct stat st;
     void *map = NULL;
+    map_release mr = {0};
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -447,8 +477,16 @@ int bp_doc_extract(int fd, const char *name, const char *type_override, const bp
         }
         (void)madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
     }
-    rc = bp_doc_extract_mem(map != NULL ? map : "", (size_t)st.st_size, name, type_override, &l,
-                            progress, arg, out, err);
+    mr.base = map;
+    bp_doc_src src = {.in = map != NULL ? map : "",
+                      .n = (size_t)st.st_size,
+                      .name = name != NULL ? name : "document",
+                      .lim = l,
+                      .progress = progress,
+                      .arg = arg,
+                      .release = map != NULL ? release_map : NULL,
+                      .release_arg = &mr};
+    rc = extract_src(&src, type_override, out, err);
     if (map != NULL)
         munmap(map, (size_t)st.st_size);
     return rc;

@@ -20,6 +20,10 @@ typedef struct bp_doc_src {
     bp_doc_limits lim;           /* resolved limits */
     bp_doc_progress_fn progress; /* may be NULL */
     void *arg;                   /* passed to progress */
+    /* Optional: told that the input before upto will not be read again (bp_doc_extract()
+     * drops those pages of its mapping, so a 50 MB text file costs its text, not twice). */
+    void (*release)(void *arg, const char *upto);
+    void *release_arg; /* passed to release */
 } bp_doc_src;
 
 /* Each family fills d (text already initialised, format set) or returns -1 with err set.

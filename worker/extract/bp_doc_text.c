@@ -180,7 +180,12 @@ int bp_doc_text_extract(const bp_doc_src *src, bp_doc *d, bp_err *err)
         n = cl;
     }
     bp_doc_progress(src, 0, (unsigned)(src->n >> 10) + 1);
+    if (conv == NULL) { /* reading the caller's bytes: let it drop what is done */
+        d->text.release = src->release;
+        d->text.release_arg = src->release_arg;
+    }
     rc = bp_extract_into(type, in, n, &d->text);
+    d->text.release = NULL;
     bp_doc_progress(src, (unsigned)(src->n >> 10) + 1, (unsigned)(src->n >> 10) + 1);
     free(conv);
     (void)rc; /* out of memory and the output limit are read from d->text by the caller */

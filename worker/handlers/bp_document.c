@@ -335,16 +335,25 @@ static bp_doc_limits doc_limits(const bp_handler_config *hc)
     return l;
 }
 
-/* Extract the input into d->doc. The one place the extraction runs: an extractor process
- * (the sandbox) takes d->fd (or the text) and hands back what bp_doc_encode() wrote.
- * Returns 0, or -1 with res set. */
+/* Extract the input into d->doc: a file through its descriptor (what an extractor process,
+ * the sandbox, is handed), text from memory. The hash has read the whole mapping; it is
+ * dropped first so the extraction's own mapping, released as it is consumed, is all the
+ * file costs. Returns 0, or -1 with res set. */
 static int doc_extract(doc_job *d, bp_result *res)
 {
     bp_doc_limits lim = doc_limits(d->hc);
     bp_err err = {0};
+    int rc;
 
-    if (bp_doc_extract_mem(d->in, d->in_len, d->path != NULL ? d->path : "job text", d->type, &lim,
-                           NULL, NULL, &d->doc, &err) != 0) {
+    if (d->fd >= 0) {
+        if (d->map != NULL)
+            (void)madvise(d->map, d->in_len, MADV_DONTNEED);
+        rc = bp_doc_extract(d->fd, d->path, d->type, &lim, NULL, NULL, &d->doc, &err);
+    } else {
+        rc = bp_doc_extract_mem(d->in, d->in_len, "job text", d->type, &lim, NULL, NULL, &d->doc,
+                                &err);
+    }
+    if (rc != 0) {
         bp_result_error(res, "%s", err.msg);
         return -1;
     }
