@@ -10,11 +10,14 @@ set -euo pipefail
 . "$BP_SOURCE_DIR/tests/support/redis.sh"
 bp_redis_start
 
-/usr/bin/python3 "$BP_SOURCE_DIR/tests/support/docformats.py" --queue-files "$BP_TMP"
+docs=$BP_TMP/docs # the one directory path jobs may read (allowed_dirs)
+mkdir -p "$docs"
+/usr/bin/python3 "$BP_SOURCE_DIR/tests/support/docformats.py" --queue-files "$docs"
 conf=$BP_TMP/bullpen.conf
 log=$BP_TMP/bullpen.log
 bp_write_conf "$conf" "{ name = \"docs\"; workers = 1; handlers = (
-    { job = \"*\"; type = \"document\"; chunk_words = 12; overlap_words = 2; chunk_format = \"json\"; }
+    { job = \"*\"; type = \"document\"; chunk_words = 12; overlap_words = 2; chunk_format = \"json\";
+      allowed_dirs = [ \"$docs\" ]; }
   ); }"
 "$BULLPEN_BIN" run -c "$conf" >"$log" 2>&1 &
 master=$!
@@ -33,13 +36,13 @@ field() { bp_rcli HGET "bull:docs:$1" "$2"; }
 pycheck() { /usr/bin/python3 -c "import json,sys; v=json.loads(sys.stdin.read()); $1" || bp_fail "$2"; }
 
 # the PDF: result object and chunks with pages and heading paths
-id=$(run "{\"path\": \"$BP_TMP/report.pdf\"}")
+id=$(run "{\"path\": \"$docs/report.pdf\"}")
 rv=$(field "$id" returnvalue)
 printf '%s' "$rv" | pycheck 'assert v["format"]=="pdf" and v["pages"]==4 and v["page_unit"]=="page", v
 assert v["title"]=="Quarterly Report Ünïcode" and v["author"]=="Zoë Ångström", v
 assert v["pages_without_text"]==[3] and "no text layer (scanned" in v["warning"], v
 assert v["chunk_format"]=="json" and v["headings"]==3 and v["cached"] is False, v' "pdf result: $rv"
-sha=$(sha256sum "$BP_TMP/report.pdf" | cut -d' ' -f1)
+sha=$(sha256sum "$docs/report.pdf" | cut -d' ' -f1)
 bp_rcli --raw LRANGE "bull:docs:doc:$sha:json:chunks" 0 -1 > "$BP_TMP/pdf.chunks"
 /usr/bin/python3 - "$BP_TMP/pdf.chunks" <<'PY' || bp_fail "pdf chunks: $(cat "$BP_TMP/pdf.chunks")"
 import json, sys
@@ -58,14 +61,14 @@ PY
 echo "ok: PDF -> result with pages, title, author, scanned page 3; chunks with pages and headings"
 
 # the same PDF again: cached under the json key
-id=$(run "{\"path\": \"$BP_TMP/report.pdf\"}")
+id=$(run "{\"path\": \"$docs/report.pdf\"}")
 field "$id" returnvalue | pycheck 'assert v["cached"] is True and v["pages"]==4, v' "pdf cache"
 echo "ok: the same PDF again is a cache hit"
 
 # the DOCX: headings into chunk paths
-id=$(run "{\"path\": \"$BP_TMP/handbook.docx\"}")
+id=$(run "{\"path\": \"$docs/handbook.docx\"}")
 field "$id" returnvalue | pycheck 'assert v["format"]=="docx" and v["title"]=="The Pandoc Handbook" and v["author"]=="Ada Lovelace", v' "docx result: $(field "$id" returnvalue)"
-sha=$(sha256sum "$BP_TMP/handbook.docx" | cut -d' ' -f1)
+sha=$(sha256sum "$docs/handbook.docx" | cut -d' ' -f1)
 bp_rcli --raw LRANGE "bull:docs:doc:$sha:json:chunks" 0 -1 > "$BP_TMP/docx.chunks"
 /usr/bin/python3 - "$BP_TMP/docx.chunks" <<'PY' || bp_fail "docx chunks: $(cat "$BP_TMP/docx.chunks")"
 import json, sys
@@ -78,27 +81,27 @@ PY
 echo "ok: DOCX -> title, author, chunks under their headings"
 
 # hostile files: each fails its own job with a clear reason; the worker carries on
-id=$(run "{\"path\": \"$BP_TMP/locked.pdf\"}")
+id=$(run "{\"path\": \"$docs/locked.pdf\"}")
 reason=$(field "$id" failedReason)
-[ "$reason" = "PDF '$BP_TMP/locked.pdf' is encrypted with a password: cannot read its text; send it without the password" ] ||
+[ "$reason" = "PDF '$docs/locked.pdf' is encrypted with a password: cannot read its text; send it without the password" ] ||
     bp_fail "encrypted reason: $reason"
-id=$(run "{\"path\": \"$BP_TMP/bomb.docx\"}")
+id=$(run "{\"path\": \"$docs/bomb.docx\"}")
 reason=$(field "$id" failedReason)
 case $reason in
-    "DOCX '$BP_TMP/bomb.docx': zip entry 'word/document.xml' inflates "*"(handlers.max_zip_ratio): refused as a zip bomb") ;;
+    "DOCX '$docs/bomb.docx': zip entry 'word/document.xml' inflates "*"(handlers.max_zip_ratio): refused as a zip bomb") ;;
     *) bp_fail "zip bomb reason: $reason" ;;
 esac
-printf 'PK\003\004garbage' > "$BP_TMP/fake.docx"
-id=$(run "{\"path\": \"$BP_TMP/fake.docx\"}")
+printf 'PK\003\004garbage' > "$docs/fake.docx"
+id=$(run "{\"path\": \"$docs/fake.docx\"}")
 reason=$(field "$id" failedReason)
 case $reason in
     *"unsupported kind"*|*"not a readable zip"*) ;;
     *) bp_fail "fake zip reason: $reason" ;;
 esac
-id=$(run "{\"path\": \"$BP_TMP/report.pdf\", \"type\": \"docx\"}")
+id=$(run "{\"path\": \"$docs/report.pdf\", \"type\": \"docx\"}")
 reason=$(field "$id" failedReason)
 case $reason in
-    "DOCX '$BP_TMP/report.pdf': not a readable zip container: "*) ;;
+    "DOCX '$docs/report.pdf': not a readable zip container: "*) ;;
     *) bp_fail "forced type reason: $reason" ;;
 esac
 echo "ok: encrypted PDF, zip bomb, fake zip and a forced wrong type fail with their reasons"
