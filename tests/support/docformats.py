@@ -418,6 +418,16 @@ def test_odf_by_hand():
         check(word_page(d, "odstwo") == 2 and d["text"].count("rep") == 1, "ods pages/repeat")
         check([h["title"] for h in d["headings"]] == ["First", "Second"], "ods sheet names")
         check(d["title"] == "ODF Title" and d["author"] == "Odile", "odf meta")
+    # ODT as LibreOffice writes it: text:soft-page-break where it last laid out a page
+    odf(p("paged.odt"), "application/vnd.oasis.opendocument.text",
+        '<office:text><text:h text:outline-level="1">Part</text:h><text:p>odtpageone</text:p>'
+        '<text:soft-page-break/><text:p>odtpagetwo <text:note><text:note-citation>1'
+        '</text:note-citation><text:note-body><text:p>odtnote</text:p></text:note-body>'
+        '</text:note></text:p></office:text>')
+    d = extract(p("paged.odt"))
+    if check("error" not in d, f"odt: {d.get('error')}"):
+        check(len(d["pages"]) == 2 and word_page(d, "odtpagetwo") == 2, f"odt pages {d}")
+        check("odtnote" in d["text"] and " 1 " not in f" {d['text']} ", f"odt note {d['text']}")
     odf(p("deck.odp"), "application/vnd.oasis.opendocument.presentation",
         '<office:presentation><draw:page draw:name="p1"><draw:frame presentation:class="title">'
         '<draw:text-box><text:p>Odp Title One</text:p></draw:text-box></draw:frame>'

@@ -92,7 +92,9 @@ typedef struct bp_doc {
 } bp_doc;
 
 /* Progress callback: done out of total units; the unit is pages for paged formats and KiB
- * of input otherwise. Called from the extracting thread, at most about once per page. */
+ * of input otherwise; total is 0 when the format does not say in advance (DOCX page
+ * breaks, ODF slides and sheets are counted as they come). Called from the extracting
+ * thread, at most about once per page. */
 typedef void (*bp_doc_progress_fn)(void *arg, unsigned done, unsigned total);
 
 /* Extract the regular file open on fd (read-only; not closed, offset not used).

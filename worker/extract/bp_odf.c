@@ -5,6 +5,7 @@
  * mark, an annotation (comment) or tracked changes (deleted text). text:h carries its
  * outline level and becomes a heading; paragraphs, list items, table cells, tabs, line
  * breaks and text:s separate words. Footnote and endnote bodies stay where they are cited.
+ * ODT pages start at text:soft-page-break, where the office suite last laid out a page.
  * ODP: each draw:page is a slide (a page), its title frame the slide's heading, its
  * speaker notes (presentation:notes) part of the slide. ODS: each table:table is a sheet
  * (a page) headed by its name; repeated cells are read once (a repeat count is not text).
@@ -136,6 +137,14 @@ int bp_doc_odf_extract(const bp_doc_src *src, bp_doc *d, bp_err *err)
                         bp_text_break(&d->text);
                     }
                     free(name);
+                }
+            } else if (skip == 0 && !paged && strcmp(ln, "soft-page-break") == 0) {
+                if (bp_doc_here(d) > page_start) { /* where the office suite last broke */
+                    if (bp_doc_new_page(src, d, err) != 0) {
+                        rc = -1;
+                        break;
+                    }
+                    page_start = bp_doc_here(d);
                 }
             } else if (skip == 0 && strcmp(ln, "h") == 0 && !empty && h_depth < 0) {
                 char *lvl = bp_xml_attr(x, "outline-level");
