@@ -113,7 +113,11 @@ static int rels_read(bp_zip *z, const char *part, rels *out, bp_err *err)
     }
     bp_xml_close(x);
     free(name);
-    return rc < 0 ? -1 : 0;
+    if (rc < 0) {
+        rels_free(out); /* the caller owns nothing on failure */
+        return -1;
+    }
+    return 0;
 
 out_oom_x:
     bp_xml_close(x);
