@@ -537,8 +537,17 @@ def test_hostile():
     e = extract(p("deep.rtf"))
     check("nests groups deeper than" in e.get("error", ""), f"rtf depth: {e}")
     # random bytes do not crash and come back as some text or a reason
+    # binary data is refused rather than chunked as garbage; a legacy .doc says what to do
     open(p("noise.bin"), "wb").write(os.urandom(4096))
-    extract(p("noise.bin"))
+    e = extract(p("noise.bin"))
+    check("binary data of an unknown format" in e.get("error", "") or "text" in e,
+          f"noise: {e.get('error')}")
+    open(p("old.doc"), "wb").write(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500))
+    e = extract(p("old.doc"))
+    check("legacy Office binary file" in e.get("error", "") and "save it as DOCX" in e["error"],
+          f"legacy doc: {e}")
+    e = extract(p("scan.png"))
+    check("is a PNG image: not a format bullpen reads" in e.get("error", ""), f"png: {e}")
 
 
 def make_queue_files(work):

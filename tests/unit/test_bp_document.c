@@ -389,7 +389,7 @@ static void test_errors(void **state)
     assert_int_equal(fx->redis.n, 1); /* the cache lookup only, nothing stored */
 
     /* without a BOM, bytes that are not UTF-8 are a legacy encoding, converted */
-    path = write_file(fx, "latin1.txt", "caf\xE9 d\xE9j\xE0", 10);
+    path = write_file(fx, "latin1.txt", "caf\xE9 d\xE9j\xE0", 9);
     snprintf(data, sizeof(data), "{\"path\": \"%s\"}", path);
     bp_result ok = run(fx, data);
     assert_non_null(ok.value);

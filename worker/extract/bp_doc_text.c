@@ -88,6 +88,48 @@ static const char *guess_8bit(const unsigned char *s, size_t n, char *buf, size_
     return has_c1(s, n) ? "windows-1252" : "ISO-8859-1"; /* the West's usual legacy */
 }
 
+/* Known binary formats we do not read, by their magic bytes: named in the refusal. */
+static const char *binary_kind(const unsigned char *s, size_t n)
+{
+    static const struct {
+        const char *magic;
+        size_t len;
+        const char *what;
+    } kinds[] = {
+        {"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8,
+         "a legacy Office binary file (.doc, .xls, .ppt: OLE2; save it as DOCX, XLSX or PPTX)"},
+        {"\x89PNG", 4, "a PNG image"},
+        {"\xFF\xD8\xFF", 3, "a JPEG image"},
+        {"GIF8", 4, "a GIF image"},
+        {"\x1F\x8B", 2, "gzip-compressed data"},
+        {"\x7F"
+         "ELF",
+         4, "an ELF executable"},
+        {"PK\x03\x04", 4, "a zip archive"},
+    };
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (n >= kinds[i].len && memcmp(s, kinds[i].magic, kinds[i].len) == 0)
+            return kinds[i].what;
+    return NULL;
+}
+
+/* Whether the sample looks like binary data rather than text: a NUL byte, or more than
+ * 1 in 100 bytes a control character other than tab, line feed, form feed, carriage
+ * return and escape. */
+static bool looks_binary(const unsigned char *s, size_t n)
+{
+    size_t m = n < BP_DETECT_SAMPLE ? n : BP_DETECT_SAMPLE, ctl = 0;
+
+    for (size_t i = 0; i < m; i++) {
+        if (s[i] == 0)
+            return true;
+        if (s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\f' && s[i] != '\r' &&
+            s[i] != 0x1B)
+            ctl++;
+    }
+    return ctl * 100 > m;
+}
+
 /* Convert n bytes from enc to UTF-8 into a malloc'd buffer. Returns 0, or -1 with err. */
 static int to_utf8(const bp_doc_src *src, const char *enc, const char *in, size_t n, char **out,
                    size_t *out_len, bp_err *err)
@@ -157,6 +199,14 @@ int bp_doc_text_extract(const bp_doc_src *src, bp_doc *d, bp_err *err)
         enc = "UTF-16BE";
         skip = 2;
     } else if ((enc = sniff_utf16(s, n)) == NULL) {
+        const char *kind = binary_kind(s, n);
+        if (kind != NULL || looks_binary(s, n)) { /* garbage chunks help no one */
+            bp_err_set(err, BP_ERR_PROTOCOL, 0,
+                       "'%s' is %s: not a format bullpen reads (PDF, DOCX, PPTX, XLSX, ODT, "
+                       "ODP, ODS, EPUB, RTF, HTML, Markdown, text)",
+                       src->name, kind != NULL ? kind : "binary data of an unknown format");
+            return -1;
+        }
         size_t bad = bp_utf8_check(s, n);
         enc = bad == n ? "UTF-8" : guess_8bit(s, n, guess, sizeof(guess));
     }
