@@ -243,6 +243,7 @@ void bp_job_free(bp_job *job)
     free(job->name);
     free(job->data);
     free(job->opts);
+    free(job->fail_reason);
     free(job);
 }
 
@@ -283,16 +284,26 @@ int bp_queue_pull(bp_conn *bclient, const bp_queue *q, int block_s, int wake_fd,
 }
 
 /* A taken repeatable job schedules its next occurrence before it runs, as Bull's worker
- * does. A failure is logged, not returned: the job itself was taken and must run. */
-static void schedule_repeat(bp_conn *c, const bp_queue *q, const bp_job *job)
+ * does. A failure is logged, not returned: the job itself was taken and must run, unless
+ * its repeat options are ones Bull's worker would throw on (job->fail_reason). */
+static void schedule_repeat(bp_conn *c, const bp_queue *q, bp_job *job)
 {
     bp_err err;
+    int rc;
 
     if (strstr(job->opts, "\"repeat\"") == NULL)
         return;
     err.msg[0] = '\0';
-    if (bp_queue_repeat_next(c, q, job, &err) < 0)
+    rc = bp_queue_repeat_next(c, q, job, &err);
+    if (rc == -2) {
+        bp_log_warn("queue '%s': job %s: its repeat cannot be scheduled: %s; the job fails "
+                    "without running (fix repeat.cron or repeat.tz and add the repeatable "
+                    "again)",
+                    q->name, job->id, err.msg);
+        job->fail_reason = strdup(err.msg);
+    } else if (rc < 0) {
         bp_log_warn("%s; the repeat stops here unless a Bull worker schedules it", err.msg);
+    }
 }
 
 /* take.lua with id ("" = pop). */

@@ -61,6 +61,8 @@ typedef struct bp_job {
     int64_t timestamp;    /* when it was added (ms) */
     int64_t processed_on; /* when this attempt started (ms) */
     int stalled_counter;  /* times it stalled so far */
+    char *fail_reason;    /* set at take when the job must fail without running: its repeat
+                             cannot be scheduled (cron-parser rejects repeat.cron); malloc */
 } bp_job;
 
 void bp_job_free(bp_job *job); /* NULL is a no-op */

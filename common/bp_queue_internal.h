@@ -57,24 +57,28 @@ char *bp_group_job_id(const char *job_id, const char *data_json, const char *gro
  * ending inside a UTF-8 sequence. */
 size_t bp_queue_log_cut(const char *line, size_t max);
 
-/* The next occurrence of a repeatable job (Bull's lib/repeatable.js, `every` only). */
+/* The next occurrence of a repeatable job (Bull's lib/repeatable.js: every and cron). */
 typedef struct bp_repeat_plan {
-    char *repeat_key; /* member of K(repeat): "name:jobId:endDate:every" (malloc) */
+    char *repeat_key; /* member of K(repeat): "name:jobId:endDate:every" or
+                         "name:jobId:endDate:tz:cron" (malloc) */
     char *job_id;     /* "repeat:<md5>:<next ms>" (malloc) */
     char *opts;       /* the next occurrence's opts JSON (malloc) */
     int64_t next_ms;  /* when it is due */
 } bp_repeat_plan;
 
 /* Plan the occurrence after a job named name with opts_json, taken at now_ms. Returns 1 with
- * plan filled (bp_repeat_plan_clear()), 0 when there is none (no repeat, limit or endDate
- * reached; err->msg is set when the repeat is of a kind bullpen cannot schedule: cron, a
- * date-string endDate), or -1 with err set. */
+ * plan filled (bp_repeat_plan_clear()); 0 when there is none (no repeat, limit or endDate
+ * reached, no further cron match); -2 when Bull's worker would throw instead: the job must
+ * fail, and err->msg is the reason (cron-parser's message for an expression or zone it
+ * rejects, "Both .cron and .every options are defined for this repeatable job"); -1 with err
+ * set when out of memory. */
 int bp_repeat_plan_make(bp_repeat_plan *plan, const char *name, const char *opts_json,
                         int64_t now_ms, bp_err *err);
 void bp_repeat_plan_clear(bp_repeat_plan *plan);
 
 /* Schedule the next occurrence of job (after taking it, before its handler runs): ZSCORE
- * K(repeat) (skip when the repeatable was removed), ZADD, then add. 1 added, 0 none, -1. */
+ * K(repeat) (skip when the repeatable was removed), ZADD, then add. 1 added, 0 none, -2 the
+ * job must fail with err->msg (bp_repeat_plan_make()), -1 error. */
 int bp_queue_repeat_next(bp_conn *c, const bp_queue *q, const bp_job *job, bp_err *err);
 
 #endif /* BP_QUEUE_INTERNAL_H */

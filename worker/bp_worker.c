@@ -438,10 +438,14 @@ static bp_job *run_job(bp_worker *w, bp_job *job)
     int64_t t0 = bp_mono_us();
 
     begin_job(w, job);
-    (void)bp_joblog_begin(&w->joblog, w->q.log_max_lines, (size_t)w->q.log_max_line_bytes);
-    bp_handlers_run(w->spec->handlers, &ctx, &res);
-    bp_joblog_end(&w->joblog, joblog_send, w); /* before the job leaves active */
-    cancelled = cancel_text(w); /* a cancelled run fails, whatever the handler returned */
+    if (job->fail_reason != NULL) { /* refused at take (a repeat cron-parser rejects) */
+        cancelled = strdup(job->fail_reason);
+    } else {
+        (void)bp_joblog_begin(&w->joblog, w->q.log_max_lines, (size_t)w->q.log_max_line_bytes);
+        bp_handlers_run(w->spec->handlers, &ctx, &res);
+        bp_joblog_end(&w->joblog, joblog_send, w); /* before the job leaves active */
+        cancelled = cancel_text(w); /* a cancelled run fails, whatever the handler returned */
+    }
     next = finish_job(w, job, &res, cancelled);
     atomic_fetch_add(&w->jobs_us, (long long)(bp_mono_us() - t0));
     if (cancelled != NULL || res.error != NULL)

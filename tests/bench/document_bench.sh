@@ -3,7 +3,7 @@
 # measure the document handler: documents/s for 100 KB text, Markdown and HTML documents,
 # the peak RSS for 50 MB files, and the same extraction/chunking/SHA-256 of the text
 # documents in Node (document_bench.js) for comparison when node is installed. Then the PDF
-# and DOCX rows (document_formats.py): bullpen next to pdf-parse and mammoth (Node, pinned
+# and DOCX rows (document_formats.py): bullpen next to pdf-parse 1.x and 2.x and mammoth (Node, pinned
 # in tests/bench/node/package-lock.json) and the pdftotext / mutool command-line floor, on
 # the same generated files. BP_BENCH_FORMATS=0 skips those.
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # document_formats.py -- the PDF and DOCX rows of tests/bench/document_bench.sh: bullpen's
-# document handler next to what Node users run (pdf-parse 1.1.1, mammoth 1.13) and the
+# document handler next to what Node users run (pdf-parse 1.1.1 and 2.4.5, mammoth 1.13) and the
 # command-line tools of the PDF engines (pdftotext of poppler, the library bullpen links,
 # and mutool of MuPDF) as the floor, on the same generated files in one run.
 #
@@ -151,6 +151,8 @@ def main():
         if node_ok:
             cases.append((label, "node", "pdf-parse 1.1.1 (Node)", files,
                           lambda fs: one_process(["node", node_js, "pdf", *fs])))
+            cases.append((label, "node2", "pdf-parse 2.4.5 (Node)", files,
+                          lambda fs: one_process(["node", node_js, "pdf2", *fs])))
     cases.append(("docx", "bullpen", "bullpen (document handler)", docxs,
                   lambda fs: one_process([BENCH, "files", *fs])))
     if node_ok:
@@ -171,9 +173,10 @@ def main():
         b = res[label, "bullpen"]
         floor = max(res[label, "pdftotext"][0], res[label, "mutool"][0])
         line_ = f"  PDF {label}: floor/bullpen time {floor / b[0]:.2f}x"
-        if (label, "node") in res:
-            n = res[label, "node"]
-            line_ += f", {b[0] / n[0]:.1f}x pdf-parse speed, {b[1] / n[1]:.2f} of its memory"
+        for key, name in [("node", "pdf-parse 1.1.1"), ("node2", "pdf-parse 2.4.5")]:
+            if (label, key) in res:
+                n = res[label, key]
+                line_ += f"; {b[0] / n[0]:.1f}x {name} speed, {b[1] / n[1]:.2f} of its memory"
         print(line_)
     if ("docx", "node") in res:
         b, n = res["docx", "bullpen"], res["docx", "node"]

@@ -1,5 +1,6 @@
 # tests/fuzz/protocol.cmake -- libFuzzer targets for what bullpen reads from files and from
-# the network: the config file, Redis URLs, RESP replies, job JSON and ctl messages. Run
+# the network: the config file, Redis URLs, RESP replies, job JSON, ctl messages, and a job's
+# repeat.cron with the zone files it is evaluated in (fuzz_cron). Run
 # them with tests/fuzz/run_protocol.sh, which loads this file through
 # CMAKE_PROJECT_INCLUDE (so it works with or without an include() in
 # tests/fuzz/CMakeLists.txt; the targets are defined once either way).
@@ -15,6 +16,8 @@ set(BP_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
   -fno-omit-frame-pointer)
 file(GLOB BP_FUZZ_CONFIG_SRC CONFIGURE_DEPENDS ${BP_FUZZ_DIR}/../../config/*.c)
 file(GLOB BP_FUZZ_QUEUE_SRC CONFIGURE_DEPENDS ${BP_FUZZ_DIR}/../../common/bp_queue*.c)
+file(GLOB BP_FUZZ_CRON_SRC CONFIGURE_DEPENDS ${BP_FUZZ_DIR}/../../common/bp_cron*.c
+  ${BP_FUZZ_DIR}/../../common/bp_tzif.c ${BP_FUZZ_DIR}/../../common/bp_jsnum.c)
 
 function(bp_fuzz_target name)
   add_executable(${name} ${BP_FUZZ_DIR}/${name}.c ${ARGN})
@@ -29,4 +32,5 @@ bp_fuzz_target(fuzz_url ${BP_FUZZ_CONFIG_SRC})
 bp_fuzz_target(fuzz_resp ${BP_FUZZ_QUEUE_SRC})
 bp_fuzz_target(fuzz_job ${BP_FUZZ_QUEUE_SRC})
 bp_fuzz_target(fuzz_ctl_msg ${BP_FUZZ_DIR}/../../master/bp_ctl_msg.c)
+bp_fuzz_target(fuzz_cron ${BP_FUZZ_CRON_SRC})
 bp_fuzz_target(fuzz_conn ${BP_FUZZ_DIR}/../../common/bp_conn.c ${BP_FUZZ_DIR}/../../common/bp_conn_open.c)

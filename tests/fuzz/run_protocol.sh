@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/fuzz/run_protocol.sh [SECONDS] -- build the protocol fuzz targets (protocol.cmake:
-# fuzz_config, fuzz_url, fuzz_resp, fuzz_conn, fuzz_job, fuzz_ctl_msg) with clang in their own build
+# fuzz_config, fuzz_url, fuzz_resp, fuzz_conn, fuzz_job, fuzz_ctl_msg, fuzz_cron) with clang in their own build
 # directory and run each for SECONDS (default 30) from its seeds in tests/fuzz/seeds/<target>/
 # (new inputs go to a temporary directory, not into the tree). First every file of
 # tests/fuzz/regressions/<target>/ (inputs that once crashed) is replayed. Exits non-zero on
@@ -10,7 +10,7 @@ set -euo pipefail
 secs=${1:-30}
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${BP_FUZZ_BUILD_DIR:-$src/build/fuzz-protocol}
-targets=${BP_FUZZ_TARGETS:-fuzz_config fuzz_url fuzz_resp fuzz_conn fuzz_job fuzz_ctl_msg}
+targets=${BP_FUZZ_TARGETS:-fuzz_config fuzz_url fuzz_resp fuzz_conn fuzz_job fuzz_ctl_msg fuzz_cron}
 
 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DBP_FUZZ=ON -DBP_WERROR=OFF -DCMAKE_PROJECT_INCLUDE="$src/tests/fuzz/protocol.cmake" >/dev/null

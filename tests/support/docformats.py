@@ -544,7 +544,7 @@ def test_hostile():
           f"noise: {e.get('error')}")
     open(p("old.doc"), "wb").write(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500))
     e = extract(p("old.doc"))
-    check("legacy Office binary file" in e.get("error", "") and "save it as DOCX" in e["error"],
+    check("legacy Office document" in e.get("error", "") and "save it as DOCX" in e["error"],
           f"legacy doc: {e}")
     e = extract(p("scan.png"))
     check("is a PNG image: not a format bullpen reads" in e.get("error", ""), f"png: {e}")

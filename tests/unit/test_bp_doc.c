@@ -118,6 +118,20 @@ static void test_limits(void **state)
         bp_doc_extract_mem(rtf, sizeof(rtf) - 1, "deep.rtf", NULL, &lim, NULL, NULL, &d, &err), -1);
     assert_string_equal(err.msg, "RTF 'deep.rtf' nests groups deeper than 5 at byte 10 "
                                  "(handlers.max_xml_depth)");
+    /* headings past max_marks are dropped, not refused, so the result still decodes */
+    bp_doc_limits marks = {.max_marks = 2};
+    char *enc;
+    size_t enc_len;
+    bp_doc back;
+    assert_int_equal(
+        bp_doc_extract_mem("# a\n# b\n# c\n# d\n", 16, "h.md", NULL, &marks, NULL, NULL, &d, &err),
+        0);
+    assert_int_equal(d.n_headings, 2);
+    assert_int_equal(bp_doc_encode(&d, &enc, &enc_len), 0);
+    assert_int_equal(bp_doc_decode(enc, enc_len, &marks, &back, &err), 0);
+    free(enc);
+    bp_doc_free(&back);
+    bp_doc_free(&d);
     assert_int_equal(extract("x", 1, NULL, "exe", &d, &err), -1);
     assert_non_null(strstr(err.msg, "unknown document type 'exe'"));
 }

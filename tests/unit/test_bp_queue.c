@@ -219,17 +219,54 @@ static void test_repeat_plan(void **state)
     assert_string_equal(p.job_id, "repeat:0f50c95194ce47b7ae3c195f25a2af55:1700000002000");
     bp_repeat_plan_clear(&p);
 
-    /* limit reached, no repeat, cron (not scheduled, says why) */
+    /* limit reached, no repeat */
     assert_int_equal(bp_repeat_plan_make(&p, "t",
                                          "{\"repeat\":{\"every\":10,\"count\":3,"
                                          "\"limit\":3}}",
                                          5, &err),
                      0);
     assert_int_equal(bp_repeat_plan_make(&p, "t", "{\"attempts\":1}", 5, &err), 0);
-    err.msg[0] = '\0';
+
+    /* cron: the key carries tz and the expression (bull-protocol.md §7.11: "report::::0 3 * *
+     * *"); the time itself is test_bp_cron's business */
     assert_int_equal(bp_repeat_plan_make(&p, "t", "{\"repeat\":{\"cron\":\"* * * * *\"}}", 5, &err),
+                     1);
+    assert_string_equal(p.repeat_key, "t::::* * * * *");
+    assert_int_equal(p.next_ms, 60000);
+    bp_repeat_plan_clear(&p);
+    assert_int_equal(bp_repeat_plan_make(&p, "t",
+                                         "{\"repeat\":{\"cron\":\"0 3 * * *\",\"tz\":"
+                                         "\"Europe/Berlin\",\"endDate\":\"2030-01-01T00:00:"
+                                         "00.000Z\"},\"jobId\":\"nightly\"}",
+                                         1767225600000LL, &err),
+                     1);
+    assert_string_equal(p.repeat_key, "t:nightly:1893456000000:Europe/Berlin:0 3 * * *");
+    assert_int_equal(p.next_ms, 1767232800000LL); /* 2026-01-01 03:00 CET */
+    bp_repeat_plan_clear(&p);
+
+    /* what Bull's worker would throw on: the job fails with the reason */
+    assert_int_equal(
+        bp_repeat_plan_make(&p, "t", "{\"repeat\":{\"cron\":\"0 0 15W * *\"}}", 5, &err), -2);
+    assert_string_equal(err.msg, "Invalid characters, got value: 15W");
+    assert_int_equal(
+        bp_repeat_plan_make(&p, "t", "{\"repeat\":{\"cron\":\"* * * * *\",\"every\":5}}", 5, &err),
+        -2);
+    assert_string_equal(err.msg,
+                        "Both .cron and .every options are defined for this repeatable job");
+    assert_int_equal(bp_repeat_plan_make(&p, "t", "{\"repeat\":{\"every\":0}}", 5, &err), -2);
+    assert_string_equal(err.msg, "Validation error, cannot resolve alias \"und\"");
+    assert_int_equal(bp_repeat_plan_make(&p, "t",
+                                         "{\"repeat\":{\"cron\":\"* * * * *\",\"tz\":\"Mars/"
+                                         "Base\"}}",
+                                         0, &err),
+                     -2);
+    assert_string_equal(err.msg, "CronDate: unhandled timestamp: \"1970-01-01T00:00:00.000Z\"");
+    /* past endDate, and an expression with no further match: no next, no failure */
+    assert_int_equal(bp_repeat_plan_make(
+                         &p, "t", "{\"repeat\":{\"cron\":\"* * * * *\",\"endDate\":4}}", 5, &err),
                      0);
-    assert_non_null(strstr(err.msg, "cron"));
+    assert_int_equal(
+        bp_repeat_plan_make(&p, "t", "{\"repeat\":{\"cron\":\"0 0 30 2,2 *\"}}", 5, &err), 0);
 }
 
 /* Bull's jobIdForGroup: `${jobId || uuid}:${_.get(data, groupKey)}`. */

@@ -180,7 +180,7 @@ int bp_doc_heading_mark(bp_doc *d, size_t off, int level, const char *title, siz
 {
     char *copy = NULL;
 
-    if (d->n_headings >= BP_DOC_DEFAULT_MARKS)
+    if (d->n_headings >= (d->max_headings_ > 0 ? d->max_headings_ : BP_DOC_DEFAULT_MARKS))
         return 0; /* dropped, not refused: headings only label chunks */
     if (bp_doc_set_string(&copy, title, n) != 0)
         goto out_oom;
@@ -361,6 +361,7 @@ static int extract_src(const bp_doc_src *s, const char *type_override, bp_doc *o
     if (bp_text_init(&d.text, hint) != 0)
         goto out_oom;
     d.text.limit = src.lim.max_output_bytes;
+    d.max_headings_ = src.lim.max_marks;
     d.text.heading = on_heading;
     d.text.heading_arg = &d;
     switch (d.format) {

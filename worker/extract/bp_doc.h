@@ -89,6 +89,7 @@ typedef struct bp_doc {
     size_t cap_pages_;        /* allocation bookkeeping, not part of the value */
     size_t cap_empty_;        /* allocation bookkeeping */
     size_t cap_headings_;     /* allocation bookkeeping */
+    size_t max_headings_;     /* headings kept at most (lim.max_marks), 0 = the default */
 } bp_doc;
 
 /* Progress callback: done out of total units; the unit is pages for paged formats and KiB

@@ -97,7 +97,8 @@ static const char *binary_kind(const unsigned char *s, size_t n)
         const char *what;
     } kinds[] = {
         {"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8,
-         "a legacy Office binary file (.doc, .xls, .ppt: OLE2; save it as DOCX, XLSX or PPTX)"},
+         "an OLE2 compound file: a legacy Office document (.doc, .xls, .ppt; save it as "
+         "DOCX, XLSX or PPTX) or a password-protected Office document (remove the password)"},
         {"\x89PNG", 4, "a PNG image"},
         {"\xFF\xD8\xFF", 3, "a JPEG image"},
         {"GIF8", 4, "a GIF image"},

@@ -1,10 +1,11 @@
 // extract.js -- what a Node worker of the same queue runs to get the text of uploads:
-// pdf-parse 1.1.1 for PDF, mammoth 1.13 for DOCX (versions pinned in package-lock.json).
+// pdf-parse 1.1.1 (pdf) or 2.4.5 (pdf2) for PDF, mammoth 1.13 for DOCX (versions pinned in
+// package-lock.json).
 // One process reads the files one after the other, as one worker would, and prints one
 // JSON line: files, pages (PDF), words, bytes, CPU seconds (user + system, so the figures
 // hold on a loaded machine), and the process's peak RSS in KiB.
 //
-//   node extract.js pdf|docx FILE...
+//   node extract.js pdf|pdf2|docx FILE...
 'use strict';
 const fs = require('fs');
 
@@ -14,6 +15,7 @@ async function main() {
   // module, which would read a file that is not there
   const pdf = kind === 'pdf' ? require('pdf-parse/lib/pdf-parse.js') : null;
   const mammoth = kind === 'docx' ? require('mammoth') : null;
+  const PDFParse = kind === 'pdf2' ? require('pdf-parse-2').PDFParse : null;
   let pages = 0, words = 0, bytes = 0, cpu = 0;
   for (const f of files) {
     const buf = fs.readFileSync(f);
@@ -23,6 +25,12 @@ async function main() {
     if (pdf) {
       const r = await pdf(buf);
       pages += r.numpages;
+      text = r.text;
+    } else if (PDFParse) {
+      const parser = new PDFParse({ data: new Uint8Array(buf) });
+      const r = await parser.getText();
+      await parser.destroy();
+      pages += r.total;
       text = r.text;
     } else {
       text = (await mammoth.extractRawText({ buffer: buf })).value;
