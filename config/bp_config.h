@@ -73,10 +73,12 @@ typedef struct bp_kv {
 
 /* Limits of the extraction sandbox of one document handler (worker/sandbox/). */
 typedef struct bp_sandbox_config {
-    int memory_mb; /* address space the parser may add (RLIMIT_AS), default 512 */
-    int cpu_s;     /* CPU seconds per document (RLIMIT_CPU), default 60 */
-    int wall_s;    /* wall-clock seconds per document, default 120 */
-    int output_mb; /* most extracted output per document, default 256 */
+    int memory_mb;       /* address space the parser may add (RLIMIT_AS), default 512 */
+    int cpu_s;           /* CPU seconds per document (RLIMIT_CPU), default 60 */
+    int wall_s;          /* wall-clock seconds per document, default 120 */
+    int output_mb;       /* most extracted output per document, default 256 */
+    bool text_in_worker; /* valid UTF-8 text and Markdown extracted in the worker (own
+                          * scanners, no third-party parser), default false */
 } bp_sandbox_config;
 
 typedef struct bp_handler_config {

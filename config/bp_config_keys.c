@@ -246,6 +246,8 @@ const bp_config_key bp_config_keys[] = {
      0, 0, 0, NULL, NULL, "wall-clock seconds per document"},
     {BP_SCOPE_SANDBOX, "output_mb", BP_KEY_INT, HND(sandbox.output_mb), 256, NULL, 1,
      BP_MAX_SBX_MB, 0, 0, 0, NULL, NULL, "most extracted output per document"},
+    {BP_SCOPE_SANDBOX, "text_in_worker", BP_KEY_BOOL, HND(sandbox.text_in_worker), 0, NULL, 0,
+     1, 0, 0, 0, NULL, NULL, "valid UTF-8 text and Markdown are extracted in the worker"},
 
     /* log */
     {BP_SCOPE_LOG, "level", BP_KEY_SPECIAL, CFG(log.level), BP_LOG_INFO, "info", 0, 0,

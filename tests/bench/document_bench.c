@@ -103,14 +103,20 @@ static long parser_maxrss_kb(void)
 
 static char handler_job[] = "*";
 
+/* BP_BENCH_TEXT_IN_WORKER=1: sandbox.text_in_worker = true (UTF-8 text and Markdown are
+ * extracted in the worker, everything else in the sandbox) */
 static bp_handler_config bench_config(void)
 {
-    return (bp_handler_config){.job = handler_job,
-                               .type = BP_HANDLER_DOCUMENT,
-                               .chunk_words = 200,
-                               .overlap_words = 40,
-                               .cache_ttl_s = 86400,
-                               .max_bytes = (int64_t)1 << 40};
+    const char *in_worker = getenv("BP_BENCH_TEXT_IN_WORKER");
+
+    return (bp_handler_config){
+        .job = handler_job,
+        .type = BP_HANDLER_DOCUMENT,
+        .chunk_words = 200,
+        .overlap_words = 40,
+        .cache_ttl_s = 86400,
+        .max_bytes = (int64_t)1 << 40,
+        .sandbox = {.text_in_worker = in_worker != NULL && strcmp(in_worker, "1") == 0}};
 }
 
 static long result_pages, result_words; /* from the last result: "pages", "words" */

@@ -25,6 +25,8 @@ cc -std=gnu11 -O2 -g -D_GNU_SOURCE -o "$out/document_bench" "$src/tests/bench/do
         uchardet libseccomp) -lpthread
 
 "$out/document_bench" throughput "$docs"
+echo "the same with sandbox.text_in_worker = true (UTF-8 text and Markdown in the worker):"
+BP_BENCH_TEXT_IN_WORKER=1 "$out/document_bench" throughput "$docs" | tail -n +2
 
 # 50 MB documents: the handler must not cost much more than the text itself
 python3 - "$out" <<'PY'

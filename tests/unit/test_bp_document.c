@@ -551,6 +551,35 @@ static void test_sandbox_memory_limit(void **state)
     free(data);
 }
 
+/* sandbox.text_in_worker: valid UTF-8 text and Markdown need no sandbox; HTML, UTF-16 and
+ * legacy encodings still go to it (here: a worker without one, so they fail saying so). */
+static void test_text_in_worker(void **state)
+{
+    fixture *fx = *state;
+    bp_sandbox *kept = sandbox;
+    bp_result res;
+    char want[256];
+
+    fx->hc.sandbox.text_in_worker = true;
+    sandbox = NULL; /* run() hands this to the handler: no extractor at all */
+    res = run(fx, "{\"text\": \"caf\u00e9 and more words\"}");
+    assert_null(res.error);
+    assert_non_null(strstr(res.value, "\"words\":4,"));
+    bp_result_clear(&res);
+    res = run(fx, "{\"text\": \"# Title\\n\\n*one* two\", \"type\": \"markdown\"}");
+    assert_null(res.error);
+    assert_non_null(strstr(res.value, "\"words\":3,"));
+    bp_result_clear(&res);
+    snprintf(want, sizeof(want),
+             "document (\"text\" of job 17): no extraction sandbox in this "
+             "worker");
+    expect_error(fx, "{\"text\": \"<p>hi</p>\", \"type\": \"html\"}", want);
+    expect_error(fx, "{\"text\": \"h\\u0000i\"}", want); /* a NUL: not for the worker */
+    fx->hc.sandbox.text_in_worker = false;
+    expect_error(fx, "{\"text\": \"plain words\"}", want);
+    sandbox = kept;
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +593,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_redis_error, setup, teardown),
         cmocka_unit_test(test_docdata),
         cmocka_unit_test_setup_teardown(test_sandbox_memory_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_in_worker, setup, teardown),
     };
     int rc;
 
