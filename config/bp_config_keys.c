@@ -63,6 +63,12 @@ static const bp_key_enum handler_types[] = {
     {NULL, 0},
 };
 
+static const bp_key_enum chunk_formats[] = {
+    {"text", BP_CHUNK_FORMAT_TEXT},
+    {"json", BP_CHUNK_FORMAT_JSON},
+    {NULL, 0},
+};
+
 #define DOC  BP_HT(BP_HANDLER_DOCUMENT)
 #define EXEC BP_HT(BP_HANDLER_EXEC)
 #define PLUG BP_HT(BP_HANDLER_PLUGIN)
@@ -199,6 +205,21 @@ const bp_config_key bp_config_keys[] = {
      INT64_MAX, 0, DOC, 0, NULL, NULL, "largest input accepted (bytes)"},
     {BP_SCOPE_HANDLER, "allowed_dirs", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, DOC, 0, NULL,
      parse_dirs, "directories path jobs may read (absolute); none = path jobs refused"},
+    {BP_SCOPE_HANDLER, "chunk_format", BP_KEY_ENUM, HND(chunk_format), BP_CHUNK_FORMAT_TEXT,
+     "text", 0, 0, 0, DOC, 0, chunk_formats, NULL,
+     "text (each chunk its text) or json (text, offset, pages, heading path)"},
+    {BP_SCOPE_HANDLER, "max_pages", BP_KEY_INT, HND(max_pages), 20000, NULL, 1, INT_MAX, 0,
+     DOC, 0, NULL, NULL, "most pages, slides, sheets or chapters in a document"},
+    {BP_SCOPE_HANDLER, "max_text_bytes", BP_KEY_INT64, HND(max_text_bytes), 268435456, NULL, 1,
+     INT64_MAX, 0, DOC, 0, NULL, NULL, "most bytes of extracted text"},
+    {BP_SCOPE_HANDLER, "max_zip_entries", BP_KEY_INT, HND(max_zip_entries), 10000, NULL, 1,
+     INT_MAX, 0, DOC, 0, NULL, NULL, "most entries in a zip container (DOCX, ODT, EPUB, ...)"},
+    {BP_SCOPE_HANDLER, "max_zip_ratio", BP_KEY_INT, HND(max_zip_ratio), 200, NULL, 1, INT_MAX,
+     0, DOC, 0, NULL, NULL, "largest inflation ratio of a zip entry over 1 MiB (zip bombs)"},
+    {BP_SCOPE_HANDLER, "max_zip_bytes", BP_KEY_INT64, HND(max_zip_bytes), 1073741824, NULL, 1,
+     INT64_MAX, 0, DOC, 0, NULL, NULL, "most bytes inflated from one zip container"},
+    {BP_SCOPE_HANDLER, "max_xml_depth", BP_KEY_INT, HND(max_xml_depth), 256, NULL, 1, 100000, 0,
+     DOC, 0, NULL, NULL, "deepest XML element (or RTF group) nesting"},
     {BP_SCOPE_HANDLER, "argv", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, EXEC, 0, NULL, parse_argv,
      "program and arguments, no shell; argv[0] absolute (required)"},
     {BP_SCOPE_HANDLER, "timeout_ms", BP_KEY_INT, HND(timeout_ms), 0, NULL, 0, INT_MAX, 0, EXEC,

@@ -7,6 +7,8 @@
  *
  *   document_bench throughput [DOCS] [BYTES]   (default 2000 documents of 100 KB)
  *   document_bench rss FILE                    peak RSS while processing FILE
+ *   document_bench files FILE...               one worker's CPU time, pages, words and peak
+ *                                              RSS over the files (PDF, DOCX, ...), as JSON
  *
  * Built and run by tests/bench/document_bench.sh. */
 #include <errno.h>
@@ -61,6 +63,19 @@ static bp_handler_config bench_config(void)
                                .max_bytes = (int64_t)1 << 40};
 }
 
+static long result_pages, result_words; /* from the last result: "pages", "words" */
+
+/* The integer after "key": in a result object, or 0. */
+static long result_int(const char *json, const char *key)
+{
+    char pat[32];
+    const char *p;
+
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    p = strstr(json, pat);
+    return p != NULL ? strtol(p + strlen(pat), NULL, 10) : 0;
+}
+
 /* Run one job; returns 0 when it succeeded. */
 static int run_one(const bp_handler_config *hc, const bp_confine *roots, const char *data,
                    size_t len, const char *id)
@@ -82,6 +97,10 @@ static int run_one(const bp_handler_config *hc, const bp_confine *roots, const c
     rc = res.error != NULL ? -1 : 0;
     if (rc != 0)
         fprintf(stderr, "document_bench: job failed: %s\n", res.error);
+    else {
+        result_pages = result_int(res.value, "pages");
+        result_words = result_int(res.value, "words");
+    }
     bp_result_clear(&res);
     return rc;
 }
@@ -202,13 +221,61 @@ static int rss(const char *path)
     return 0;
 }
 
+/* One worker processing the files one after the other, as a queue would hand them over. */
+static int files(int n, char **paths)
+{
+    bp_handler_config hc = bench_config();
+    long pages = 0, words = 0;
+    double bytes = 0, t0, total = 0;
+    struct rusage ru;
+    char data[PATH_MAX + 16], full[PATH_MAX], dir[PATH_MAX], *dirs[1] = {dir};
+    bp_confine *roots = NULL;
+    bp_err err = {0};
+
+    for (int i = 0; i < n; i++) {
+        FILE *f = fopen(paths[i], "rb");
+        if (f == NULL || fseek(f, 0, SEEK_END) != 0 || realpath(paths[i], full) == NULL) {
+            perror(paths[i]);
+            return 1;
+        }
+        bytes += (double)ftell(f);
+        fclose(f);
+        /* the file's own directory is the one allowed root (allowed_dirs) */
+        snprintf(dir, sizeof(dir), "%s", full);
+        *strrchr(dir, '/') = '\0';
+        if (dir[0] == '\0')
+            snprintf(dir, sizeof(dir), "/");
+        if (bp_confine_new(&roots, dirs, 1, &err) != 0) {
+            fprintf(stderr, "document_bench: %s\n", err.msg);
+            return 1;
+        }
+        snprintf(data, sizeof(data), "{\"path\":\"%s\"}", full);
+        t0 = now_s();
+        int rc = run_one(&hc, roots, data, strlen(data), "1");
+        total += now_s() - t0;
+        bp_confine_free(roots);
+        if (rc != 0)
+            return 1;
+        pages += result_pages;
+        words += result_words;
+    }
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stdout,
+            "{\"files\":%d,\"pages\":%ld,\"words\":%ld,\"bytes\":%.0f,\"cpu_s\":%.4f,"
+            "\"maxrss_kb\":%ld}\n",
+            n, pages, words, bytes, total, ru.ru_maxrss);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && strcmp(argv[1], "files") == 0)
+        return files(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "throughput") == 0)
         return throughput(argc > 2 ? atoi(argv[2]) : 2000,
                           argc > 3 ? (size_t)atol(argv[3]) : 100 * 1024);
     if (argc == 3 && strcmp(argv[1], "rss") == 0)
         return rss(argv[2]);
-    fprintf(stderr, "usage: document_bench throughput [DOCS] [BYTES] | rss FILE\n");
+    fprintf(stderr, "usage: document_bench throughput [DOCS] [BYTES] | rss FILE | files FILE...\n");
     return 64;
 }

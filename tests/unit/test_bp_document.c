@@ -207,8 +207,9 @@ static void test_text(void **state)
     bp_result res = run(fx, "{\"text\": \"hello world\"}");
 
     assert_null(res.error);
-    assert_string_equal(res.value, "{\"sha256\":\"" HELLO_SHA "\",\"bytes\":11,\"words\":2,"
-                                   "\"chunks\":1,\"cached\":false}");
+    assert_string_equal(res.value, "{\"sha256\":\"" HELLO_SHA "\",\"bytes\":11,\"format\":\"text\","
+                                   "\"encoding\":\"UTF-8\",\"words\":2,\"chunks\":1,"
+                                   "\"cached\":false}");
     assert_int_equal(fx->redis.n, 2); /* one GET, one EVAL */
     assert_string_equal(fx->redis.get_key, "bull:docs:doc:" HELLO_SHA);
     assert_string_equal(fx->redis.argv3[1], "bull:docs:doc:" HELLO_SHA ":chunks");
@@ -225,7 +226,8 @@ static void test_empty_text(void **state)
     bp_result res = run(fx, "{\"text\": \"  \"}");
 
     assert_non_null(res.value);
-    assert_non_null(strstr(res.value, "\"bytes\":2,\"words\":0,\"chunks\":0,"));
+    assert_non_null(strstr(res.value, "\"bytes\":2,"));
+    assert_non_null(strstr(res.value, "\"words\":0,\"chunks\":0,"));
     assert_int_equal(fx->redis.argc[1], 10); /* no chunks, the result is still stored */
     bp_result_clear(&res);
 }
@@ -274,7 +276,33 @@ static void test_file_types(void **state)
 
     snprintf(data, sizeof(data), "{\"path\": \"%s\"}", write_file(fx, "empty.txt", "", 0));
     res = run(fx, data);
-    assert_non_null(strstr(res.value, "\"bytes\":0,\"words\":0,\"chunks\":0,"));
+    assert_non_null(strstr(res.value, "\"bytes\":0,"));
+    assert_non_null(strstr(res.value, "\"words\":0,\"chunks\":0,"));
+    bp_result_clear(&res);
+}
+
+/* chunk_format = "json": each chunk says its offset and heading path; the stored form and
+ * the forced type are part of the cache key */
+static void test_json_chunks(void **state)
+{
+    fixture *fx = *state;
+    bp_result res;
+
+    fx->hc.chunk_format = BP_CHUNK_FORMAT_JSON;
+    fx->hc.chunk_words = 4;
+    fx->hc.overlap_words = 0;
+    res = run(fx, "{\"text\": \"# Alpha\\n\\none two.\\n\\n## Beta\\n\\nthree four five\", "
+                  "\"type\": \"markdown\"}");
+    fx->hc.chunk_format = BP_CHUNK_FORMAT_TEXT;
+    fx->hc.chunk_words = 200;
+    fx->hc.overlap_words = 40;
+    assert_null(res.error);
+    assert_non_null(strstr(res.value, "\"format\":\"markdown\""));
+    assert_non_null(strstr(res.value, "\"chunk_format\":\"json\""));
+    assert_non_null(strstr(res.value, "\"headings\":2"));
+    assert_non_null(strstr(fx->redis.get_key, ":json:markdown"));
+    assert_string_equal(fx->redis.chunk0[1], "{\"text\":\"Alpha one two.\",\"offset\":0,"
+                                             "\"length\":14,\"headings\":[\"Alpha\"]}");
     bp_result_clear(&res);
 }
 
@@ -347,10 +375,27 @@ static void test_errors(void **state)
     /* outside allowed_dirs: the host's files are out of reach */
     expect_error(fx, "{\"path\": \"/etc/passwd\"}", NULL);
 
-    path = write_file(fx, "bad.txt", "caf\xC3\xA9 ok \xFF\xFE", 11);
+    /* a UTF-8 byte order mark over bytes that are not UTF-8: refused, saying where */
+    path = write_file(fx, "bad.txt",
+                      "\xEF\xBB\xBF"
+                      "caf\xC3\xA9 ok \xFF\xFE",
+                      14);
     snprintf(data, sizeof(data), "{\"path\": \"%s\"}", path);
-    expect_error(fx, data, "document is not valid UTF-8 at byte offset 9");
-    assert_int_equal(fx->redis.n, 0); /* refused before any Redis traffic */
+    snprintf(want, sizeof(want),
+             "text of '%s' starts with a UTF-8 byte order mark but is not valid UTF-8 at "
+             "byte offset 12",
+             path);
+    expect_error(fx, data, want);
+    assert_int_equal(fx->redis.n, 1); /* the cache lookup only, nothing stored */
+
+    /* without a BOM, bytes that are not UTF-8 are a legacy encoding, converted */
+    path = write_file(fx, "latin1.txt", "caf\xE9 d\xE9j\xE0", 9);
+    snprintf(data, sizeof(data), "{\"path\": \"%s\"}", path);
+    bp_result ok = run(fx, data);
+    assert_non_null(ok.value);
+    assert_non_null(strstr(ok.value, "\"encoding\":\"ISO-8859-1\""));
+    assert_string_equal(fx->redis.chunk0[1], "caf\xC3\xA9 d\xC3\xA9j\xC3\xA0");
+    bp_result_clear(&ok);
 
     fx->hc.max_bytes = 10;
     path = write_file(fx, "big.txt", "0123456789A", 11);
@@ -372,8 +417,9 @@ static void test_errors(void **state)
                  "document \"path\" must be an absolute file name string, beneath a directory "
                  "of the handler's allowed_dirs");
     expect_error(fx, "{\"text\": 5}", "document \"text\" must be a string");
-    expect_error(fx, "{\"text\": \"x\", \"type\": \"pdf\"}",
-                 "document \"type\" must be \"text\", \"markdown\" or \"html\"");
+    expect_error(fx, "{\"text\": \"x\", \"type\": \"exe\"}",
+                 "document \"type\" must be one of text, markdown, html, pdf, docx, pptx, xlsx, "
+                 "odt, odp, ods, epub, rtf");
     bp_result res = run(fx, "{\"text\": "); /* jansson's own words vary by version */
     assert_non_null(res.error);
     assert_non_null(strstr(res.error, "document job data is not valid JSON: "));
@@ -448,6 +494,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_error, setup, teardown),

@@ -1,14 +1,19 @@
 /* bp_document.c -- the document handler: the seed application's main job.
  *
- * Input {"path": "/abs/file"} or {"text": "..."}, optional "type". The flow costs two
- * round trips to Redis for a document of up to BP_DOC_BATCH chunks:
+ * Input {"path": "/abs/file"} or {"text": "..."}, optional "type" (a format name: it wins
+ * over detection from the content). The flow costs two round trips to Redis for a
+ * document of up to BP_DOC_BATCH chunks:
  *   0. read the job data with a scanner made for it (bp_docdata.h): jansson would cost
  *      more than everything else for a 100 KB {"text"} job;
  *   1. open the file beneath its allowed_dirs root (bp_confine.h) and map it read-only
- *      (MAP_PRIVATE), or take the text, check max_bytes, hash the
- *      input bytes (SHA-256, OpenSSL EVP) and validate UTF-8 on the mapping itself;
- *   2. GET <prefix>:<queue>:doc:<sha256>: when present, return it with "cached": true;
- *   3. extract into one buffer (bp_extract.h), cut chunks by offsets (bp_chunk.h);
+ *      (MAP_PRIVATE), or take the text, check max_bytes, hash the input bytes (SHA-256,
+ *      OpenSSL EVP);
+ *   2. GET <prefix>:<queue>:doc:<sha256>[:json][:<type>]: when present, return it with
+ *      "cached": true (the stored form and a forced type are part of the key);
+ *   3. extract (worker/extract/bp_doc.h: format detection, encodings, PDF, Office, ODF,
+ *      EPUB, RTF, with page and heading marks), cut chunks by offsets (bp_chunk.h), and
+ *      with chunk_format = "json" label each with its pages and heading path
+ *      (bp_docresult.h);
  *   4. one EVAL stores the chunk list, its expiry and the result (SET EX) atomically.
  * A document with more chunks fills a temporary list in batches and the last EVAL renames
  * it into place, so readers never see a half-written list under the real key.
@@ -31,8 +36,9 @@
 
 #include "bp_chunk.h"
 #include "bp_confine.h"
+#include "bp_doc.h"
 #include "bp_docdata.h"
-#include "bp_extract.h"
+#include "bp_docresult.h"
 #include "bp_handlers_impl.h"
 #include "bp_log.h"
 
@@ -77,11 +83,12 @@ typedef struct doc_job {
     bp_job_ctx *ctx;             /* the job */
     const char *path;            /* file name, NULL for text input */
     size_t path_len;             /* bytes in path (a NUL inside is refused by bp_confine) */
-    bp_doc_type type;            /* how to extract */
+    const char *type;            /* the job's "type" (a format name), NULL to detect */
     const char *in;              /* input bytes (mapping or decoded text) */
     size_t in_len;               /* bytes in in */
     void *map;                   /* mapping to munmap, NULL for text */
-    size_t released;             /* bytes at the start of map dropped with MADV_DONTNEED */
+    int fd;                      /* the open file (what an extractor process is handed), -1 */
+    bp_doc doc;                  /* the extracted text and its marks */
     char sha[65];                /* hex SHA-256 of in */
     char *result_key;            /* <prefix>:<queue>:doc:<sha> */
     char *chunks_key;            /* result_key + ":chunks" */
@@ -109,7 +116,6 @@ static int doc_fields(doc_job *d, const bp_docdata *f, bp_result *res)
         }
         d->path = f->path.value;
         d->path_len = f->path.len;
-        d->type = bp_doc_type_from_path(d->path);
     } else {
         if (f->text.kind != BP_DOCDATA_STRING) {
             bp_result_error(res, "document \"text\" must be a string");
@@ -117,13 +123,17 @@ static int doc_fields(doc_job *d, const bp_docdata *f, bp_result *res)
         }
         d->in = f->text.value;
         d->in_len = f->text.len;
-        d->type = BP_DOC_TEXT;
+        d->type = "text"; /* text given inline is text unless the job says otherwise */
     }
-    if (f->type.kind != BP_DOCDATA_ABSENT &&
-        (f->type.kind != BP_DOCDATA_STRING || strlen(f->type.value) != f->type.len ||
-         bp_doc_type_parse(f->type.value, &d->type) != 0)) {
-        bp_result_error(res, "document \"type\" must be \"text\", \"markdown\" or \"html\"");
-        return -1;
+    if (f->type.kind != BP_DOCDATA_ABSENT) {
+        bp_doc_format fmt;
+        if (f->type.kind != BP_DOCDATA_STRING || strlen(f->type.value) != f->type.len ||
+            bp_doc_format_parse(f->type.value, &fmt) != 0) {
+            bp_result_error(res, "document \"type\" must be one of text, markdown, html, pdf, "
+                                 "docx, pptx, xlsx, odt, odp, ods, epub, rtf");
+            return -1;
+        }
+        d->type = bp_doc_format_name(fmt);
     }
     return 0;
 }
@@ -195,7 +205,7 @@ static int doc_map(doc_job *d, bp_result *res)
         d->map = m;
         d->in = m;
     }
-    close(fd);
+    d->fd = fd;
     return 0;
 
 out_close:
@@ -218,7 +228,10 @@ static int doc_hash(doc_job *d, bp_result *res)
         d->sha[2 * i + 1] = hex[md[i] & 15];
     }
     d->sha[64] = '\0';
-    if (asprintf(&d->result_key, "%s:%s:doc:%s", d->ctx->prefix, d->ctx->queue, d->sha) < 0) {
+    bool json = d->hc->chunk_format == BP_CHUNK_FORMAT_JSON;
+    bool forced = d->path != NULL ? d->type != NULL : strcmp(d->type, "text") != 0;
+    if (asprintf(&d->result_key, "%s:%s:doc:%s%s%s%s", d->ctx->prefix, d->ctx->queue, d->sha,
+                 json ? ":json" : "", forced ? ":" : "", forced ? d->type : "") < 0) {
         d->result_key = NULL;
         goto out_oom;
     }
@@ -307,40 +320,69 @@ static int doc_store(doc_job *d, const char **argv, size_t *argvlen, int argc, b
     return 0;
 }
 
-/* Drop the pages of the mapping the extractor has finished with: the file stays in the
- * page cache, but it no longer counts in this worker's RSS (pool.max_rss_mb), so a 50 MB
- * document costs about its text, not the text plus the file. */
-static void doc_release(void *arg, const char *upto)
+/* The limits of this handler's configuration, for the extractors. */
+static bp_doc_limits doc_limits(const bp_handler_config *hc)
 {
-    doc_job *d = arg;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t done = (size_t)(upto - (const char *)d->map) / page * page;
+    bp_doc_limits l = {
+        .max_input_bytes = hc->max_bytes > 0 ? (uint64_t)hc->max_bytes : 0,
+        .max_output_bytes = hc->max_text_bytes > 0 ? (uint64_t)hc->max_text_bytes : 0,
+        .max_pages = hc->max_pages > 0 ? (uint32_t)hc->max_pages : 0,
+        .max_zip_entries = hc->max_zip_entries > 0 ? (uint32_t)hc->max_zip_entries : 0,
+        .max_zip_ratio = hc->max_zip_ratio > 0 ? (uint32_t)hc->max_zip_ratio : 0,
+        .max_zip_bytes = hc->max_zip_bytes > 0 ? (uint64_t)hc->max_zip_bytes : 0,
+        .max_depth = hc->max_xml_depth > 0 ? (uint32_t)hc->max_xml_depth : 0,
+    };
+    return l;
+}
 
-    if (done > d->released) {
-        (void)madvise((char *)d->map + d->released, done - d->released, MADV_DONTNEED);
-        d->released = done;
+/* Extract the input into d->doc: a file through its descriptor (what an extractor process,
+ * the sandbox, is handed), text from memory. The hash has read the whole mapping; it is
+ * dropped first so the extraction's own mapping, released as it is consumed, is all the
+ * file costs. Returns 0, or -1 with res set. */
+static int doc_extract(doc_job *d, bp_result *res)
+{
+    bp_doc_limits lim = doc_limits(d->hc);
+    bp_err err = {0};
+    int rc;
+
+    if (d->fd >= 0) {
+        if (d->map != NULL)
+            (void)madvise(d->map, d->in_len, MADV_DONTNEED);
+        rc = bp_doc_extract(d->fd, d->path, d->type, &lim, NULL, NULL, &d->doc, &err);
+    } else {
+        rc = bp_doc_extract_mem(d->in, d->in_len, "job text", d->type, &lim, NULL, NULL, &d->doc,
+                                &err);
     }
+    if (rc != 0) {
+        bp_result_error(res, "%s", err.msg);
+        return -1;
+    }
+    return 0;
 }
 
 /* Extract, chunk and store. Returns 0 with res holding the result, or -1 with the error. */
 static int doc_process(doc_job *d, bp_result *res)
 {
-    bp_text t;
+    const bp_text *t = &d->doc.text;
+    bool json = d->hc->chunk_format == BP_CHUNK_FORMAT_JSON;
     bp_chunker ch;
+    bp_chunk_label label;
     const char **argv = NULL;
-    size_t *argvlen = NULL, off, len, n_chunks = 0;
+    size_t *argvlen = NULL, *bounds = NULL, n_bounds, off, len, n_chunks = 0;
     int argc = BP_DOC_FIXED_ARGS, rc = -1;
     bool first = true;
-    char result[256];
+    char *result = NULL;
 
-    if (bp_extract_release(d->type, d->in, d->in_len, &t, d->map != NULL ? doc_release : NULL, d) !=
-        0) {
-        bp_result_error(res, "out of memory extracting the text of a %zu-byte document", d->in_len);
+    if (doc_extract(d, res) != 0)
         return -1;
-    }
-    if (bp_chunker_init(&ch, t.buf, t.len, d->hc->chunk_words, d->hc->overlap_words) != 0)
+    bp_chunk_label_init(&label, &d->doc);
+    if (bp_chunker_init(&ch, t->buf, t->len, d->hc->chunk_words, d->hc->overlap_words) != 0)
         goto out_oom;
-    argv = malloc((BP_DOC_FIXED_ARGS + BP_DOC_BATCH) * sizeof(argv[0]));
+    bounds = bp_doc_heading_offsets(&d->doc, &n_bounds); /* chunks end where sections start */
+    if (bounds == NULL && n_bounds > 0)
+        goto out_oom;
+    bp_chunker_set_bounds(&ch, bounds, n_bounds);
+    argv = calloc(BP_DOC_FIXED_ARGS + BP_DOC_BATCH, sizeof(argv[0]));
     argvlen = malloc((BP_DOC_FIXED_ARGS + BP_DOC_BATCH) * sizeof(argvlen[0]));
     if (argv == NULL || argvlen == NULL)
         goto out_oom;
@@ -352,21 +394,31 @@ static int doc_process(doc_job *d, bp_result *res)
             }
             if (doc_store(d, argv, argvlen, argc, first, false, NULL, res) != 0)
                 goto out_free;
+            if (json) /* the JSON chunks of this batch were ours */
+                for (int i = BP_DOC_FIXED_ARGS; i < argc; i++)
+                    free((char *)(uintptr_t)argv[i]);
             first = false;
             argc = BP_DOC_FIXED_ARGS;
         }
-        argv[argc] = t.buf + off;
-        argvlen[argc] = len;
+        if (json) {
+            argv[argc] = bp_chunk_json(&label, off, len, &argvlen[argc]);
+            if (argv[argc] == NULL)
+                goto out_oom;
+        } else {
+            argv[argc] = t->buf + off;
+            argvlen[argc] = len;
+        }
         argc++;
         n_chunks++;
     }
-    snprintf(result, sizeof(result),
-             "{\"sha256\":\"%s\",\"bytes\":%zu,\"words\":%zu,\"chunks\":%zu,\"cached\":false}",
-             d->sha, d->in_len, t.words, n_chunks);
+    result = bp_docresult_json(&d->doc, d->sha, d->in_len, n_chunks, json);
+    if (result == NULL)
+        goto out_oom;
     if (doc_store(d, argv, argvlen, argc, first, true, result, res) != 0)
         goto out_free;
-    bp_log_debug("job %s: document %s: %zu bytes, %zu words, %zu chunks", d->ctx->job_id, d->sha,
-                 d->in_len, t.words, n_chunks);
+    bp_log_debug("job %s: document %s: %s, %zu bytes, %zu pages, %zu words, %zu chunks",
+                 d->ctx->job_id, d->sha, bp_doc_format_name(d->doc.format), d->in_len,
+                 d->doc.n_pages, t->words, n_chunks);
     bp_result_value(res, result, strlen(result));
     rc = 0;
     goto out_free;
@@ -374,18 +426,21 @@ static int doc_process(doc_job *d, bp_result *res)
 out_oom:
     bp_result_error(res, "out of memory chunking a %zu-byte document", d->in_len);
 out_free:
+    if (json && argv != NULL)
+        for (int i = BP_DOC_FIXED_ARGS; i < argc; i++)
+            free((char *)(uintptr_t)argv[i]);
+    free(result);
     free(argv);
     free(argvlen);
+    free(bounds);
     bp_chunker_fini(&ch);
-    bp_text_free(&t);
     return rc;
 }
 
 void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_job_ctx *ctx,
                      bp_result *res)
 {
-    doc_job d = {.hc = hc, .roots = roots, .ctx = ctx};
-    size_t bad;
+    doc_job d = {.hc = hc, .roots = roots, .ctx = ctx, .fd = -1};
 
     if (ctx->command == NULL) {
         bp_result_error(res, "document handler has no Redis connection to store chunks");
@@ -397,11 +452,6 @@ void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_jo
         goto out;
     if (doc_hash(&d, res) != 0)
         goto out;
-    bad = bp_utf8_check((const unsigned char *)d.in, d.in_len);
-    if (bad != d.in_len) {
-        bp_result_error(res, "document is not valid UTF-8 at byte offset %zu", bad);
-        goto out;
-    }
     if (doc_cached(&d, res) != 0)
         goto out;
     (void)doc_process(&d, res);
@@ -409,6 +459,9 @@ void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_jo
 out:
     if (d.map != NULL)
         munmap(d.map, d.in_len);
+    if (d.fd >= 0)
+        close(d.fd);
+    bp_doc_free(&d.doc);
     free(d.result_key);
     free(d.chunks_key);
     free(d.tmp_key);
