@@ -17,6 +17,8 @@
   ARGV[8]  "1" to take the next job from wait in the same call
   ARGV[9]  lock duration (ms) for the fetched job
   ARGV[10] metrics: maxDataPoints of K(metrics:completed|failed), "" = no metrics
+  ARGV[11] "1": a failure for good, attempts left or not (Bull's job.discard()); the input
+           itself fails, so a retry would end the same way (absent = "0")
 
   The caller never asks for fetch-next when the queue has a rate limiter (Bull does not
   either): the limiter runs in take.lua only.
@@ -179,11 +181,12 @@ else
   redis.call('HMSET', jk, 'failedReason', value, 'stacktrace', stjson)
   local attempts = tonumber(opts.attempts) or 1
   local delay, custom = 0, nil
-  if made < attempts then
+  local discard = ARGV[11] == '1'
+  if made < attempts and not discard then
     delay, custom = backoff_ms(opts.backoff, made)
     if custom then value = value .. ' (not retried: ' .. custom .. ')' end
   end
-  if made < attempts and not custom then
+  if made < attempts and not custom and not discard then
     if delay > 0 then
       local due = nowN + delay
       local low = tonumber(id)

@@ -13,16 +13,20 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/bullpen-bench.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 h=$src/worker/handlers
 x=$src/worker/extract
+sb=$src/worker/sandbox
 
 # shellcheck disable=SC2046
 cc -std=gnu11 -O2 -g -D_GNU_SOURCE -o "$out/document_bench" "$src/tests/bench/document_bench.c" \
     "$h/bp_document.c" "$h/bp_docdata.c" "$h/bp_docresult.c" "$h/bp_chunk.c" "$x"/*.c \
-    "$h/bp_result.c" "$src/common/bp_log.c" "$src/common/bp_err.c" "$src/common/bp_confine.c" \
-    -I"$h" -I"$x" -I"$src/worker" -I"$src/common" -I"$src/config" \
+    "$h/bp_result.c" "$src/common/bp_confine.c" "$sb"/*.c "$src/common/bp_log.c" "$src/common/bp_err.c" \
+    "$src/common/bp_time.c" \
+    -I"$h" -I"$x" -I"$sb" -I"$src/worker" -I"$src/common" -I"$src/config" \
     $(pkg-config --cflags --libs libxml-2.0 hiredis jansson libcrypto poppler-glib libzip \
-        uchardet) -lpthread
+        uchardet libseccomp) -lpthread
 
 "$out/document_bench" throughput "$docs"
+echo "the same with sandbox.text_in_worker = true (UTF-8 text and Markdown in the worker):"
+BP_BENCH_TEXT_IN_WORKER=1 "$out/document_bench" throughput "$docs" | tail -n +2
 
 # 50 MB documents: the handler must not cost much more than the text itself
 python3 - "$out" <<'PY'

@@ -83,12 +83,13 @@ echo "ok: DOCX -> title, author, chunks under their headings"
 # hostile files: each fails its own job with a clear reason; the worker carries on
 id=$(run "{\"path\": \"$docs/locked.pdf\"}")
 reason=$(field "$id" failedReason)
-[ "$reason" = "PDF '$docs/locked.pdf' is encrypted with a password: cannot read its text; send it without the password" ] ||
+# (parsed in the sandbox: a refusal of the input fails for good, and says so)
+[ "$reason" = "PDF '$docs/locked.pdf' is encrypted with a password: cannot read its text; send it without the password; not retried: the same input would fail the same way" ] ||
     bp_fail "encrypted reason: $reason"
 id=$(run "{\"path\": \"$docs/bomb.docx\"}")
 reason=$(field "$id" failedReason)
 case $reason in
-    "DOCX '$docs/bomb.docx': zip entry 'word/document.xml' inflates "*"(handlers.max_zip_ratio): refused as a zip bomb") ;;
+    "DOCX '$docs/bomb.docx': zip entry 'word/document.xml' inflates "*"(handlers.max_zip_ratio): refused as a zip bomb; not retried"*) ;;
     *) bp_fail "zip bomb reason: $reason" ;;
 esac
 printf 'PK\003\004garbage' > "$docs/fake.docx"

@@ -8,7 +8,12 @@
  * -L sets a limit (pages, text, entries, ratio, zipbytes, depth). -c also prints the
  * chunks as the document handler stores them with chunk_format = "json". -q prints only a
  * one-line summary (for the bench: no JSON encoding of the text). A refusal prints
- * {"error": "..."} and exits 2. */
+ * {"error": "..."} and exits 2.
+ *
+ * With BP_DOC_EXTRACT_SANDBOX=1 in the environment the extraction runs in the sandbox, as
+ * the document handler runs it (bp_sandbox.h: this binary is then also its own extractor),
+ * and the JSON comes from what the confined child sent back: test_sandbox_formats.sh runs
+ * every format test through it. -q then adds the sandbox's cost per file. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +25,9 @@
 #include "bp_chunk.h"
 #include "bp_doc.h"
 #include "bp_docresult.h"
+#include "bp_log.h"
+#include "bp_sandbox.h"
+#include "bp_sandbox_extract.h"
 
 static int set_limit(bp_doc_limits *l, const char *kv)
 {
@@ -48,6 +56,37 @@ static int set_limit(bp_doc_limits *l, const char *kv)
     return 0;
 }
 
+/* bp_doc_extract() in the sandbox, default limits but these of the document's; returns
+ * what bp_doc_extract() would, with the sandbox's cost in *cost_us (wall) and *confine_us */
+static int sandboxed(int fd, const char *name, const char *type, const bp_doc_limits *lim,
+                     bp_doc *out, bp_err *err, int64_t *wall_us, int64_t *confine_us,
+                     uint64_t *cpu_us)
+{
+    bp_sandbox *sb = bp_sandbox_new(NULL);
+    bp_sandbox_limits sl = {
+        .memory_bytes = 512u << 20, .cpu_s = 60, .wall_ms = 120000, .output_bytes = 256u << 20};
+    bp_sandbox_extract_arg arg;
+    bp_sandbox_outcome o;
+    int rc = -1;
+
+    bp_log_open(BP_LOG_WARN, NULL, false, BP_LOG_TEXT); /* stderr is for failures only */
+    bp_sandbox_extract_arg_set(&arg, lim, type, name);
+    if (sb == NULL || bp_sandbox_run(sb, BP_SANDBOX_FN_EXTRACT, fd, &arg, sizeof(arg), &sl, NULL,
+                                     NULL, NULL, &o, err) != 0)
+        goto out;
+    *wall_us = o.wall_us;
+    *confine_us = o.confine_us;
+    *cpu_us = o.cpu_us;
+    if (o.status != BP_SANDBOX_OK)
+        bp_err_set(err, BP_ERR_PROTOCOL, 0, "%s", o.reason);
+    else
+        rc = bp_doc_decode(o.output, o.output_len, lim, out, err);
+    free(o.output);
+out:
+    bp_sandbox_free(sb);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *type = NULL;
@@ -56,9 +95,16 @@ int main(int argc, char **argv)
     bp_err err = {0};
     int opt, fd, chunk_words = 0, overlap = 0;
     bool quiet = false;
+    bool in_sandbox = getenv("BP_DOC_EXTRACT_SANDBOX") != NULL;
+    int64_t wall_us = 0, confine_us = 0;
+    uint64_t cpu_us = 0;
     const char *enc_out = NULL;
     char *enc;
     size_t enc_len;
+
+    if (argc == 2 && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+        return bp_sandbox_server_main(bp_sandbox_extract_fns, bp_sandbox_extract_n_fns,
+                                      bp_sandbox_extract_init);
 
     while ((opt = getopt(argc, argv, "t:L:c:qE:")) != -1) {
         if (opt == 't')
@@ -85,7 +131,9 @@ int main(int argc, char **argv)
         perror(argv[optind]);
         return 66;
     }
-    if (bp_doc_extract(fd, argv[optind], type, &lim, NULL, NULL, &doc, &err) != 0) {
+    if (in_sandbox ? sandboxed(fd, argv[optind], type, &lim, &doc, &err, &wall_us, &confine_us,
+                               &cpu_us) != 0
+                   : bp_doc_extract(fd, argv[optind], type, &lim, NULL, NULL, &doc, &err) != 0) {
         json_t *e = json_pack("{s:s}", "error", err.msg);
         char *s = json_dumps(e, JSON_COMPACT);
         printf("%s\n", s);
@@ -110,8 +158,12 @@ int main(int argc, char **argv)
     free(enc);
     bp_doc_free(&doc);
     if (quiet) {
-        printf("format=%s pages=%zu words=%zu bytes=%zu\n", bp_doc_format_name(back.format),
+        printf("format=%s pages=%zu words=%zu bytes=%zu", bp_doc_format_name(back.format),
                back.n_pages, back.text.words, back.text.len);
+        if (in_sandbox)
+            printf(" sandbox_wall_us=%lld confine_us=%lld child_cpu_us=%llu", (long long)wall_us,
+                   (long long)confine_us, (unsigned long long)cpu_us);
+        printf("\n");
         bp_doc_free(&back);
         return 0;
     }

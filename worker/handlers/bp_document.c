@@ -10,17 +10,21 @@
  *      OpenSSL EVP);
  *   2. GET <prefix>:<queue>:doc:<sha256>[:json][:<type>]: when present, return it with
  *      "cached": true (the stored form and a forced type are part of the key);
- *   3. extract (worker/extract/bp_doc.h: format detection, encodings, PDF, Office, ODF,
- *      EPUB, RTF, with page and heading marks), cut chunks by offsets (bp_chunk.h), and
- *      with chunk_format = "json" label each with its pages and heading path
- *      (bp_docresult.h);
+ *   3. extract in the sandbox (bp_sandbox.h: a confined child of the worker's extractor
+ *      process runs worker/extract/bp_doc.h (format detection, encodings, PDF, Office,
+ *      ODF, EPUB, RTF, with page and heading marks) and sends back the encoded bp_doc; Bull
+ *      progress moves as it goes; a crash, a limit or the job's timeout ends that child,
+ *      not this worker), cut chunks by offsets (bp_chunk.h), and with chunk_format =
+ *      "json" label each with its pages and heading path (bp_docresult.h);
  *   4. one EVAL stores the chunk list, its expiry and the result (SET EX) atomically.
  * A document with more chunks fills a temporary list in batches and the last EVAL renames
  * it into place, so readers never see a half-written list under the real key.
  *
- * Memory: the mapping (page cache, not heap), the extracted text (at most about the input
- * size) and one batch of argv pointers into that text; a chunk is copied only by hiredis
- * when it formats the command. */
+ * Memory: the mapping (page cache, not heap, dropped before the parse), the extracted text
+ * (at most about the input size) and one batch of argv pointers into that text; a chunk is
+ * copied only by hiredis when it formats the command. A sandbox failure that is a property
+ * of the input (crash, memory, CPU, output limits, a refused file) fails the job without
+ * retry (bp_result.discard): running it again would end the same way. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -41,10 +45,17 @@
 #include "bp_docresult.h"
 #include "bp_handlers_impl.h"
 #include "bp_log.h"
+#include "bp_sandbox.h"
+#include "bp_sandbox_extract.h"
+#include "bp_time.h"
 
-#define BP_DOC_BATCH      1000 /* chunks per RPUSH: keeps one command around a few MB */
-#define BP_DOC_TMP_TTL_S  3600 /* a crashed multi-batch store leaves nothing for longer */
-#define BP_DOC_FIXED_ARGS 10   /* EVAL script 3 k1 k2 k3 ttl first last result */
+#define BP_DOC_BATCH         1000 /* chunks per RPUSH: keeps one command around a few MB */
+#define BP_DOC_TMP_TTL_S     3600 /* a crashed multi-batch store leaves nothing for longer */
+#define BP_DOC_SBX_MEMORY_MB 512  /* the defaults of handlers.sandbox (config/bp_config_keys.c) */
+#define BP_DOC_SBX_CPU_S     60
+#define BP_DOC_SBX_WALL_S    120
+#define BP_DOC_SBX_OUTPUT_MB 256
+#define BP_DOC_FIXED_ARGS    10 /* EVAL script 3 k1 k2 k3 ttl first last result */
 
 /* KEYS[1] list being filled, KEYS[2] final chunk list, KEYS[3] result key.
  * ARGV[1] ttl in s (<= 0: no expiry), ARGV[2] "1" = first batch (clear KEYS[1] first),
@@ -87,8 +98,10 @@ typedef struct doc_job {
     const char *in;              /* input bytes (mapping or decoded text) */
     size_t in_len;               /* bytes in in */
     void *map;                   /* mapping to munmap, NULL for text */
-    int fd;                      /* the open file (what an extractor process is handed), -1 */
+    int fd;                      /* the open file (handed to the sandbox), -1 for text */
     bp_doc doc;                  /* the extracted text and its marks */
+    int64_t progress_ms;         /* when progress was last recorded (monotonic; job start) */
+    int progress_pct;            /* the percentage recorded then (0 at the start) */
     char sha[65];                /* hex SHA-256 of in */
     char *result_key;            /* <prefix>:<queue>:doc:<sha> */
     char *chunks_key;            /* result_key + ":chunks" */
@@ -205,7 +218,7 @@ static int doc_map(doc_job *d, bp_result *res)
         d->map = m;
         d->in = m;
     }
-    d->fd = fd;
+    d->fd = fd; /* the sandbox's child reads it */
     return 0;
 
 out_close:
@@ -335,29 +348,169 @@ static bp_doc_limits doc_limits(const bp_handler_config *hc)
     return l;
 }
 
-/* Extract the input into d->doc: a file through its descriptor (what an extractor process,
- * the sandbox, is handed), text from memory. The hash has read the whole mapping; it is
- * dropped first so the extraction's own mapping, released as it is consumed, is all the
- * file costs. Returns 0, or -1 with res set. */
-static int doc_extract(doc_job *d, bp_result *res)
+/* Bull progress as the parse goes: a percentage (what bull-board draws and job.progress()
+ * returns), recorded when it moved and at most every progress_ms, the first time
+ * progress_ms after the job started: a document parsed faster than that costs no progress
+ * command at all. A total of 0 (pages not known yet) records nothing. */
+static void doc_progress(void *arg, uint64_t done, uint64_t total, bp_sandbox_unit unit)
 {
-    bp_doc_limits lim = doc_limits(d->hc);
-    bp_err err = {0};
-    int rc;
+    doc_job *d = arg;
+    int64_t now = bp_mono_ms();
+    int pct;
+    char json[16];
 
-    if (d->fd >= 0) {
-        if (d->map != NULL)
-            (void)madvise(d->map, d->in_len, MADV_DONTNEED);
-        rc = bp_doc_extract(d->fd, d->path, d->type, &lim, NULL, NULL, &d->doc, &err);
-    } else {
-        rc = bp_doc_extract_mem(d->in, d->in_len, "job text", d->type, &lim, NULL, NULL, &d->doc,
-                                &err);
-    }
-    if (rc != 0) {
-        bp_result_error(res, "%s", err.msg);
+    (void)unit;
+    if (total == 0 || d->ctx->progress == NULL || d->hc->progress_ms <= 0)
+        return;
+    pct = done >= total ? 100 : (int)(done * 100 / total);
+    if (pct <= d->progress_pct || now - d->progress_ms < d->hc->progress_ms)
+        return;
+    snprintf(json, sizeof(json), "%d", pct);
+    (void)d->ctx->progress(d->ctx->worker, json);
+    d->progress_ms = now;
+    d->progress_pct = pct;
+}
+
+/* A {"text"} job's bytes as a file the sandbox can be handed. Returns the fd or -1. */
+static int doc_memfd(const doc_job *d, bp_result *res)
+{
+    int fd = memfd_create("bullpen-text", MFD_CLOEXEC);
+    size_t off = 0;
+
+    if (fd < 0) {
+        bp_result_error(res, "cannot hand the text to the parser: memfd_create: %s",
+                        strerror(errno));
         return -1;
     }
-    return 0;
+    while (off < d->in_len) {
+        ssize_t n = write(fd, d->in + off, d->in_len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            bp_result_error(res, "cannot hand the text to the parser: %s", strerror(errno));
+            close(fd);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return fd;
+}
+
+/* sandbox.text_in_worker: whether d is valid UTF-8 plain text or Markdown, which the worker
+ * may extract itself. That path is bullpen's own white-space and Markdown scanners, the kind
+ * of code the worker already runs over the same bytes (the job data scanner, the chunker),
+ * with no third-party parser: no libxml2, poppler, libzip, uchardet or iconv (text in a
+ * legacy encoding or UTF-16 still goes to the sandbox). It saves the sandbox's fixed cost, which is
+ * most of a small text job. */
+static bool doc_in_worker(const doc_job *d)
+{
+    bp_doc_format f;
+
+    if (!d->hc->sandbox.text_in_worker || d->in == NULL)
+        return false;
+    if (d->type != NULL ? bp_doc_format_parse(d->type, &f) != 0
+                        : (f = bp_doc_detect(d->in, d->in_len)) != BP_FMT_TEXT)
+        return false;
+    if (f != BP_FMT_TEXT && f != BP_FMT_MARKDOWN)
+        return false;
+    /* no NUL: UTF-16 text is valid UTF-8 byte by byte, and would be converted here */
+    return memchr(d->in, '\0', d->in_len) == NULL &&
+           bp_utf8_check((const unsigned char *)d->in, d->in_len) == d->in_len;
+}
+
+/* Extract the input into d->doc, in the sandbox: the worker's extractor forks a confined
+ * child that parses d->fd (or the text, through a memfd) and hands back what
+ * bp_doc_encode() wrote; bp_doc_decode() checks every byte of it. Returns 0, or -1 with
+ * res set (and res->discard when the input itself failed: a retry would end the same
+ * way). */
+static int doc_extract(doc_job *d, bp_result *res)
+{
+    const bp_sandbox_config *sc = &d->hc->sandbox;
+    /* a field left 0 (a handler built in code, not read from a file) takes the default */
+    bp_sandbox_limits lim = {
+        .memory_bytes = (uint64_t)(sc->memory_mb > 0 ? sc->memory_mb : BP_DOC_SBX_MEMORY_MB) << 20,
+        .cpu_s = sc->cpu_s > 0 ? sc->cpu_s : BP_DOC_SBX_CPU_S,
+        .wall_ms = (int64_t)(sc->wall_s > 0 ? sc->wall_s : BP_DOC_SBX_WALL_S) * 1000,
+        .output_bytes = (uint64_t)(sc->output_mb > 0 ? sc->output_mb : BP_DOC_SBX_OUTPUT_MB) << 20};
+    bp_doc_limits dl = doc_limits(d->hc);
+    bp_sandbox_extract_arg arg;
+    char name[300];
+    bp_sandbox_outcome out;
+    bp_err err = {0};
+    int fd, rc = -1;
+
+    if (doc_in_worker(d)) {
+        if (bp_doc_extract_mem(d->in, d->in_len, d->path != NULL ? d->path : "job text", d->type,
+                               &dl, NULL, NULL, &d->doc, &err) != 0) {
+            bp_result_error(res, "%s; not retried: the same input would fail the same way",
+                            err.msg);
+            res->discard = true;
+            return -1;
+        }
+        return 0;
+    }
+    fd = d->fd >= 0 ? d->fd : doc_memfd(d, res);
+    if (fd < 0)
+        return -1;
+    if (d->path != NULL)
+        snprintf(name, sizeof(name), "document '%.256s'", d->path);
+    else
+        snprintf(name, sizeof(name), "document (\"text\" of job %.100s)", d->ctx->job_id);
+    if (d->ctx->sandbox == NULL) {
+        bp_result_error(res, "%s: no extraction sandbox in this worker", name);
+        goto out_close;
+    }
+    if (d->map != NULL) { /* hashed: the parse reads the file, not this mapping */
+        munmap(d->map, d->in_len);
+        d->map = NULL;
+        d->in = NULL;
+    }
+    bp_sandbox_extract_arg_set(&arg, &dl, d->type, d->path != NULL ? d->path : "job text");
+    if (bp_sandbox_run(d->ctx->sandbox, BP_SANDBOX_FN_EXTRACT, fd, &arg, sizeof(arg), &lim,
+                       doc_progress, d, d->ctx->cancel, &out, &err) != 0) {
+        bp_result_error(res, "%s: cannot parse it: %s", name, err.msg);
+        goto out_close;
+    }
+    switch (out.status) {
+    case BP_SANDBOX_OK:
+        if (bp_doc_decode(out.output, out.output_len, &dl, &d->doc, &err) != 0) {
+            bp_result_error(res, "%s: the parser's output was refused: %s; not retried", name,
+                            err.msg);
+            res->discard = true;
+            bp_log_warn("job %s: %s: the parser's output was refused: %s", d->ctx->job_id, name,
+                        err.msg);
+            break;
+        }
+        bp_log_debug("job %s: %s parsed in the sandbox: %.3f ms (confine %.3f ms), %.3f ms "
+                     "CPU, peak RSS %ld KB",
+                     d->ctx->job_id, name, (double)out.wall_us / 1e3, (double)out.confine_us / 1e3,
+                     (double)out.cpu_us / 1e3, out.maxrss_kb);
+        rc = 0;
+        break;
+    case BP_SANDBOX_FAILED: /* an extractor's refusal may name the file already */
+        if (d->path != NULL && strstr(out.reason, d->path) != NULL)
+            bp_result_error(res, "%s; not retried: the same input would fail the same way",
+                            out.reason);
+        else
+            bp_result_error(res, "%s: %s; not retried: the same input would fail the same way",
+                            name, out.reason);
+        res->discard = true;
+        bp_log_warn("job %s: %s: %s", d->ctx->job_id, name, out.reason);
+        break;
+    case BP_SANDBOX_TRANSIENT:
+        bp_result_error(res, "%s: %s", name, out.reason);
+        bp_log_warn("job %s: %s: %s", d->ctx->job_id, name, out.reason);
+        break;
+    case BP_SANDBOX_CANCELLED: /* the worker words it (timeout, ctl cancel, shutdown) */
+        bp_result_error(res, "%s: the parse was stopped: the job was cancelled", name);
+        break;
+    }
+    free(out.output);
+
+out_close:
+    if (d->fd < 0)
+        close(fd);
+    return rc;
 }
 
 /* Extract, chunk and store. Returns 0 with res holding the result, or -1 with the error. */
@@ -440,7 +593,7 @@ out_free:
 void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_job_ctx *ctx,
                      bp_result *res)
 {
-    doc_job d = {.hc = hc, .roots = roots, .ctx = ctx, .fd = -1};
+    doc_job d = {.hc = hc, .roots = roots, .ctx = ctx, .fd = -1, .progress_ms = bp_mono_ms()};
 
     if (ctx->command == NULL) {
         bp_result_error(res, "document handler has no Redis connection to store chunks");
