@@ -391,7 +391,7 @@ static void explain_untouched(const bp_queue *q, const char *id, long long code,
  * untouched (err says why), -1 error. */
 static int finish(bp_conn *c, const bp_queue *q, const char *token, const char *id, bool completed,
                   const char *value, size_t value_len, const char *stack, bool fetch_next,
-                  bp_job **next, bp_err *err)
+                  bool discard, bp_job **next, bp_err *err)
 {
     char active[BP_KEY_MAX], dur[16], now[24], points[16];
     int64_t now_ms = bp_now_ms();
@@ -419,6 +419,7 @@ static int finish(bp_conn *c, const bp_queue *q, const char *token, const char *
         args_add(&a, points, (size_t)snprintf(points, sizeof(points), "%d", q->metrics_max_points));
     else
         args_add(&a, "", 0);
+    args_add(&a, discard ? "1" : "0", 1);
     r = run(c, q, "finish", id[0] != '\0' ? id : NULL, 1, &a, err);
     if (r == NULL)
         return -1;
@@ -479,7 +480,8 @@ int bp_queue_complete(bp_conn *c, const bp_queue *q, const bp_job *job, const ch
         len = strlen(quoted);
     }
     json_decref(v);
-    rc = finish(c, q, q->token, job->id, true, returnvalue, len, NULL, fetch_next, next, err);
+    rc =
+        finish(c, q, q->token, job->id, true, returnvalue, len, NULL, fetch_next, false, next, err);
     free(quoted);
     return rc;
 }
@@ -489,8 +491,17 @@ int bp_queue_fail(bp_conn *c, const bp_queue *q, const bp_job *job, const char *
 {
     if (reason == NULL)
         reason = "";
-    return finish(c, q, q->token, job->id, false, reason, strlen(reason), stack, fetch_next, next,
-                  err);
+    return finish(c, q, q->token, job->id, false, reason, strlen(reason), stack, fetch_next, false,
+                  next, err);
+}
+
+int bp_queue_fail_final(bp_conn *c, const bp_queue *q, const bp_job *job, const char *reason,
+                        const char *stack, bool fetch_next, bp_job **next, bp_err *err)
+{
+    if (reason == NULL)
+        reason = "";
+    return finish(c, q, q->token, job->id, false, reason, strlen(reason), stack, fetch_next, true,
+                  next, err);
 }
 
 int bp_queue_fail_token(bp_conn *c, const bp_queue *q, const char *token, const char *reason,
@@ -500,7 +511,7 @@ int bp_queue_fail_token(bp_conn *c, const bp_queue *q, const char *token, const 
 
     if (reason == NULL)
         reason = "";
-    rc = finish(c, q, token, "", false, reason, strlen(reason), NULL, false, NULL, err);
+    rc = finish(c, q, token, "", false, reason, strlen(reason), NULL, false, false, NULL, err);
     if (rc == 0 && err != NULL)
         err->msg[0] = '\0';
     return rc;

@@ -96,6 +96,12 @@ int bp_queue_complete(bp_conn *c, const bp_queue *q, const bp_job *job, const ch
 int bp_queue_fail(bp_conn *c, const bp_queue *q, const bp_job *job, const char *reason,
                   const char *stack, bool fetch_next, bp_job **next, bp_err *err);
 
+/* bp_queue_fail() for good, whatever attempts are left (Bull's job.discard() before the
+ * throw): for a failure that is a property of the input, so a retry would end the same way.
+ * Same returns. */
+int bp_queue_fail_final(bp_conn *c, const bp_queue *q, const bp_job *job, const char *reason,
+                        const char *stack, bool fetch_next, bp_job **next, bp_err *err);
+
 /* Extend the lock when it still holds q->token. Returns 1 extended, 0 lost, -1 error. */
 int bp_queue_extend_lock(bp_conn *c, const bp_queue *q, const char *job_id, bp_err *err);
 

@@ -1,5 +1,5 @@
 /* bp_queue_lease.c -- batched leases and completions (see bp_queue_lease.h; the Lua is
- * common/lua/lease.lua, and finish.lua's ARGV[11] for a leased job's start mark).
+ * common/lua/lease.lua, and finish.lua's ARGV[12] for a leased job's start mark).
  *
  * A batch is one write of pipelined EVALSHAs (a finish.lua per completion, then a lease
  * take) and one read of their replies: Redis reads them in one go and answers in one write,
@@ -21,7 +21,7 @@
 #include "bp_scripts.h"
 #include "bp_time.h"
 
-#define BP_LEASE_ARGS (12)  /* finish.lua: 1 key, 11 args */
+#define BP_LEASE_ARGS (13)  /* finish.lua: 1 key, 12 args */
 #define BP_LEASE_IDS  (256) /* ids per mark/return call */
 
 /* A leased repeatable job schedules its next occurrence, as a taken one does (bp_queue.c):
@@ -185,9 +185,9 @@ static int finish_call_make(finish_call *f, const bp_queue *q, const char *activ
         snprintf(f->started, sizeof(f->started), "%" PRId64, d->started_ms);
     else
         f->started[0] = '\0';
-    const char *a[BP_LEASE_ARGS] = {active,      q->key_base, q->token,  d->job->id,
-                                    "completed", v,           f->now,    "",
-                                    "0",         f->dur,      f->points, f->started};
+    const char *a[BP_LEASE_ARGS] = {active,    q->key_base, q->token,  d->job->id, "completed",
+                                    v,         f->now,      "",        "0",        f->dur,
+                                    f->points, "0",         f->started};
     for (int i = 0; i < BP_LEASE_ARGS; i++) {
         f->argv[i] = a[i];
         f->len[i] = i == 5 ? vlen : strlen(a[i]);

@@ -61,22 +61,46 @@ typedef enum bp_handler_type {
     BP_HANDLER_FAIL,
 } bp_handler_type;
 
+enum bp_chunk_format {
+    BP_CHUNK_FORMAT_TEXT, /* each chunk stored as its text */
+    BP_CHUNK_FORMAT_JSON, /* each chunk a JSON object: text, offset, pages, heading path */
+};
+
 typedef struct bp_kv {
     char *key;
     char *value; /* scalars are given to plugins as their text */
 } bp_kv;
+
+/* Limits of the extraction sandbox of one document handler (worker/sandbox/). */
+typedef struct bp_sandbox_config {
+    int memory_mb;       /* address space the parser may add (RLIMIT_AS), default 512 */
+    int cpu_s;           /* CPU seconds per document (RLIMIT_CPU), default 60 */
+    int wall_s;          /* wall-clock seconds per document, default 120 */
+    int output_mb;       /* most extracted output per document, default 256 */
+    bool text_in_worker; /* valid UTF-8 text and Markdown extracted in the worker (own
+                          * scanners, no third-party parser), default false */
+} bp_sandbox_config;
 
 typedef struct bp_handler_config {
     char *job;            /* exact job name or "*" */
     bp_handler_type type; /* what runs it */
     int line;             /* line in the config file, for messages */
     /* document */
-    int chunk_words;       /* default 200 */
-    int overlap_words;     /* default 40; must be < chunk_words */
-    int cache_ttl_s;       /* default 86400 */
-    int64_t max_bytes;     /* default 67108864 */
-    char **allowed_dirs;   /* absolute directories path jobs may read; NULL = path jobs refused */
-    size_t n_allowed_dirs; /* entries in allowed_dirs */
+    int chunk_words;        /* default 200 */
+    int overlap_words;      /* default 40; must be < chunk_words */
+    int cache_ttl_s;        /* default 86400 */
+    int64_t max_bytes;      /* default 67108864 */
+    char **allowed_dirs;    /* absolute directories path jobs may read; NULL = path jobs refused */
+    size_t n_allowed_dirs;  /* entries in allowed_dirs */
+    int chunk_format;       /* BP_CHUNK_FORMAT_TEXT (default) or _JSON: how chunks are stored */
+    int max_pages;          /* pages/slides/sheets/chapters refused beyond, default 20000 */
+    int64_t max_text_bytes; /* extracted text refused beyond, default 268435456 */
+    int max_zip_entries;    /* zip container entries refused beyond, default 10000 */
+    int max_zip_ratio;      /* zip entry inflation ratio refused beyond, default 200 */
+    int64_t max_zip_bytes;  /* bytes inflated from one container, default 1073741824 */
+    int max_xml_depth;      /* XML (and RTF group) nesting refused beyond, default 256 */
+    int progress_ms;        /* Bull progress at most this often, 0 = never; default 500 */
+    bp_sandbox_config sandbox; /* limits of the parse (worker/sandbox/) */
     /* exec */
     char **argv;    /* NULL-terminated; argv[0] is an absolute path */
     int argc;       /* entries in argv */

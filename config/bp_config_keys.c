@@ -25,6 +25,8 @@
 #define BP_MAX_WORKERS 1024    /* per queue: far above what one host's Redis budget allows */
 #define BP_MAX_WORDS   1000000 /* a chunk budget beyond this is surely a typo */
 #define BP_MAX_POINTS  1000000 /* metrics points: about two years of minutes */
+#define BP_MAX_SBX_MB  1048576 /* 1 TiB: a sandbox limit beyond this is surely a typo */
+#define BP_MAX_SBX_S   86400   /* a day of CPU or wall time for one document */
 
 static int parse_url(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base);
 static int parse_level(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base);
@@ -60,6 +62,12 @@ static const bp_key_enum handler_types[] = {
     {"echo", BP_HANDLER_ECHO},
     {"sleep", BP_HANDLER_SLEEP},
     {"fail", BP_HANDLER_FAIL},
+    {NULL, 0},
+};
+
+static const bp_key_enum chunk_formats[] = {
+    {"text", BP_CHUNK_FORMAT_TEXT},
+    {"json", BP_CHUNK_FORMAT_JSON},
     {NULL, 0},
 };
 
@@ -203,6 +211,25 @@ const bp_config_key bp_config_keys[] = {
      INT64_MAX, 0, DOC, 0, NULL, NULL, "largest input accepted (bytes)"},
     {BP_SCOPE_HANDLER, "allowed_dirs", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, DOC, 0, NULL,
      parse_dirs, "directories path jobs may read (absolute); none = path jobs refused"},
+    {BP_SCOPE_HANDLER, "chunk_format", BP_KEY_ENUM, HND(chunk_format), BP_CHUNK_FORMAT_TEXT,
+     "text", 0, 0, 0, DOC, 0, chunk_formats, NULL,
+     "text (each chunk its text) or json (text, offset, pages, heading path)"},
+    {BP_SCOPE_HANDLER, "max_pages", BP_KEY_INT, HND(max_pages), 20000, NULL, 1, INT_MAX, 0,
+     DOC, 0, NULL, NULL, "most pages, slides, sheets or chapters in a document"},
+    {BP_SCOPE_HANDLER, "max_text_bytes", BP_KEY_INT64, HND(max_text_bytes), 268435456, NULL, 1,
+     INT64_MAX, 0, DOC, 0, NULL, NULL, "most bytes of extracted text"},
+    {BP_SCOPE_HANDLER, "max_zip_entries", BP_KEY_INT, HND(max_zip_entries), 10000, NULL, 1,
+     INT_MAX, 0, DOC, 0, NULL, NULL, "most entries in a zip container (DOCX, ODT, EPUB, ...)"},
+    {BP_SCOPE_HANDLER, "max_zip_ratio", BP_KEY_INT, HND(max_zip_ratio), 200, NULL, 1, INT_MAX,
+     0, DOC, 0, NULL, NULL, "largest inflation ratio of a zip entry over 1 MiB (zip bombs)"},
+    {BP_SCOPE_HANDLER, "max_zip_bytes", BP_KEY_INT64, HND(max_zip_bytes), 1073741824, NULL, 1,
+     INT64_MAX, 0, DOC, 0, NULL, NULL, "most bytes inflated from one zip container"},
+    {BP_SCOPE_HANDLER, "max_xml_depth", BP_KEY_INT, HND(max_xml_depth), 256, NULL, 1, 100000, 0,
+     DOC, 0, NULL, NULL, "deepest XML element (or RTF group) nesting"},
+    {BP_SCOPE_HANDLER, "progress_ms", BP_KEY_INT, HND(progress_ms), 500, NULL, 0, INT_MAX, 0,
+     DOC, 0, NULL, NULL, "Bull progress of a parse at most this often (ms), 0 = never"},
+    {BP_SCOPE_HANDLER, "sandbox", BP_KEY_GROUP, 0, 0, NULL, 0, 0, 0, DOC, BP_SCOPE_SANDBOX,
+     NULL, NULL, "limits of the process that parses each document"},
     {BP_SCOPE_HANDLER, "argv", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, EXEC, 0, NULL, parse_argv,
      "program and arguments, no shell; argv[0] absolute (required)"},
     {BP_SCOPE_HANDLER, "timeout_ms", BP_KEY_INT, HND(timeout_ms), 0, NULL, 0, INT_MAX, 0, EXEC,
@@ -213,6 +240,18 @@ const bp_config_key bp_config_keys[] = {
      NULL, NULL, "the plugin's shared library (required)"},
     {BP_SCOPE_HANDLER, "settings", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, 0, PLUG, 0, NULL,
      parse_settings, "the plugin's own key = value settings, passed as text"},
+
+    /* handlers.sandbox = { ... } (document handlers) */
+    {BP_SCOPE_SANDBOX, "memory_mb", BP_KEY_INT, HND(sandbox.memory_mb), 512, NULL, 16,
+     BP_MAX_SBX_MB, 0, 0, 0, NULL, NULL, "memory the parser may allocate (RLIMIT_AS growth)"},
+    {BP_SCOPE_SANDBOX, "cpu_s", BP_KEY_INT, HND(sandbox.cpu_s), 60, NULL, 1, BP_MAX_SBX_S, 0,
+     0, 0, NULL, NULL, "CPU seconds per document (RLIMIT_CPU)"},
+    {BP_SCOPE_SANDBOX, "wall_s", BP_KEY_INT, HND(sandbox.wall_s), 120, NULL, 1, BP_MAX_SBX_S,
+     0, 0, 0, NULL, NULL, "wall-clock seconds per document"},
+    {BP_SCOPE_SANDBOX, "output_mb", BP_KEY_INT, HND(sandbox.output_mb), 256, NULL, 1,
+     BP_MAX_SBX_MB, 0, 0, 0, NULL, NULL, "most extracted output per document"},
+    {BP_SCOPE_SANDBOX, "text_in_worker", BP_KEY_BOOL, HND(sandbox.text_in_worker), 0, NULL, 0,
+     1, 0, 0, 0, NULL, NULL, "valid UTF-8 text and Markdown are extracted in the worker"},
 
     /* log */
     {BP_SCOPE_LOG, "level", BP_KEY_SPECIAL, CFG(log.level), BP_LOG_INFO, "info", 0, 0,
@@ -235,9 +274,9 @@ const size_t bp_config_n_keys = sizeof(bp_config_keys) / sizeof(bp_config_keys[0
 
 const char *bp_config_scope_name(bp_key_scope scope)
 {
-    static const char *const names[] = {"",        "redis",         "redis.tls", "pool",
-                                        "queues",  "handlers",      "log",       "metrics",
-                                        "limiter", "queues.metrics"};
+    static const char *const names[] = {
+        "",    "redis",   "redis.tls", "pool",           "queues",          "handlers",
+        "log", "metrics", "limiter",   "queues.metrics", "handlers.sandbox"};
 
     return names[scope];
 }
@@ -413,7 +452,8 @@ static int parse_handler(bp_load *ld, const config_setting_t *s, bp_handler_conf
     if (!config_setting_is_group(s))
         return bp_load_fail(ld, s, NULL, "must be a group { job = \"...\"; type = \"...\"; }");
     h->line = (int)config_setting_source_line(s);
-    if (bp_load_defaults(ld, BP_SCOPE_HANDLER, h) != 0 || bp_load_required(ld, s, BP_SCOPE_HANDLER))
+    if (bp_load_defaults(ld, BP_SCOPE_HANDLER, h) != 0 ||
+        bp_load_defaults(ld, BP_SCOPE_SANDBOX, h) != 0 || bp_load_required(ld, s, BP_SCOPE_HANDLER))
         return -1;
     /* the type first: it decides which other keys are allowed */
     if (bp_load_value(ld, bp_config_key_find(BP_SCOPE_HANDLER, "type"), type, h) != 0 ||

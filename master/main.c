@@ -13,6 +13,7 @@
 #include "bp_log.h"
 #include "bp_master.h"
 #include "bp_proctitle.h"
+#include "bp_sandbox_extract.h"
 
 static void usage(FILE *out)
 {
@@ -204,8 +205,13 @@ static int cmd_one_shot(const one_shot *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    const char *from = getenv("BULLPEN_UPGRADE_FROM");
+    const char *from;
 
+    /* the extraction sandbox's extractor: the worker execs this binary again (bp_sandbox.h) */
+    if (argc == 2 && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+        return bp_sandbox_server_main(bp_sandbox_extract_fns, bp_sandbox_extract_n_fns,
+                                      bp_sandbox_extract_init);
+    from = getenv("BULLPEN_UPGRADE_FROM");
     if (from != NULL) { /* read and drop it before the environment is copied */
         upgrade_from = (pid_t)atol(from);
         unsetenv("BULLPEN_UPGRADE_FROM");

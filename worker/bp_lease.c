@@ -4,7 +4,7 @@
  *
  * The main thread runs leased jobs one after the other. A job counts as started only when
  * its handler starts: its processedOn and active event are recorded together with its
- * completion (finish.lua's ARGV[11]) when it is quick, and by the keeper within
+ * completion (finish.lua's ARGV[12]) when it is quick, and by the keeper within
  * BP_LEASE_HOLD_MS when it is not. A job that runs that long also makes the keeper record
  * the completions waiting in the batch and give the rest of the lease back to the front of
  * wait, so a worker never sits on jobs it cannot start soon (others take them) nor on

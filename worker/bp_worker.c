@@ -408,7 +408,10 @@ static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
     for (int attempt = 0; rc < 0; attempt++) {
         pthread_mutex_lock(&w->client_lock);
         if (bp_worker_client_ensure(w, &err) == 0) {
-            if (reason != NULL)
+            if (reason != NULL && override_error == NULL && res->discard)
+                rc = bp_queue_fail_final(w->client, &w->q, job, reason, stack,
+                                         fetch_next && attempt == 0, &next, &err);
+            else if (reason != NULL)
                 rc = bp_queue_fail(w->client, &w->q, job, reason, stack, fetch_next && attempt == 0,
                                    &next, &err);
             else
@@ -458,6 +461,7 @@ static bp_job *run_job(bp_worker *w, bp_job *job, bool leased, int64_t locked_mo
         .attempt = job->attempts_made + 1,
         .cancel = &w->cancel,
         .worker = w,
+        .sandbox = w->sandbox,
         .progress = ctx_progress,
         .log = ctx_log,
         .command = ctx_command,
@@ -589,6 +593,7 @@ static void worker_cleanup(bp_worker *w)
     bp_conn_close(w->subscriber);
     bp_conn_close(w->bclient);
     bp_conn_close(w->client);
+    bp_sandbox_free(w->sandbox);
     close(w->wake_pipe[0]);
     close(w->wake_pipe[1]);
     close(w->keeper_pipe[0]);
@@ -718,6 +723,7 @@ int bp_worker_main(const bp_worker_spec *spec)
         return EX_OSERR;
     }
     install_worker_signals(w.wake_pipe[1]);
+    w.sandbox = bp_sandbox_new(NULL); /* NULL: document jobs then fail, saying so */
     atomic_store(&w.paused, spec->start_paused ? 1 : 0);
     atomic_store(&w.loop_moved_ms, (long long)bp_now_ms());
     worker_names(&w);

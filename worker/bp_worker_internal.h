@@ -16,6 +16,7 @@
 #include "bp_conn.h"
 #include "bp_joblog.h"
 #include "bp_queue.h"
+#include "bp_sandbox.h"
 #include "bp_time.h"
 #include "bp_worker.h"
 
@@ -73,6 +74,7 @@ typedef struct bp_worker {
     long long bclient_id;        /* CLIENT ID of the bclient, -1 when unknown */
     bp_conn *subscriber;         /* keeper thread only */
     bp_backoff reconnect;        /* main thread's reconnect pacing */
+    bp_sandbox *sandbox;         /* document parsing: its extractor starts at first use */
 
     int wake_pipe[2];   /* anyone -> main thread: stop blocking now */
     int keeper_pipe[2]; /* main thread -> keeper: job changed, stop */

@@ -17,7 +17,9 @@
   ARGV[8]  "1" to take the next job from wait in the same call
   ARGV[9]  lock duration (ms) for the fetched job
   ARGV[10] metrics: maxDataPoints of K(metrics:completed|failed), "" = no metrics
-  ARGV[11] processedOn of a leased job (lease.lua) whose handler started without being
+  ARGV[11] "1": a failure for good, attempts left or not (Bull's job.discard()); the input
+           itself fails, so a retry would end the same way (absent = "0")
+  ARGV[12] processedOn of a leased job (lease.lua) whose handler started without being
            marked yet: set it and publish active@token before the job is finished, so its
            events keep their order; "" or absent = already marked
 
@@ -150,8 +152,8 @@ if lock ~= token then return {-6, false, id} end
 -- opts, deid, stacktrace, and name to tell a missing hash (every field nil)
 local f = redis.call('HMGET', jk, 'opts', 'deid', 'stacktrace', 'name')
 if not f[1] and not f[4] then return {-1, false, id} end
-if ARGV[11] and ARGV[11] ~= '' then -- a leased job started in this batch
-  redis.call('HSET', jk, 'processedOn', ARGV[11])
+if ARGV[12] and ARGV[12] ~= '' then -- a leased job started in this batch
+  redis.call('HSET', jk, 'processedOn', ARGV[12])
   redis.call('PUBLISH', base .. 'active@' .. token, id)
 end
 redis.call('DEL', jk .. ':lock')
@@ -186,11 +188,12 @@ else
   redis.call('HMSET', jk, 'failedReason', value, 'stacktrace', stjson)
   local attempts = tonumber(opts.attempts) or 1
   local delay, custom = 0, nil
-  if made < attempts then
+  local discard = ARGV[11] == '1'
+  if made < attempts and not discard then
     delay, custom = backoff_ms(opts.backoff, made)
     if custom then value = value .. ' (not retried: ' .. custom .. ')' end
   end
-  if made < attempts and not custom then
+  if made < attempts and not custom and not discard then
     if delay > 0 then
       local due = nowN + delay
       local low = tonumber(id)

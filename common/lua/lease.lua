@@ -3,7 +3,7 @@
   A lease moves up to n jobs wait -> active and locks each with the worker's token, like
   Bull's moveToActive, but does NOT set processedOn nor publish active@token: a leased job
   has not started. The worker marks each one when its handler starts (finish.lua's
-  ARGV[11] for a job it finishes within the same batch, mode "mark" for one still running),
+  ARGV[12] for a job it finishes within the same batch, mode "mark" for one still running),
   so Bull's API and bull-board see a job as started only once it is. Jobs a worker leased but
   did not start go back to the front of wait (mode "return"), without a stall: a job that
   runs long gives back the rest of its lease at once, and a dead worker's leased jobs are

@@ -1,13 +1,15 @@
-// scripts/demo-node/corpus.js -- the demo's deterministic corpus: plain text, Markdown and
-// HTML documents of 2-50 KB made from a seeded PRNG, and the job plan that feeds them to
-// the document handler (some inline {"text"}, some as files {"path"}, with repeats placed
-// so that about a third of the jobs find their result already cached).
+// scripts/demo-node/corpus.js -- the demo's deterministic corpus: plain text, Markdown,
+// HTML, PDF and DOCX documents of 2-50 KB of text made from a seeded PRNG, and the job plan
+// that feeds them to the document handler (text formats some inline {"text"}, some as files
+// {"path"}; PDF and DOCX always as files with no "type", found by their content; repeats
+// placed so that about a third of the jobs find their result already cached).
 //
 // The same seed and job count always give the same documents, bytes for bytes, in the
 // same order: two runs of the demo are comparable.
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const { makePdf, makeDocx } = require('./binary_docs');
 
 // mulberry32: small, fast, good enough for test data; returns floats in [0, 1).
 function prng(seed) {
@@ -34,7 +36,7 @@ const WORDS = (
   'data model engine report review figure table section chapter volume record archive'
 ).split(/\s+/);
 
-const EXT = { text: 'txt', markdown: 'md', html: 'html' };
+const EXT = { text: 'txt', markdown: 'md', html: 'html', pdf: 'pdf', docx: 'docx' };
 
 function gen(rand) {
   const int = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1));
@@ -126,8 +128,24 @@ function gen(rand) {
   };
   const close = { text: () => '\n', markdown: () => '\n', html: () => '\n</body></html>\n' };
 
-  // One document of the given type, at least `size` bytes of UTF-8.
+  // A PDF or DOCX: a title, sections under level-2 headings, at least `size` bytes of text.
+  const binary = (type, size) => {
+    const t = title();
+    const blocks = [{ heading: 1, text: t }];
+    let bytes = 0;
+    while (bytes < size) {
+      const b = int(0, 5) === 0 ? { heading: 2, text: title() } : { heading: 0, text: paragraph() };
+      blocks.push(b);
+      bytes += Buffer.byteLength(b.text) + 1;
+    }
+    const author = title().split(' ')[0];
+    return type === 'pdf' ? makePdf(t, author, blocks) : makeDocx(t, author, blocks);
+  };
+
+  // One document of the given type, at least `size` bytes of UTF-8 (text formats) or of text
+  // inside a PDF or DOCX (a Buffer).
   return (type, size) => {
+    if (type === 'pdf' || type === 'docx') return binary(type, size);
     const parts = [open[type]()];
     let bytes = Buffer.byteLength(parts[0]);
     while (bytes < size) {
@@ -147,11 +165,11 @@ function gen(rand) {
 function plan({ jobs, seed = 42, dir, repeatShare = 0.38, fileShare = 0.4 }) {
   const rand = prng(seed);
   const make = gen(rand);
-  const types = ['text', 'markdown', 'html'];
+  const types = ['text', 'markdown', 'html', 'pdf', 'docx'];
   const lag = Math.max(8, Math.min(60, Math.floor(jobs / 10)));
   const docs = []; // {data, first}
   const out = [];
-  const stats = { jobs, distinct: 0, repeats: 0, files: 0, inline: 0, bytes: 0, text: 0, markdown: 0, html: 0 };
+  const stats = { jobs, distinct: 0, repeats: 0, files: 0, inline: 0, bytes: 0, text: 0, markdown: 0, html: 0, pdf: 0, docx: 0 };
   let eligible = 0; // docs[0..eligible) were first enqueued at least lag jobs ago
   if (dir) fs.mkdirSync(dir, { recursive: true });
   for (let i = 0; i < jobs; i++) {
@@ -161,22 +179,23 @@ function plan({ jobs, seed = 42, dir, repeatShare = 0.38, fileShare = 0.4 }) {
       stats.repeats++;
       continue;
     }
-    const type = types[docs.length % 3];
+    const type = types[docs.length % types.length];
     // log-uniform between 2 and 50 KB: mostly small documents, some large
     const size = Math.round(2048 * Math.pow(25, rand()));
     const text = make(type, size);
     let data;
-    if (dir && rand() < fileShare) {
+    const binaryType = type === 'pdf' || type === 'docx';
+    if (dir && (binaryType || rand() < fileShare)) {
       const file = path.join(dir, `doc-${String(docs.length).padStart(5, '0')}.${EXT[type]}`);
       fs.writeFileSync(file, text);
-      data = { path: file, type };
+      data = binaryType ? { path: file } : { path: file, type };
       stats.files++;
     } else {
       data = { text, type };
       stats.inline++;
     }
     stats[type]++;
-    stats.bytes += Buffer.byteLength(text);
+    stats.bytes += Buffer.isBuffer(text) ? text.length : Buffer.byteLength(text);
     docs.push({ data, first: i });
     out.push(data);
   }

@@ -188,7 +188,7 @@ async function main() {
   const { jobs, stats } = plan({ jobs: JOBS, seed: SEED, dir: path.join(env('DEMO_TMP'), 'docs') });
   console.log(
     `corpus: ${fmt(stats.distinct)} distinct documents (${stats.text} text, ${stats.markdown} Markdown, ` +
-      `${stats.html} HTML; ${fmt(stats.bytes / 1048576, 1)} MB; ${stats.files} as files, ${stats.inline} inline), ` +
+      `${stats.html} HTML, ${stats.pdf} PDF, ${stats.docx} DOCX; ${fmt(stats.bytes / 1048576, 1)} MB; ${stats.files} as files, ${stats.inline} inline), ` +
       `${fmt(stats.repeats)} repeats; made in ${secs(Date.now() - tGen)}`,
   );
 

@@ -2,22 +2,31 @@
 # tests/bench/document_bench.sh [DOCS] -- build document_bench.c (-O2, no sanitizers) and
 # measure the document handler: documents/s for 100 KB text, Markdown and HTML documents,
 # the peak RSS for 50 MB files, and the same extraction/chunking/SHA-256 of the text
-# documents in Node (document_bench.js) for comparison when node is installed.
+# documents in Node (document_bench.js) for comparison when node is installed. Then the PDF
+# and DOCX rows (document_formats.py): bullpen next to pdf-parse 1.x and 2.x and mammoth (Node, pinned
+# in tests/bench/node/package-lock.json) and the pdftotext / mutool command-line floor, on
+# the same generated files. BP_BENCH_FORMATS=0 skips those.
 set -euo pipefail
 docs=${1:-2000}
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=$(mktemp -d "${TMPDIR:-/tmp}/bullpen-bench.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 h=$src/worker/handlers
+x=$src/worker/extract
+sb=$src/worker/sandbox
 
 # shellcheck disable=SC2046
 cc -std=gnu11 -O2 -g -D_GNU_SOURCE -o "$out/document_bench" "$src/tests/bench/document_bench.c" \
-    "$h/bp_document.c" "$h/bp_docdata.c" "$h/bp_extract.c" "$h/bp_markdown.c" "$h/bp_html.c" "$h/bp_chunk.c" \
-    "$h/bp_result.c" "$src/common/bp_log.c" "$src/common/bp_err.c" "$src/common/bp_confine.c" \
-    -I"$h" -I"$src/worker" -I"$src/common" -I"$src/config" \
-    $(pkg-config --cflags --libs libxml-2.0 hiredis jansson libcrypto) -lpthread
+    "$h/bp_document.c" "$h/bp_docdata.c" "$h/bp_docresult.c" "$h/bp_chunk.c" "$x"/*.c \
+    "$h/bp_result.c" "$src/common/bp_confine.c" "$sb"/*.c "$src/common/bp_log.c" "$src/common/bp_err.c" \
+    "$src/common/bp_time.c" \
+    -I"$h" -I"$x" -I"$sb" -I"$src/worker" -I"$src/common" -I"$src/config" \
+    $(pkg-config --cflags --libs libxml-2.0 hiredis jansson libcrypto poppler-glib libzip \
+        uchardet libseccomp) -lpthread
 
 "$out/document_bench" throughput "$docs"
+echo "the same with sandbox.text_in_worker = true (UTF-8 text and Markdown in the worker):"
+BP_BENCH_TEXT_IN_WORKER=1 "$out/document_bench" throughput "$docs" | tail -n +2
 
 # 50 MB documents: the handler must not cost much more than the text itself
 python3 - "$out" <<'PY'
@@ -43,4 +52,13 @@ done
 
 if command -v node >/dev/null; then
     node "$src/tests/bench/document_bench.js" "$docs"
+fi
+
+if [ "${BP_BENCH_FORMATS:-1}" != 0 ]; then
+    node_dir=$src/tests/bench/node
+    if command -v npm >/dev/null && [ ! -d "$node_dir/node_modules" ]; then
+        (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    corpus=${BP_BENCH_CORPUS:-$out/corpus}
+    /usr/bin/python3 "$src/tests/bench/document_formats.py" "$corpus" "$out/document_bench" "$node_dir"
 fi

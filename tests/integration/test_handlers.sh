@@ -41,7 +41,7 @@ field() { bp_rcli HGET "bull:h:$1" "$2"; }
 id=$(run index '{"text": "one two three four five. six seven eight nine ten eleven"}')
 rv=$(field "$id" returnvalue)
 sha=$(printf '%s' 'one two three four five. six seven eight nine ten eleven' | sha256sum | cut -d' ' -f1)
-[ "$rv" = "{\"sha256\":\"$sha\",\"bytes\":56,\"words\":11,\"chunks\":3,\"cached\":false}" ] ||
+[ "$rv" = "{\"sha256\":\"$sha\",\"bytes\":56,\"format\":\"text\",\"encoding\":\"UTF-8\",\"words\":11,\"chunks\":3,\"cached\":false}" ] ||
     bp_fail "document returnvalue: $rv"
 chunks=$(bp_rcli LRANGE "bull:h:doc:$sha:chunks" 0 -1 | tr '\n' '|')
 [ "$chunks" = "one two three four five.|five. six seven eight nine|nine ten eleven|" ] ||
@@ -55,7 +55,7 @@ echo "ok: text document -> 3 chunks and the result in Redis, both expiring"
 
 # the same text again: the seed's cache
 id=$(run index '{"text": "one two three four five. six seven eight nine ten eleven"}')
-[ "$(field "$id" returnvalue)" = "{\"sha256\":\"$sha\",\"bytes\":56,\"words\":11,\"chunks\":3,\"cached\":true}" ] ||
+[ "$(field "$id" returnvalue)" = "{\"sha256\":\"$sha\",\"bytes\":56,\"format\":\"text\",\"encoding\":\"UTF-8\",\"words\":11,\"chunks\":3,\"cached\":true}" ] ||
     bp_fail "second run not cached: $(field "$id" returnvalue)"
 echo "ok: the same document again is a cache hit"
 
@@ -69,7 +69,7 @@ seq 1 10001 | tr '\n' ' ' > "$docs/big.txt"
 id=$(run index "{\"path\": \"$docs/big.txt\"}")
 sha=$(sha256sum "$docs/big.txt" | cut -d' ' -f1)
 rv=$(field "$id" returnvalue)
-[ "$rv" = "{\"sha256\":\"$sha\",\"bytes\":48900,\"words\":10001,\"chunks\":2500,\"cached\":false}" ] ||
+[ "$rv" = "{\"sha256\":\"$sha\",\"bytes\":48900,\"format\":\"text\",\"encoding\":\"UTF-8\",\"words\":10001,\"chunks\":2500,\"cached\":false}" ] ||
     bp_fail "big document returnvalue: $rv"
 [ "$(bp_rcli LLEN "bull:h:doc:$sha:chunks")" = 2500 ] || bp_fail "big document list length"
 [ "$(bp_rcli LINDEX "bull:h:doc:$sha:chunks" -1)" = "9997 9998 9999 10000 10001" ] ||

@@ -18,8 +18,12 @@ bp_interop_deps() {
     # one npm ci at a time: ctest -j runs several interop tests at once
     (
         flock 9
-        [ -d "$BP_INTEROP_DIR/node_modules/bull" ] ||
+        # npm ci again when the lock file is newer than what npm last installed from it
+        # (a checkout that added a package keeps an old node_modules otherwise)
+        if [ ! -d "$BP_INTEROP_DIR/node_modules/bull" ] ||
+            [ "$BP_INTEROP_DIR/package-lock.json" -nt "$BP_INTEROP_DIR/node_modules/.package-lock.json" ]; then
             (cd "$BP_INTEROP_DIR" && npm ci --silent --no-audit --no-fund)
+        fi
     ) 9>"${TMPDIR:-/tmp}/bullpen-interop-npm.lock" ||
         bp_fail "npm ci in $BP_INTEROP_DIR failed (is the npm registry reachable?)"
     [ -x "$BP_PROBE" ] || bp_fail "probe not built: $BP_PROBE"

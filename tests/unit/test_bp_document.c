@@ -1,7 +1,11 @@
 /* test_bp_document.c -- the document handler through bp_handlers_run(), with a recording
  * command callback in the job context (the seam the worker fills with its Redis client
  * connection): the result, the keys, the one EVAL that stores everything, batching of
- * large documents, the cache hit, and every input error with its exact message. */
+ * large documents, the cache hit, and every input error with its exact message.
+ *
+ * The text is parsed in the real sandbox (bp_sandbox.h): this binary is its own extractor
+ * (main() serves bullpen's extraction table when exec'd with BP_SANDBOX_ARGV1). A document
+ * over sandbox.memory_mb fails for good (discard), naming the limit; Bull progress moves. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +22,10 @@
 
 #include "bp_docdata.h"
 #include "bp_handler.h"
+#include "bp_sandbox.h"
+#include "bp_sandbox_extract.h"
+
+static bp_sandbox *sandbox; /* shared by every test: one extractor, as in a worker */
 
 #define MAX_CMDS  16
 #define HELLO_SHA "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
@@ -120,13 +128,15 @@ static int setup(void **state)
     fixture *fx = calloc(1, sizeof(*fx));
     bp_err err = {0};
 
-    fx->hc = (bp_handler_config){.job = job_star,
-                                 .type = BP_HANDLER_DOCUMENT,
-                                 .line = 7,
-                                 .chunk_words = 200,
-                                 .overlap_words = 40,
-                                 .cache_ttl_s = 86400,
-                                 .max_bytes = 67108864};
+    fx->hc = (bp_handler_config){
+        .job = job_star,
+        .type = BP_HANDLER_DOCUMENT,
+        .line = 7,
+        .chunk_words = 200,
+        .overlap_words = 40,
+        .cache_ttl_s = 86400,
+        .max_bytes = 67108864,
+        .sandbox = {.memory_mb = 512, .cpu_s = 60, .wall_s = 120, .output_mb = 256}};
     fx->q = (bp_queue_config){
         .name = queue_name, .prefix = prefix, .handlers = &fx->hc, .n_handlers = 1};
     snprintf(fx->dir, sizeof(fx->dir), "%s/bp-doc-XXXXXX",
@@ -153,6 +163,17 @@ static int teardown(void **state)
     return 0;
 }
 
+static int n_progress;         /* progress updates recorded */
+static char last_progress[16]; /* the last one */
+
+static int fake_progress(void *worker, const char *json)
+{
+    (void)worker;
+    n_progress++;
+    snprintf(last_progress, sizeof(last_progress), "%s", json);
+    return 0;
+}
+
 /* Run a document job with data; returns the result (caller clears it). */
 static bp_result run(fixture *fx, const char *data)
 {
@@ -166,6 +187,8 @@ static bp_result run(fixture *fx, const char *data)
                       .attempt = 1,
                       .cancel = &cancel,
                       .worker = &fx->redis,
+                      .sandbox = sandbox,
+                      .progress = fake_progress,
                       .command = fake_command};
     bp_result res = {0};
 
@@ -207,8 +230,9 @@ static void test_text(void **state)
     bp_result res = run(fx, "{\"text\": \"hello world\"}");
 
     assert_null(res.error);
-    assert_string_equal(res.value, "{\"sha256\":\"" HELLO_SHA "\",\"bytes\":11,\"words\":2,"
-                                   "\"chunks\":1,\"cached\":false}");
+    assert_string_equal(res.value, "{\"sha256\":\"" HELLO_SHA "\",\"bytes\":11,\"format\":\"text\","
+                                   "\"encoding\":\"UTF-8\",\"words\":2,\"chunks\":1,"
+                                   "\"cached\":false}");
     assert_int_equal(fx->redis.n, 2); /* one GET, one EVAL */
     assert_string_equal(fx->redis.get_key, "bull:docs:doc:" HELLO_SHA);
     assert_string_equal(fx->redis.argv3[1], "bull:docs:doc:" HELLO_SHA ":chunks");
@@ -225,7 +249,8 @@ static void test_empty_text(void **state)
     bp_result res = run(fx, "{\"text\": \"  \"}");
 
     assert_non_null(res.value);
-    assert_non_null(strstr(res.value, "\"bytes\":2,\"words\":0,\"chunks\":0,"));
+    assert_non_null(strstr(res.value, "\"bytes\":2,"));
+    assert_non_null(strstr(res.value, "\"words\":0,\"chunks\":0,"));
     assert_int_equal(fx->redis.argc[1], 10); /* no chunks, the result is still stored */
     bp_result_clear(&res);
 }
@@ -274,7 +299,33 @@ static void test_file_types(void **state)
 
     snprintf(data, sizeof(data), "{\"path\": \"%s\"}", write_file(fx, "empty.txt", "", 0));
     res = run(fx, data);
-    assert_non_null(strstr(res.value, "\"bytes\":0,\"words\":0,\"chunks\":0,"));
+    assert_non_null(strstr(res.value, "\"bytes\":0,"));
+    assert_non_null(strstr(res.value, "\"words\":0,\"chunks\":0,"));
+    bp_result_clear(&res);
+}
+
+/* chunk_format = "json": each chunk says its offset and heading path; the stored form and
+ * the forced type are part of the cache key */
+static void test_json_chunks(void **state)
+{
+    fixture *fx = *state;
+    bp_result res;
+
+    fx->hc.chunk_format = BP_CHUNK_FORMAT_JSON;
+    fx->hc.chunk_words = 4;
+    fx->hc.overlap_words = 0;
+    res = run(fx, "{\"text\": \"# Alpha\\n\\none two.\\n\\n## Beta\\n\\nthree four five\", "
+                  "\"type\": \"markdown\"}");
+    fx->hc.chunk_format = BP_CHUNK_FORMAT_TEXT;
+    fx->hc.chunk_words = 200;
+    fx->hc.overlap_words = 40;
+    assert_null(res.error);
+    assert_non_null(strstr(res.value, "\"format\":\"markdown\""));
+    assert_non_null(strstr(res.value, "\"chunk_format\":\"json\""));
+    assert_non_null(strstr(res.value, "\"headings\":2"));
+    assert_non_null(strstr(fx->redis.get_key, ":json:markdown"));
+    assert_string_equal(fx->redis.chunk0[1], "{\"text\":\"Alpha one two.\",\"offset\":0,"
+                                             "\"length\":14,\"headings\":[\"Alpha\"]}");
     bp_result_clear(&res);
 }
 
@@ -347,10 +398,27 @@ static void test_errors(void **state)
     /* outside allowed_dirs: the host's files are out of reach */
     expect_error(fx, "{\"path\": \"/etc/passwd\"}", NULL);
 
-    path = write_file(fx, "bad.txt", "caf\xC3\xA9 ok \xFF\xFE", 11);
+    /* a UTF-8 byte order mark over bytes that are not UTF-8: refused, saying where */
+    path = write_file(fx, "bad.txt",
+                      "\xEF\xBB\xBF"
+                      "caf\xC3\xA9 ok \xFF\xFE",
+                      14);
     snprintf(data, sizeof(data), "{\"path\": \"%s\"}", path);
-    expect_error(fx, data, "document is not valid UTF-8 at byte offset 9");
-    assert_int_equal(fx->redis.n, 0); /* refused before any Redis traffic */
+    snprintf(want, sizeof(want),
+             "text of '%s' starts with a UTF-8 byte order mark but is not valid UTF-8 at "
+             "byte offset 12; not retried: the same input would fail the same way",
+             path);
+    expect_error(fx, data, want);
+    assert_int_equal(fx->redis.n, 1); /* the cache lookup only, nothing stored */
+
+    /* without a BOM, bytes that are not UTF-8 are a legacy encoding, converted */
+    path = write_file(fx, "latin1.txt", "caf\xE9 d\xE9j\xE0", 9);
+    snprintf(data, sizeof(data), "{\"path\": \"%s\"}", path);
+    bp_result ok = run(fx, data);
+    assert_non_null(ok.value);
+    assert_non_null(strstr(ok.value, "\"encoding\":\"ISO-8859-1\""));
+    assert_string_equal(fx->redis.chunk0[1], "caf\xC3\xA9 d\xC3\xA9j\xC3\xA0");
+    bp_result_clear(&ok);
 
     fx->hc.max_bytes = 10;
     path = write_file(fx, "big.txt", "0123456789A", 11);
@@ -372,8 +440,9 @@ static void test_errors(void **state)
                  "document \"path\" must be an absolute file name string, beneath a directory "
                  "of the handler's allowed_dirs");
     expect_error(fx, "{\"text\": 5}", "document \"text\" must be a string");
-    expect_error(fx, "{\"text\": \"x\", \"type\": \"pdf\"}",
-                 "document \"type\" must be \"text\", \"markdown\" or \"html\"");
+    expect_error(fx, "{\"text\": \"x\", \"type\": \"exe\"}",
+                 "document \"type\" must be one of text, markdown, html, pdf, docx, pptx, xlsx, "
+                 "odt, odp, ods, epub, rtf");
     bp_result res = run(fx, "{\"text\": "); /* jansson's own words vary by version */
     assert_non_null(res.error);
     assert_non_null(strstr(res.error, "document job data is not valid JSON: "));
@@ -441,17 +510,98 @@ static void test_docdata(void **state)
     }
 }
 
-int main(void)
+/* A document whose text needs more than sandbox.memory_mb: fails for good, with the
+ * limit named; the next document parses in the same worker. */
+static void test_sandbox_memory_limit(void **state)
+{
+    fixture *fx = *state;
+    size_t n = 24u << 20;
+    char *text = malloc(n + 1), *data = malloc(n + 32);
+    bp_result res;
+
+    memset(text, 'a', n);
+    for (size_t i = 7; i < n; i += 8)
+        text[i] = ' ';
+    text[n] = '\0';
+    snprintf(data, n + 32, "{\"text\": \"%s\"}", text);
+    fx->hc.sandbox.memory_mb = 16; /* the text alone is 24 MB */
+    n_progress = 0;
+    res = run(fx, data);
+    fx->hc.sandbox.memory_mb = 512;
+    assert_non_null(res.error);
+    assert_non_null(strstr(res.error, "document (\"text\" of job 17): text parser ran out of "
+                                      "memory"));
+    assert_non_null(strstr(res.error, "(limit 16 MB, sandbox.memory_mb); not retried"));
+    assert_true(res.discard);
+    bp_result_clear(&res);
+    /* the same document within the limit: parsed, with Bull progress on the way (in chunks
+     * of 1,000,000 words: 4 of them, so the fake connection records every command) */
+    fx->hc.chunk_words = 1000000;
+    fx->hc.progress_ms = 1; /* the default, 500, is longer than this parse */
+    res = run(fx, data);
+    fx->hc.chunk_words = 200;
+    fx->hc.progress_ms = 500;
+    assert_null(res.error);
+    assert_false(res.discard);
+    assert_non_null(strstr(res.value, "\"words\":3145728,"));
+    assert_true(n_progress >= 1);
+    assert_true(atoi(last_progress) > 0 && atoi(last_progress) <= 100);
+    bp_result_clear(&res);
+    free(text);
+    free(data);
+}
+
+/* sandbox.text_in_worker: valid UTF-8 text and Markdown need no sandbox; HTML, UTF-16 and
+ * legacy encodings still go to it (here: a worker without one, so they fail saying so). */
+static void test_text_in_worker(void **state)
+{
+    fixture *fx = *state;
+    bp_sandbox *kept = sandbox;
+    bp_result res;
+    char want[256];
+
+    fx->hc.sandbox.text_in_worker = true;
+    sandbox = NULL; /* run() hands this to the handler: no extractor at all */
+    res = run(fx, "{\"text\": \"caf\u00e9 and more words\"}");
+    assert_null(res.error);
+    assert_non_null(strstr(res.value, "\"words\":4,"));
+    bp_result_clear(&res);
+    res = run(fx, "{\"text\": \"# Title\\n\\n*one* two\", \"type\": \"markdown\"}");
+    assert_null(res.error);
+    assert_non_null(strstr(res.value, "\"words\":3,"));
+    bp_result_clear(&res);
+    snprintf(want, sizeof(want),
+             "document (\"text\" of job 17): no extraction sandbox in this "
+             "worker");
+    expect_error(fx, "{\"text\": \"<p>hi</p>\", \"type\": \"html\"}", want);
+    expect_error(fx, "{\"text\": \"h\\u0000i\"}", want); /* a NUL: not for the worker */
+    fx->hc.sandbox.text_in_worker = false;
+    expect_error(fx, "{\"text\": \"plain words\"}", want);
+    sandbox = kept;
+}
+
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_error, setup, teardown),
         cmocka_unit_test(test_docdata),
+        cmocka_unit_test_setup_teardown(test_sandbox_memory_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_in_worker, setup, teardown),
     };
-    return cmocka_run_group_tests_name("bp_document", tests, NULL, NULL);
+    int rc;
+
+    if (argc == 2 && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+        return bp_sandbox_server_main(bp_sandbox_extract_fns, bp_sandbox_extract_n_fns,
+                                      bp_sandbox_extract_init);
+    sandbox = bp_sandbox_new(NULL);
+    rc = cmocka_run_group_tests_name("bp_document", tests, NULL, NULL);
+    bp_sandbox_free(sandbox);
+    return rc;
 }

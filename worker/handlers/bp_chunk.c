@@ -68,6 +68,18 @@ int bp_chunker_init(bp_chunker *c, const char *buf, size_t len, int chunk_words,
     return 0;
 }
 
+void bp_chunker_set_bounds(bp_chunker *c, const size_t *bounds, size_t n)
+{
+    c->bounds = bounds;
+    c->n_bounds = n;
+    c->next_bound = 0;
+    c->min_section = c->chunk_words / 4;
+    if (c->min_section < c->overlap_words + 1)
+        c->min_section = c->overlap_words + 1;
+    if (c->min_section > c->chunk_words)
+        c->min_section = c->chunk_words;
+}
+
 bool bp_chunker_next(bp_chunker *c, size_t *off, size_t *len)
 {
     const unsigned char *b = (const unsigned char *)c->buf;
@@ -79,6 +91,15 @@ bool bp_chunker_next(bp_chunker *c, size_t *off, size_t *len)
     while (k < c->chunk_words && p < c->len) {
         size_t q = p, end, next;
         bool sentence = false;
+        while (c->next_bound < c->n_bounds && c->bounds[c->next_bound] < p)
+            c->next_bound++;
+        if (k >= c->min_section && c->next_bound < c->n_bounds &&
+            c->bounds[c->next_bound] == p) { /* a section starts here: end the chunk */
+            *off = c->pos;
+            *len = last_end - c->pos;
+            c->pos = p;
+            return true;
+        }
         c->starts[k] = p;
         for (;;) { /* find the end of the unit starting at p */
             if (q >= c->len) {

@@ -1,21 +1,30 @@
 /* bp_document.c -- the document handler: the seed application's main job.
  *
- * Input {"path": "/abs/file"} or {"text": "..."}, optional "type". The flow costs two
- * round trips to Redis for a document of up to BP_DOC_BATCH chunks:
+ * Input {"path": "/abs/file"} or {"text": "..."}, optional "type" (a format name: it wins
+ * over detection from the content). The flow costs two round trips to Redis for a
+ * document of up to BP_DOC_BATCH chunks:
  *   0. read the job data with a scanner made for it (bp_docdata.h): jansson would cost
  *      more than everything else for a 100 KB {"text"} job;
  *   1. open the file beneath its allowed_dirs root (bp_confine.h) and map it read-only
- *      (MAP_PRIVATE), or take the text, check max_bytes, hash the
- *      input bytes (SHA-256, OpenSSL EVP) and validate UTF-8 on the mapping itself;
- *   2. GET <prefix>:<queue>:doc:<sha256>: when present, return it with "cached": true;
- *   3. extract into one buffer (bp_extract.h), cut chunks by offsets (bp_chunk.h);
+ *      (MAP_PRIVATE), or take the text, check max_bytes, hash the input bytes (SHA-256,
+ *      OpenSSL EVP);
+ *   2. GET <prefix>:<queue>:doc:<sha256>[:json][:<type>]: when present, return it with
+ *      "cached": true (the stored form and a forced type are part of the key);
+ *   3. extract in the sandbox (bp_sandbox.h: a confined child of the worker's extractor
+ *      process runs worker/extract/bp_doc.h (format detection, encodings, PDF, Office,
+ *      ODF, EPUB, RTF, with page and heading marks) and sends back the encoded bp_doc; Bull
+ *      progress moves as it goes; a crash, a limit or the job's timeout ends that child,
+ *      not this worker), cut chunks by offsets (bp_chunk.h), and with chunk_format =
+ *      "json" label each with its pages and heading path (bp_docresult.h);
  *   4. one EVAL stores the chunk list, its expiry and the result (SET EX) atomically.
  * A document with more chunks fills a temporary list in batches and the last EVAL renames
  * it into place, so readers never see a half-written list under the real key.
  *
- * Memory: the mapping (page cache, not heap), the extracted text (at most about the input
- * size) and one batch of argv pointers into that text; a chunk is copied only by hiredis
- * when it formats the command. */
+ * Memory: the mapping (page cache, not heap, dropped before the parse), the extracted text
+ * (at most about the input size) and one batch of argv pointers into that text; a chunk is
+ * copied only by hiredis when it formats the command. A sandbox failure that is a property
+ * of the input (crash, memory, CPU, output limits, a refused file) fails the job without
+ * retry (bp_result.discard): running it again would end the same way. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -31,14 +40,22 @@
 
 #include "bp_chunk.h"
 #include "bp_confine.h"
+#include "bp_doc.h"
 #include "bp_docdata.h"
-#include "bp_extract.h"
+#include "bp_docresult.h"
 #include "bp_handlers_impl.h"
 #include "bp_log.h"
+#include "bp_sandbox.h"
+#include "bp_sandbox_extract.h"
+#include "bp_time.h"
 
-#define BP_DOC_BATCH      1000 /* chunks per RPUSH: keeps one command around a few MB */
-#define BP_DOC_TMP_TTL_S  3600 /* a crashed multi-batch store leaves nothing for longer */
-#define BP_DOC_FIXED_ARGS 10   /* EVAL script 3 k1 k2 k3 ttl first last result */
+#define BP_DOC_BATCH         1000 /* chunks per RPUSH: keeps one command around a few MB */
+#define BP_DOC_TMP_TTL_S     3600 /* a crashed multi-batch store leaves nothing for longer */
+#define BP_DOC_SBX_MEMORY_MB 512  /* the defaults of handlers.sandbox (config/bp_config_keys.c) */
+#define BP_DOC_SBX_CPU_S     60
+#define BP_DOC_SBX_WALL_S    120
+#define BP_DOC_SBX_OUTPUT_MB 256
+#define BP_DOC_FIXED_ARGS    10 /* EVAL script 3 k1 k2 k3 ttl first last result */
 
 /* KEYS[1] list being filled, KEYS[2] final chunk list, KEYS[3] result key.
  * ARGV[1] ttl in s (<= 0: no expiry), ARGV[2] "1" = first batch (clear KEYS[1] first),
@@ -77,11 +94,14 @@ typedef struct doc_job {
     bp_job_ctx *ctx;             /* the job */
     const char *path;            /* file name, NULL for text input */
     size_t path_len;             /* bytes in path (a NUL inside is refused by bp_confine) */
-    bp_doc_type type;            /* how to extract */
+    const char *type;            /* the job's "type" (a format name), NULL to detect */
     const char *in;              /* input bytes (mapping or decoded text) */
     size_t in_len;               /* bytes in in */
     void *map;                   /* mapping to munmap, NULL for text */
-    size_t released;             /* bytes at the start of map dropped with MADV_DONTNEED */
+    int fd;                      /* the open file (handed to the sandbox), -1 for text */
+    bp_doc doc;                  /* the extracted text and its marks */
+    int64_t progress_ms;         /* when progress was last recorded (monotonic; job start) */
+    int progress_pct;            /* the percentage recorded then (0 at the start) */
     char sha[65];                /* hex SHA-256 of in */
     char *result_key;            /* <prefix>:<queue>:doc:<sha> */
     char *chunks_key;            /* result_key + ":chunks" */
@@ -109,7 +129,6 @@ static int doc_fields(doc_job *d, const bp_docdata *f, bp_result *res)
         }
         d->path = f->path.value;
         d->path_len = f->path.len;
-        d->type = bp_doc_type_from_path(d->path);
     } else {
         if (f->text.kind != BP_DOCDATA_STRING) {
             bp_result_error(res, "document \"text\" must be a string");
@@ -117,13 +136,17 @@ static int doc_fields(doc_job *d, const bp_docdata *f, bp_result *res)
         }
         d->in = f->text.value;
         d->in_len = f->text.len;
-        d->type = BP_DOC_TEXT;
+        d->type = "text"; /* text given inline is text unless the job says otherwise */
     }
-    if (f->type.kind != BP_DOCDATA_ABSENT &&
-        (f->type.kind != BP_DOCDATA_STRING || strlen(f->type.value) != f->type.len ||
-         bp_doc_type_parse(f->type.value, &d->type) != 0)) {
-        bp_result_error(res, "document \"type\" must be \"text\", \"markdown\" or \"html\"");
-        return -1;
+    if (f->type.kind != BP_DOCDATA_ABSENT) {
+        bp_doc_format fmt;
+        if (f->type.kind != BP_DOCDATA_STRING || strlen(f->type.value) != f->type.len ||
+            bp_doc_format_parse(f->type.value, &fmt) != 0) {
+            bp_result_error(res, "document \"type\" must be one of text, markdown, html, pdf, "
+                                 "docx, pptx, xlsx, odt, odp, ods, epub, rtf");
+            return -1;
+        }
+        d->type = bp_doc_format_name(fmt);
     }
     return 0;
 }
@@ -195,7 +218,7 @@ static int doc_map(doc_job *d, bp_result *res)
         d->map = m;
         d->in = m;
     }
-    close(fd);
+    d->fd = fd; /* the sandbox's child reads it */
     return 0;
 
 out_close:
@@ -218,7 +241,10 @@ static int doc_hash(doc_job *d, bp_result *res)
         d->sha[2 * i + 1] = hex[md[i] & 15];
     }
     d->sha[64] = '\0';
-    if (asprintf(&d->result_key, "%s:%s:doc:%s", d->ctx->prefix, d->ctx->queue, d->sha) < 0) {
+    bool json = d->hc->chunk_format == BP_CHUNK_FORMAT_JSON;
+    bool forced = d->path != NULL ? d->type != NULL : strcmp(d->type, "text") != 0;
+    if (asprintf(&d->result_key, "%s:%s:doc:%s%s%s%s", d->ctx->prefix, d->ctx->queue, d->sha,
+                 json ? ":json" : "", forced ? ":" : "", forced ? d->type : "") < 0) {
         d->result_key = NULL;
         goto out_oom;
     }
@@ -307,40 +333,209 @@ static int doc_store(doc_job *d, const char **argv, size_t *argvlen, int argc, b
     return 0;
 }
 
-/* Drop the pages of the mapping the extractor has finished with: the file stays in the
- * page cache, but it no longer counts in this worker's RSS (pool.max_rss_mb), so a 50 MB
- * document costs about its text, not the text plus the file. */
-static void doc_release(void *arg, const char *upto)
+/* The limits of this handler's configuration, for the extractors. */
+static bp_doc_limits doc_limits(const bp_handler_config *hc)
+{
+    bp_doc_limits l = {
+        .max_input_bytes = hc->max_bytes > 0 ? (uint64_t)hc->max_bytes : 0,
+        .max_output_bytes = hc->max_text_bytes > 0 ? (uint64_t)hc->max_text_bytes : 0,
+        .max_pages = hc->max_pages > 0 ? (uint32_t)hc->max_pages : 0,
+        .max_zip_entries = hc->max_zip_entries > 0 ? (uint32_t)hc->max_zip_entries : 0,
+        .max_zip_ratio = hc->max_zip_ratio > 0 ? (uint32_t)hc->max_zip_ratio : 0,
+        .max_zip_bytes = hc->max_zip_bytes > 0 ? (uint64_t)hc->max_zip_bytes : 0,
+        .max_depth = hc->max_xml_depth > 0 ? (uint32_t)hc->max_xml_depth : 0,
+    };
+    return l;
+}
+
+/* Bull progress as the parse goes: a percentage (what bull-board draws and job.progress()
+ * returns), recorded when it moved and at most every progress_ms, the first time
+ * progress_ms after the job started: a document parsed faster than that costs no progress
+ * command at all. A total of 0 (pages not known yet) records nothing. */
+static void doc_progress(void *arg, uint64_t done, uint64_t total, bp_sandbox_unit unit)
 {
     doc_job *d = arg;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t done = (size_t)(upto - (const char *)d->map) / page * page;
+    int64_t now = bp_mono_ms();
+    int pct;
+    char json[16];
 
-    if (done > d->released) {
-        (void)madvise((char *)d->map + d->released, done - d->released, MADV_DONTNEED);
-        d->released = done;
+    (void)unit;
+    if (total == 0 || d->ctx->progress == NULL || d->hc->progress_ms <= 0)
+        return;
+    pct = done >= total ? 100 : (int)(done * 100 / total);
+    if (pct <= d->progress_pct || now - d->progress_ms < d->hc->progress_ms)
+        return;
+    snprintf(json, sizeof(json), "%d", pct);
+    (void)d->ctx->progress(d->ctx->worker, json);
+    d->progress_ms = now;
+    d->progress_pct = pct;
+}
+
+/* A {"text"} job's bytes as a file the sandbox can be handed. Returns the fd or -1. */
+static int doc_memfd(const doc_job *d, bp_result *res)
+{
+    int fd = memfd_create("bullpen-text", MFD_CLOEXEC);
+    size_t off = 0;
+
+    if (fd < 0) {
+        bp_result_error(res, "cannot hand the text to the parser: memfd_create: %s",
+                        strerror(errno));
+        return -1;
     }
+    while (off < d->in_len) {
+        ssize_t n = write(fd, d->in + off, d->in_len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            bp_result_error(res, "cannot hand the text to the parser: %s", strerror(errno));
+            close(fd);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return fd;
+}
+
+/* sandbox.text_in_worker: whether d is valid UTF-8 plain text or Markdown, which the worker
+ * may extract itself. That path is bullpen's own white-space and Markdown scanners, the kind
+ * of code the worker already runs over the same bytes (the job data scanner, the chunker),
+ * with no third-party parser: no libxml2, poppler, libzip, uchardet or iconv (text in a
+ * legacy encoding or UTF-16 still goes to the sandbox). It saves the sandbox's fixed cost, which is
+ * most of a small text job. */
+static bool doc_in_worker(const doc_job *d)
+{
+    bp_doc_format f;
+
+    if (!d->hc->sandbox.text_in_worker || d->in == NULL)
+        return false;
+    if (d->type != NULL ? bp_doc_format_parse(d->type, &f) != 0
+                        : (f = bp_doc_detect(d->in, d->in_len)) != BP_FMT_TEXT)
+        return false;
+    if (f != BP_FMT_TEXT && f != BP_FMT_MARKDOWN)
+        return false;
+    /* no NUL: UTF-16 text is valid UTF-8 byte by byte, and would be converted here */
+    return memchr(d->in, '\0', d->in_len) == NULL &&
+           bp_utf8_check((const unsigned char *)d->in, d->in_len) == d->in_len;
+}
+
+/* Extract the input into d->doc, in the sandbox: the worker's extractor forks a confined
+ * child that parses d->fd (or the text, through a memfd) and hands back what
+ * bp_doc_encode() wrote; bp_doc_decode() checks every byte of it. Returns 0, or -1 with
+ * res set (and res->discard when the input itself failed: a retry would end the same
+ * way). */
+static int doc_extract(doc_job *d, bp_result *res)
+{
+    const bp_sandbox_config *sc = &d->hc->sandbox;
+    /* a field left 0 (a handler built in code, not read from a file) takes the default */
+    bp_sandbox_limits lim = {
+        .memory_bytes = (uint64_t)(sc->memory_mb > 0 ? sc->memory_mb : BP_DOC_SBX_MEMORY_MB) << 20,
+        .cpu_s = sc->cpu_s > 0 ? sc->cpu_s : BP_DOC_SBX_CPU_S,
+        .wall_ms = (int64_t)(sc->wall_s > 0 ? sc->wall_s : BP_DOC_SBX_WALL_S) * 1000,
+        .output_bytes = (uint64_t)(sc->output_mb > 0 ? sc->output_mb : BP_DOC_SBX_OUTPUT_MB) << 20};
+    bp_doc_limits dl = doc_limits(d->hc);
+    bp_sandbox_extract_arg arg;
+    char name[300];
+    bp_sandbox_outcome out;
+    bp_err err = {0};
+    int fd, rc = -1;
+
+    if (doc_in_worker(d)) {
+        if (bp_doc_extract_mem(d->in, d->in_len, d->path != NULL ? d->path : "job text", d->type,
+                               &dl, NULL, NULL, &d->doc, &err) != 0) {
+            bp_result_error(res, "%s; not retried: the same input would fail the same way",
+                            err.msg);
+            res->discard = true;
+            return -1;
+        }
+        return 0;
+    }
+    fd = d->fd >= 0 ? d->fd : doc_memfd(d, res);
+    if (fd < 0)
+        return -1;
+    if (d->path != NULL)
+        snprintf(name, sizeof(name), "document '%.256s'", d->path);
+    else
+        snprintf(name, sizeof(name), "document (\"text\" of job %.100s)", d->ctx->job_id);
+    if (d->ctx->sandbox == NULL) {
+        bp_result_error(res, "%s: no extraction sandbox in this worker", name);
+        goto out_close;
+    }
+    if (d->map != NULL) { /* hashed: the parse reads the file, not this mapping */
+        munmap(d->map, d->in_len);
+        d->map = NULL;
+        d->in = NULL;
+    }
+    bp_sandbox_extract_arg_set(&arg, &dl, d->type, d->path != NULL ? d->path : "job text");
+    if (bp_sandbox_run(d->ctx->sandbox, BP_SANDBOX_FN_EXTRACT, fd, &arg, sizeof(arg), &lim,
+                       doc_progress, d, d->ctx->cancel, &out, &err) != 0) {
+        bp_result_error(res, "%s: cannot parse it: %s", name, err.msg);
+        goto out_close;
+    }
+    switch (out.status) {
+    case BP_SANDBOX_OK:
+        if (bp_doc_decode(out.output, out.output_len, &dl, &d->doc, &err) != 0) {
+            bp_result_error(res, "%s: the parser's output was refused: %s; not retried", name,
+                            err.msg);
+            res->discard = true;
+            bp_log_warn("job %s: %s: the parser's output was refused: %s", d->ctx->job_id, name,
+                        err.msg);
+            break;
+        }
+        bp_log_debug("job %s: %s parsed in the sandbox: %.3f ms (confine %.3f ms), %.3f ms "
+                     "CPU, peak RSS %ld KB",
+                     d->ctx->job_id, name, (double)out.wall_us / 1e3, (double)out.confine_us / 1e3,
+                     (double)out.cpu_us / 1e3, out.maxrss_kb);
+        rc = 0;
+        break;
+    case BP_SANDBOX_FAILED: /* an extractor's refusal may name the file already */
+        if (d->path != NULL && strstr(out.reason, d->path) != NULL)
+            bp_result_error(res, "%s; not retried: the same input would fail the same way",
+                            out.reason);
+        else
+            bp_result_error(res, "%s: %s; not retried: the same input would fail the same way",
+                            name, out.reason);
+        res->discard = true;
+        bp_log_warn("job %s: %s: %s", d->ctx->job_id, name, out.reason);
+        break;
+    case BP_SANDBOX_TRANSIENT:
+        bp_result_error(res, "%s: %s", name, out.reason);
+        bp_log_warn("job %s: %s: %s", d->ctx->job_id, name, out.reason);
+        break;
+    case BP_SANDBOX_CANCELLED: /* the worker words it (timeout, ctl cancel, shutdown) */
+        bp_result_error(res, "%s: the parse was stopped: the job was cancelled", name);
+        break;
+    }
+    free(out.output);
+
+out_close:
+    if (d->fd < 0)
+        close(fd);
+    return rc;
 }
 
 /* Extract, chunk and store. Returns 0 with res holding the result, or -1 with the error. */
 static int doc_process(doc_job *d, bp_result *res)
 {
-    bp_text t;
+    const bp_text *t = &d->doc.text;
+    bool json = d->hc->chunk_format == BP_CHUNK_FORMAT_JSON;
     bp_chunker ch;
+    bp_chunk_label label;
     const char **argv = NULL;
-    size_t *argvlen = NULL, off, len, n_chunks = 0;
+    size_t *argvlen = NULL, *bounds = NULL, n_bounds, off, len, n_chunks = 0;
     int argc = BP_DOC_FIXED_ARGS, rc = -1;
     bool first = true;
-    char result[256];
+    char *result = NULL;
 
-    if (bp_extract_release(d->type, d->in, d->in_len, &t, d->map != NULL ? doc_release : NULL, d) !=
-        0) {
-        bp_result_error(res, "out of memory extracting the text of a %zu-byte document", d->in_len);
+    if (doc_extract(d, res) != 0)
         return -1;
-    }
-    if (bp_chunker_init(&ch, t.buf, t.len, d->hc->chunk_words, d->hc->overlap_words) != 0)
+    bp_chunk_label_init(&label, &d->doc);
+    if (bp_chunker_init(&ch, t->buf, t->len, d->hc->chunk_words, d->hc->overlap_words) != 0)
         goto out_oom;
-    argv = malloc((BP_DOC_FIXED_ARGS + BP_DOC_BATCH) * sizeof(argv[0]));
+    bounds = bp_doc_heading_offsets(&d->doc, &n_bounds); /* chunks end where sections start */
+    if (bounds == NULL && n_bounds > 0)
+        goto out_oom;
+    bp_chunker_set_bounds(&ch, bounds, n_bounds);
+    argv = calloc(BP_DOC_FIXED_ARGS + BP_DOC_BATCH, sizeof(argv[0]));
     argvlen = malloc((BP_DOC_FIXED_ARGS + BP_DOC_BATCH) * sizeof(argvlen[0]));
     if (argv == NULL || argvlen == NULL)
         goto out_oom;
@@ -352,21 +547,31 @@ static int doc_process(doc_job *d, bp_result *res)
             }
             if (doc_store(d, argv, argvlen, argc, first, false, NULL, res) != 0)
                 goto out_free;
+            if (json) /* the JSON chunks of this batch were ours */
+                for (int i = BP_DOC_FIXED_ARGS; i < argc; i++)
+                    free((char *)(uintptr_t)argv[i]);
             first = false;
             argc = BP_DOC_FIXED_ARGS;
         }
-        argv[argc] = t.buf + off;
-        argvlen[argc] = len;
+        if (json) {
+            argv[argc] = bp_chunk_json(&label, off, len, &argvlen[argc]);
+            if (argv[argc] == NULL)
+                goto out_oom;
+        } else {
+            argv[argc] = t->buf + off;
+            argvlen[argc] = len;
+        }
         argc++;
         n_chunks++;
     }
-    snprintf(result, sizeof(result),
-             "{\"sha256\":\"%s\",\"bytes\":%zu,\"words\":%zu,\"chunks\":%zu,\"cached\":false}",
-             d->sha, d->in_len, t.words, n_chunks);
+    result = bp_docresult_json(&d->doc, d->sha, d->in_len, n_chunks, json);
+    if (result == NULL)
+        goto out_oom;
     if (doc_store(d, argv, argvlen, argc, first, true, result, res) != 0)
         goto out_free;
-    bp_log_debug("job %s: document %s: %zu bytes, %zu words, %zu chunks", d->ctx->job_id, d->sha,
-                 d->in_len, t.words, n_chunks);
+    bp_log_debug("job %s: document %s: %s, %zu bytes, %zu pages, %zu words, %zu chunks",
+                 d->ctx->job_id, d->sha, bp_doc_format_name(d->doc.format), d->in_len,
+                 d->doc.n_pages, t->words, n_chunks);
     bp_result_value(res, result, strlen(result));
     rc = 0;
     goto out_free;
@@ -374,18 +579,21 @@ static int doc_process(doc_job *d, bp_result *res)
 out_oom:
     bp_result_error(res, "out of memory chunking a %zu-byte document", d->in_len);
 out_free:
+    if (json && argv != NULL)
+        for (int i = BP_DOC_FIXED_ARGS; i < argc; i++)
+            free((char *)(uintptr_t)argv[i]);
+    free(result);
     free(argv);
     free(argvlen);
+    free(bounds);
     bp_chunker_fini(&ch);
-    bp_text_free(&t);
     return rc;
 }
 
 void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_job_ctx *ctx,
                      bp_result *res)
 {
-    doc_job d = {.hc = hc, .roots = roots, .ctx = ctx};
-    size_t bad;
+    doc_job d = {.hc = hc, .roots = roots, .ctx = ctx, .fd = -1, .progress_ms = bp_mono_ms()};
 
     if (ctx->command == NULL) {
         bp_result_error(res, "document handler has no Redis connection to store chunks");
@@ -397,11 +605,6 @@ void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_jo
         goto out;
     if (doc_hash(&d, res) != 0)
         goto out;
-    bad = bp_utf8_check((const unsigned char *)d.in, d.in_len);
-    if (bad != d.in_len) {
-        bp_result_error(res, "document is not valid UTF-8 at byte offset %zu", bad);
-        goto out;
-    }
     if (doc_cached(&d, res) != 0)
         goto out;
     (void)doc_process(&d, res);
@@ -409,6 +612,9 @@ void bp_document_run(const bp_handler_config *hc, const bp_confine *roots, bp_jo
 out:
     if (d.map != NULL)
         munmap(d.map, d.in_len);
+    if (d.fd >= 0)
+        close(d.fd);
+    bp_doc_free(&d.doc);
     free(d.result_key);
     free(d.chunks_key);
     free(d.tmp_key);

@@ -16,6 +16,8 @@
 #include "bp_config.h"
 #include "bp_err.h"
 
+typedef struct bp_sandbox bp_sandbox; /* worker/sandbox/bp_sandbox.h */
+
 /* What the worker gives a handler for one job. */
 typedef struct bp_job_ctx {
     const char *queue;    /* queue name */
@@ -27,6 +29,7 @@ typedef struct bp_job_ctx {
     int attempt;          /* 1 for the first run */
     volatile int *cancel; /* non-zero when the job must stop (timeout, ctl cancel, shutdown) */
     void *worker;         /* the worker, for the callbacks below */
+    bp_sandbox *sandbox;  /* the worker's extraction sandbox (document handler); may be NULL */
     /* Set the job's progress (JSON text) and publish the progress event. */
     int (*progress)(void *worker, const char *json);
     /* Append a line to the job's logs. */
@@ -39,9 +42,11 @@ typedef struct bp_job_ctx {
 
 /* A handler's outcome. Exactly one of value and error is set (malloc'd; the worker frees). */
 typedef struct bp_result {
-    char *value; /* JSON text: Bull's returnvalue */
-    size_t len;  /* bytes in value */
-    char *error; /* failure message: Bull's failedReason */
+    char *value;  /* JSON text: Bull's returnvalue */
+    size_t len;   /* bytes in value */
+    char *error;  /* failure message: Bull's failedReason */
+    bool discard; /* with error: fail for good, attempts left or not (Bull's job.discard()):
+                   * the input itself fails, a retry would end the same way */
 } bp_result;
 
 typedef struct bp_handlers bp_handlers; /* opaque: one queue's routing table */

@@ -15,6 +15,7 @@ void bp_result_clear(bp_result *res)
     res->value = NULL;
     res->error = NULL;
     res->len = 0;
+    res->discard = false;
 }
 
 void bp_result_value(bp_result *res, const char *json, size_t len)

@@ -29,6 +29,12 @@ typedef struct bp_text {
      * be read again (the document handler drops those pages of its file mapping). */
     void (*release)(void *arg, const char *upto);
     void *release_arg; /* passed to release */
+    /* Optional: told that a heading of level (1..6) was just appended, its words running
+     * from offset start to len (start > len when it had none). */
+    void (*heading)(void *arg, int level, size_t start);
+    void *heading_arg; /* passed to heading */
+    size_t limit;      /* when > 0, the most bytes buf may hold: beyond, oom and over set */
+    bool over;         /* the limit was hit (oom is set too, so extractors stop) */
 } bp_text;
 
 #define BP_TEXT_RELEASE_BYTES (4 << 20) /* input consumed between two release calls */
@@ -62,6 +68,13 @@ int bp_extract(bp_doc_type type, const char *in, size_t n, bp_text *t);
  * NULL). */
 int bp_extract_release(bp_doc_type type, const char *in, size_t n, bp_text *t,
                        void (*release)(void *arg, const char *upto), void *arg);
+
+/* bp_extract_release() into a t the caller initialised (bp_text_init) and hooked. Returns
+ * 0, or -1 when memory ran out or t->limit was hit (t is left for the caller to free). */
+int bp_extract_into(bp_doc_type type, const char *in, size_t n, bp_text *t);
+
+/* The offset where the next word appended to t will start. */
+size_t bp_text_here(const bp_text *t);
 
 /* Internal entry points of bp_extract(), appending to an initialised t. */
 void bp_extract_markdown(const char *in, size_t n, bp_text *t);

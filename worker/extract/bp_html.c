@@ -38,9 +38,18 @@ static const char *const break_tags[] = {
     "video",   "wbr"};
 
 typedef struct html_state {
-    bp_text *t;   /* where visible text goes */
-    int skipping; /* depth inside skip_tags elements; text is dropped while > 0 */
+    bp_text *t;         /* where visible text goes */
+    int skipping;       /* depth inside skip_tags elements; text is dropped while > 0 */
+    int heading;        /* level of the h1..h6 being read, 0 outside one */
+    size_t heading_off; /* where its words start */
 } html_state;
+
+/* 1..6 for h1..h6, else 0. */
+static int heading_level(const char *n)
+{
+    return (n[0] == 'h' || n[0] == 'H') && n[1] >= '1' && n[1] <= '6' && n[2] == '\0' ? n[1] - '0'
+                                                                                      : 0;
+}
 
 static int cmp_tag(const void *key, const void *elem)
 {
@@ -62,6 +71,10 @@ static void on_start(void *ctx, const xmlChar *name, const xmlChar **atts)
         st->skipping++;
     else if (st->skipping == 0 && tag_in(n, break_tags, sizeof(break_tags) / sizeof(break_tags[0])))
         bp_text_break(st->t);
+    if (st->skipping == 0 && heading_level(n) > 0 && st->heading == 0) {
+        st->heading = heading_level(n);
+        st->heading_off = bp_text_here(st->t);
+    }
 }
 
 static void on_end(void *ctx, const xmlChar *name)
@@ -75,6 +88,11 @@ static void on_end(void *ctx, const xmlChar *name)
     } else if (st->skipping == 0 &&
                tag_in(n, break_tags, sizeof(break_tags) / sizeof(break_tags[0]))) {
         bp_text_break(st->t);
+    }
+    if (st->heading > 0 && heading_level(n) == st->heading) {
+        if (st->t->heading != NULL)
+            st->t->heading(st->t->heading_arg, st->heading, st->heading_off);
+        st->heading = 0;
     }
 }
 

@@ -156,7 +156,8 @@ static size_t space_len(const unsigned char *s, size_t n)
     return 0;
 }
 
-void bp_text_append(bp_text *t, const char *in, size_t n)
+/* Append n bytes that fit: the caller checked t->limit. */
+static void append_some(bp_text *t, const char *in, size_t n)
 {
     const unsigned char *s = (const unsigned char *)in;
     size_t i = 0;
@@ -187,6 +188,28 @@ void bp_text_append(bp_text *t, const char *in, size_t n)
     t->buf[t->len] = '\0';
 }
 
+void bp_text_append(bp_text *t, const char *in, size_t n)
+{
+    while (n > 0 && !t->oom) {
+        size_t step = n;
+        if (t->limit > 0) { /* n bytes append at most n + 1 (a leading separator) */
+            size_t room = t->limit > t->len + 1 ? t->limit - t->len - 1 : 0;
+            if (room == 0) {
+                t->oom = t->over = true;
+                return;
+            }
+            if (step > room) {
+                step = room;
+                while (step > 1 && ((unsigned char)in[step] & 0xC0) == 0x80)
+                    step--; /* cut at a sequence start: white space is recognised whole */
+            }
+        }
+        append_some(t, in, step);
+        in += step;
+        n -= step;
+    }
+}
+
 void bp_text_break(bp_text *t)
 {
     t->pending_space = true;
@@ -208,13 +231,13 @@ static void extract_text(const char *in, size_t n, bp_text *t)
     }
 }
 
-int bp_extract_release(bp_doc_type type, const char *in, size_t n, bp_text *t,
-                       void (*release)(void *arg, const char *upto), void *arg)
+size_t bp_text_here(const bp_text *t)
 {
-    if (bp_text_init(t, n) != 0)
-        return -1;
-    t->release = release;
-    t->release_arg = arg;
+    return t->len == 0 ? 0 : t->len + 1;
+}
+
+int bp_extract_into(bp_doc_type type, const char *in, size_t n, bp_text *t)
+{
     switch (type) {
     case BP_DOC_TEXT:
         extract_text(in, n, t);
@@ -227,7 +250,17 @@ int bp_extract_release(bp_doc_type type, const char *in, size_t n, bp_text *t,
             t->oom = true;
         break;
     }
-    if (t->oom) {
+    return t->oom ? -1 : 0;
+}
+
+int bp_extract_release(bp_doc_type type, const char *in, size_t n, bp_text *t,
+                       void (*release)(void *arg, const char *upto), void *arg)
+{
+    if (bp_text_init(t, n) != 0)
+        return -1;
+    t->release = release;
+    t->release_arg = arg;
+    if (bp_extract_into(type, in, n, t) != 0) {
         bp_text_free(t);
         return -1;
     }

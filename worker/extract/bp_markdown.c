@@ -38,6 +38,8 @@ typedef struct md_state {
     uint32_t bt_none;     /* bit k: no closing run of k backticks after the last failed try */
     const char *gt_from;  /* memo of the last '>' search: searched from here ... */
     const char *gt_at;    /* ... and found this one (NULL: none up to the line end) */
+    size_t para_start;    /* offset of the last line's words when it was paragraph text */
+    bool para_line;       /* the last line was paragraph text (a setext heading candidate) */
 } md_state;
 
 /* Bytes that may start inline markup; everything else is copied in runs. */
@@ -505,9 +507,17 @@ static void md_line(md_state *st, const char *s, const char *e)
     }
     while (p < e && is_sp(*p))
         p++;
+    bool was_para = st->para_line;
+    st->para_line = false;
+    if (was_para && st->t->heading != NULL && (only_of(p, e, '=', 1) || only_of(p, e, '-', 1)) &&
+        (size_t)(p - s) < 4) {
+        st->t->heading(st->t->heading_arg, *p == '=' ? 1 : 2, st->para_start); /* setext */
+        return;
+    }
     if (only_of(p, e, '-', 3) || only_of(p, e, '*', 3) || only_of(p, e, '_', 3) ||
         only_of(p, e, '=', 1))
         return; /* rules and setext underlines */
+    const char *unprefixed = p;
     p = skip_containers(p, e);
     if ((fl = fence_at(p, e, &ch)) > 0) {
         st->in_fence = true;
@@ -515,11 +525,13 @@ static void md_line(md_state *st, const char *s, const char *e)
         st->fence_len = fl;
         return;
     }
+    int level = 0;
     if (p < e && *p == '#') {
         const char *h = p;
         while (h < e && *h == '#')
             h++;
         if (h - p <= 6 && (h == e || is_sp(*h))) {
+            level = (int)(h - p);
             p = h;
             while (e > p && is_sp(e[-1]))
                 e--;
@@ -542,7 +554,15 @@ static void md_line(md_state *st, const char *s, const char *e)
     }
     if (delimiter_row(p, e))
         return;
+    size_t start = bp_text_here(st->t);
     inline_span(st, p, e, memchr(p, '|', (size_t)(e - p)) != NULL, 0);
+    if (level > 0 && st->t->heading != NULL)
+        st->t->heading(st->t->heading_arg, level, start);
+    else if (level == 0 && p == unprefixed && bp_text_here(st->t) > start) {
+        if (!was_para)
+            st->para_start = start; /* plain text: a setext underline may follow */
+        st->para_line = true;
+    }
 }
 
 void bp_extract_markdown(const char *in, size_t n, bp_text *t)
