@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,15 @@
 
 #include "bp_conn_int.h"
 #include "bp_time.h"
+
+/* Commands this process has sent on every connection (bullpen stats and /metrics show the
+ * pool's own commands per second from it); both worker threads append, hence the atomic. */
+static _Atomic unsigned long long conn_commands_sent;
+
+unsigned long long bp_conn_commands_sent(void)
+{
+    return atomic_load_explicit(&conn_commands_sent, memory_order_relaxed);
+}
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
@@ -414,6 +424,7 @@ int bp_conn_io_append(bp_conn *c, int argc, const char **argv, const size_t *arg
     }
     c->olen = (size_t)(p - c->obuf);
     c->pending++;
+    atomic_fetch_add_explicit(&conn_commands_sent, 1, memory_order_relaxed);
     return 0;
 }
 
@@ -433,6 +444,7 @@ static int conn_append_vfmt(bp_conn *c, bp_err *err, const char *fmt, va_list ap
     memcpy(c->obuf + c->olen, cmd, (size_t)len);
     c->olen += (size_t)len;
     c->pending++;
+    atomic_fetch_add_explicit(&conn_commands_sent, 1, memory_order_relaxed);
     redisFreeCommand(cmd);
     return 0;
 }

@@ -74,4 +74,7 @@ redisReply *bp_conn_blocking_argv(bp_conn *c, int argc, const char **argv, const
  * that poll()s the fd must not wait. */
 bool bp_conn_has_pending(const bp_conn *c);
 
+/* Commands this process has sent so far, on all its connections (handshakes included). */
+unsigned long long bp_conn_commands_sent(void);
+
 #endif /* BP_CONN_H */

@@ -9,6 +9,7 @@
  * names the queue, the script and the job. */
 #include "bp_queue.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -647,14 +648,37 @@ static int log_ids(const bp_queue *q, const redisReply *list, const char *what, 
     return (int)list->elements;
 }
 
-/* stalled.lua in mode "check" or "token". */
-static int stalled(bp_conn *c, const bp_queue *q, const char *mode, const char *token,
-                   const char *reason, bp_err *err)
+/* Copy the parallel lists ids / processedOns of a stalled.lua reply into out (at most cap). */
+static int collect_orphans(const redisReply *ids, const redisReply *pons, bp_orphan *out, int cap)
+{
+    int n = 0;
+
+    if (out == NULL || ids->type != REDIS_REPLY_ARRAY || pons->type != REDIS_REPLY_ARRAY)
+        return 0;
+    for (size_t i = 0; i < ids->elements && i < pons->elements && n < cap; i++) {
+        const redisReply *id = ids->element[i], *p = pons->element[i];
+        if (id->type != REDIS_REPLY_STRING || id->len >= sizeof(out[n].id))
+            continue;
+        memcpy(out[n].id, id->str, id->len + 1);
+        snprintf(out[n].processed_on, sizeof(out[n].processed_on), "%s",
+                 p->type == REDIS_REPLY_STRING ? p->str : "");
+        out[n].put_back = false;
+        n++;
+    }
+    return n;
+}
+
+/* stalled.lua in mode "check", "token" or "settle" (arg is the token or the candidates). */
+static int stalled(bp_conn *c, const bp_queue *q, const char *mode, const char *arg,
+                   const char *reason, bp_orphan *put_back, int cap, int *n_4th, bp_err *err)
 {
     char active[BP_KEY_MAX], now[24], ivl[16], max[16];
     bp_args a = {0};
     redisReply *r;
-    const char *cause = token[0] != '\0' ? reason : "its lock expired: stalled";
+    const char *cause = strcmp(mode, "token") == 0 ? reason
+                        : strcmp(mode, "settle") == 0
+                            ? "pulled by a worker that died before it locked the job"
+                            : "its lock expired: stalled";
     int rc = -1;
 
     if (key_of(q, "active", active, err) < 0)
@@ -665,14 +689,22 @@ static int stalled(bp_conn *c, const bp_queue *q, const char *mode, const char *
     args_add(&a, ivl, (size_t)snprintf(ivl, sizeof(ivl), "%d", q->stalled_interval_ms));
     args_add(&a, max, (size_t)snprintf(max, sizeof(max), "%d", q->max_stalled));
     args_str(&a, mode);
-    args_str(&a, token);
+    args_str(&a, arg);
     args_str(&a, reason);
     r = run(c, q, "stalled", NULL, 1, &a, err);
     if (r == NULL)
         return -1;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 3) {
         rc = log_ids(q, r->element[0], "failed: stalled more than max_stalled", cause);
         rc += log_ids(q, r->element[1], "moved back to wait", cause);
+        if (r->elements >= 4 && strcmp(mode, "settle") == 0) {
+            int k = log_ids(q, r->element[3], "moved back to wait, not counted as a stall", cause);
+            rc += k;
+            if (n_4th != NULL)
+                *n_4th = k;
+        } else if (r->elements >= 4 && n_4th != NULL) {
+            *n_4th = collect_orphans(r->element[1], r->element[3], put_back, cap);
+        }
     } else {
         bad_reply(q, "stalled", NULL, r, err);
     }
@@ -682,23 +714,90 @@ static int stalled(bp_conn *c, const bp_queue *q, const char *mode, const char *
 
 int bp_queue_check_stalled(bp_conn *c, const bp_queue *q, bp_err *err)
 {
-    return stalled(c, q, "check", "", "", err);
+    return stalled(c, q, "check", "", "", NULL, 0, NULL, err);
 }
 
-int bp_queue_sweep_stalled(bp_conn *c, const bp_queue *q, bp_err *err)
+int bp_queue_list_orphans(bp_conn *c, const bp_queue *q, bp_orphan *out, int cap, bp_err *err)
 {
-    return stalled(c, q, "sweep", "", "", err);
+    char active[BP_KEY_MAX], now[24], ivl[16], max[16];
+    bp_args a = {0};
+    redisReply *r;
+    int n = 0;
+
+    if (key_of(q, "active", active, err) < 0)
+        return -1;
+    args_str(&a, active);
+    args_str(&a, q->key_base);
+    args_add(&a, now, (size_t)snprintf(now, sizeof(now), "%" PRId64, bp_now_ms()));
+    args_add(&a, ivl, (size_t)snprintf(ivl, sizeof(ivl), "%d", q->stalled_interval_ms));
+    args_add(&a, max, (size_t)snprintf(max, sizeof(max), "%d", q->max_stalled));
+    args_str(&a, "orphans");
+    r = run(c, q, "stalled", NULL, 1, &a, err);
+    if (r == NULL)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        bad_reply(q, "stalled", NULL, r, err);
+        freeReplyObject(r);
+        return -1;
+    }
+    for (size_t i = 0; i + 1 < r->elements && n < cap; i += 2) {
+        const redisReply *id = r->element[i], *p = r->element[i + 1];
+        if (id->type != REDIS_REPLY_STRING || id->len >= sizeof(out[n].id))
+            continue; /* left to the stalled check */
+        memcpy(out[n].id, id->str, id->len + 1);
+        snprintf(out[n].processed_on, sizeof(out[n].processed_on), "%s",
+                 p->type == REDIS_REPLY_STRING ? p->str : "");
+        out[n].put_back = false;
+        n++;
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+int bp_queue_settle_orphans(bp_conn *c, const bp_queue *q, const bp_orphan *cand, int n,
+                            int *unstalled, bp_err *err)
+{
+    json_t *list = json_array();
+    char *text;
+    char dur[16];
+    int rc;
+
+    if (unstalled != NULL)
+        *unstalled = 0;
+    if (n <= 0) {
+        json_decref(list);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) /* json_array_append_new steals the new array */
+        json_array_append_new(
+            list, json_pack("[s, s, b]", cand[i].id, cand[i].processed_on, cand[i].put_back));
+    text = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+    if (text == NULL) {
+        bp_err_set(err, BP_ERR_IO, ENOMEM, "queue '%s': out of memory", q->name);
+        return -1;
+    }
+    snprintf(dur, sizeof(dur), "%d", q->lock_duration_ms);
+    rc = stalled(c, q, "settle", text, dur, NULL, 0, unstalled, err);
+    free(text);
+    return rc;
 }
 
 int bp_queue_recover_token(bp_conn *c, const bp_queue *q, const char *token, const char *reason,
-                           bp_err *err)
+                           bp_orphan *put_back, int cap, int *n_put_back, bp_err *err)
 {
+    int n = 0, rc;
+
     if (token == NULL || token[0] == '\0') {
         bp_err_set(err, BP_ERR_PROTOCOL, 0, "queue '%s': recover needs the dead worker's token",
                    q->name);
         return -1;
     }
-    return stalled(c, q, "token", token, reason != NULL ? reason : "worker died", err);
+    rc = stalled(c, q, "token", token, reason != NULL ? reason : "worker died", put_back, cap, &n,
+                 err);
+    if (n_put_back != NULL)
+        *n_put_back = rc >= 0 ? n : 0;
+    return rc;
 }
 
 int bp_queue_add(bp_conn *c, const bp_queue *q, const char *name, const char *data,

@@ -122,16 +122,35 @@ int bp_queue_promote(bp_conn *c, const bp_queue *q, int64_t *next_due_ms, bp_err
  * number of jobs recovered or failed, 0 when another process checked recently, -1. */
 int bp_queue_check_stalled(bp_conn *c, const bp_queue *q, bp_err *err);
 
-/* The stalled check's pass without its K(stalled-check) guard: the master runs it twice, a
- * second apart, after a worker died, so a job that worker had pulled but not yet locked
- * (no token to find it by) is back in wait within seconds. Same return as above. */
-int bp_queue_sweep_stalled(bp_conn *c, const bp_queue *q, bp_err *err);
+/* A job found in active without a lock: its id and the processedOn seen then ("" when the
+ * job has none), and whether the master itself put it back to wait with that processedOn. */
+typedef struct bp_orphan {
+    char id[256];          /* job id (longer ids are left to the stalled check) */
+    char processed_on[24]; /* as stored, "" when absent */
+    bool put_back;         /* the master recovered it with exactly this processedOn */
+} bp_orphan;
+
+/* First pass of the sweep after a worker died (run once the dead worker's connections are
+ * closed on the server side): the jobs in active without a lock, at most cap of them, into
+ * out. Returns how many, or -1. */
+int bp_queue_list_orphans(bp_conn *c, const bp_queue *q, bp_orphan *out, int cap, bp_err *err);
+
+/* Second pass, a second later, over the first pass's candidates: one still in active,
+ * unlocked, with the same processedOn, was pulled by a worker that never took it. A job
+ * that was never run in this attempt (no processedOn, put back by the master with that
+ * processedOn, or processedOn younger than the lock duration) goes back to the front of wait
+ * without a stall; any other counts as a stall (Bull's rule). Returns how many were moved,
+ * with *unstalled (may be NULL) set to those moved without a stall, or -1. */
+int bp_queue_settle_orphans(bp_conn *c, const bp_queue *q, const bp_orphan *cand, int n,
+                            int *unstalled, bp_err *err);
 
 /* Recover the jobs in active whose lock holds token (a dead worker's): each counts as a
  * stall (stalledCounter + 1); back to wait while stalledCounter <= max_stalled, else failed
- * with reason. Returns how many were recovered or failed, or -1. */
+ * with reason. The jobs put back to wait are stored in put_back (id and processedOn, at
+ * most cap; put_back may be NULL) and counted in *n_put_back. Returns how many were
+ * recovered or failed, or -1. */
 int bp_queue_recover_token(bp_conn *c, const bp_queue *q, const char *token, const char *reason,
-                           bp_err *err);
+                           bp_orphan *put_back, int cap, int *n_put_back, bp_err *err);
 
 /* Fail, by Bull's retry rules, the job in active whose lock holds token (a worker killed
  * for a timeout): reason is the failedReason, e.g. "Promise timed out after 500

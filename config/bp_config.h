@@ -132,7 +132,8 @@ typedef struct bp_queue_config {
     int stalled_interval_ms;     /* default 30000 */
     int max_stalled;             /* default 1 */
     int job_timeout_ms;          /* default 0 = only opts.timeout */
-    int block_timeout_s;         /* BRPOPLPUSH timeout (Bull's drainDelay), default 5 */
+    int block_timeout_s;         /* BRPOPLPUSH timeout (Bull's drainDelay), default 30 */
+    int lease_max;               /* jobs a worker leases per round trip, 1 = one at a time */
     bp_limiter_config limiter;   /* limiter = { ... }; max 0 = none */
     int metrics_max_points;      /* metrics = { max_data_points = N; }; 0 = no Bull metrics */
     int log_max_lines;           /* job log lines kept per job (LTRIM, like keepLogs) */
@@ -148,6 +149,7 @@ typedef struct bp_pool_config {
     char *pidfile;              /* NULL = none */
     int heartbeat_ms;           /* default 1000 */
     int hung_after_ms;          /* default 10000 */
+    int probe_ms;               /* the pub/sub proof of each worker's connections, 60000 */
     int shutdown_timeout_ms;    /* default 30000 */
     int max_jobs_per_worker;    /* recycle after this many jobs, 0 = never */
     int max_rss_mb;             /* recycle above this RSS, 0 = never */

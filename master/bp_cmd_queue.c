@@ -124,8 +124,10 @@ int bp_cmd_enqueue(const bp_config *cfg, const char *queue, const char *name, co
     return rc;
 }
 
-/* Append the workers arrays of every heartbeat key to workers (steals nothing). */
-static int read_workers(bp_conn *c, const bp_config *cfg, json_t *workers, bp_err *err)
+/* Append the workers arrays of every host key to workers, and each master's health
+ * ({host, pid, live, ready, want, up}) to masters (steals nothing). */
+static int read_workers(bp_conn *c, const bp_config *cfg, json_t *workers, json_t *masters,
+                        bp_err *err)
 {
     char pattern[512], cursor[32] = "0";
     const char *cc =
@@ -160,6 +162,16 @@ static int read_workers(bp_conn *c, const bp_config *cfg, json_t *workers, bp_er
             arr = json_object_get(doc, "workers"); /* borrowed */
             if (json_is_array(arr))
                 json_array_extend(workers, arr);
+            if (json_is_object(doc)) /* json_array_append_new steals the new object */
+                json_array_append_new(
+                    masters,
+                    json_pack("{s:O?, s:O?, s:b, s:b, s:O?, s:O?, s:f}", "host",
+                              json_object_get(doc, "host"), "pid", json_object_get(doc, "pid"),
+                              "live", json_is_true(json_object_get(doc, "live")), "ready",
+                              json_is_true(json_object_get(doc, "ready")), "want",
+                              json_object_get(doc, "want"), "up", json_object_get(doc, "up"),
+                              "commands_per_s",
+                              json_number_value(json_object_get(doc, "commands_per_s"))));
             json_decref(doc);
             freeReplyObject(g);
         }
@@ -175,7 +187,7 @@ static const char *str_of(const json_t *obj, const char *key)
     return s != NULL && s[0] != '\0' ? s : "-";
 }
 
-static void print_table(json_t *queues, json_t *workers)
+static void print_table(json_t *queues, json_t *workers, json_t *masters)
 {
     const char *name;
     json_t *v;
@@ -193,6 +205,23 @@ static void print_table(json_t *queues, json_t *workers)
                 (long long)json_integer_value(json_object_get(v, "delayed")),
                 (long long)json_integer_value(json_object_get(v, "paused")),
                 (long long)json_integer_value(json_object_get(v, "limited")));
+    }
+    fprintf(stdout, "\n%zu master%s\n", json_array_size(masters),
+            json_array_size(masters) == 1 ? "" : "s");
+    if (json_array_size(masters) > 0)
+        fprintf(stdout, "%-20s %8s %-5s %-5s %10s %s\n", "host", "pid", "live", "ready",
+                "Redis cmd/s", "workers");
+    json_array_foreach(masters, i, v)
+    {
+        char up[48];
+        snprintf(up, sizeof(up), "%lld of %lld connected",
+                 (long long)json_integer_value(json_object_get(v, "up")),
+                 (long long)json_integer_value(json_object_get(v, "want")));
+        fprintf(stdout, "%-20s %8lld %-5s %-5s %11.2f %s\n", str_of(v, "host"),
+                (long long)json_integer_value(json_object_get(v, "pid")),
+                json_is_true(json_object_get(v, "live")) ? "yes" : "no",
+                json_is_true(json_object_get(v, "ready")) ? "yes" : "no",
+                json_number_value(json_object_get(v, "commands_per_s")), up);
     }
     fprintf(stdout, "\n%zu worker%s\n", json_array_size(workers),
             json_array_size(workers) == 1 ? "" : "s");
@@ -212,7 +241,7 @@ static void print_table(json_t *queues, json_t *workers)
 
 int bp_cmd_stats(const bp_config *cfg, const char *queue, bool json)
 {
-    json_t *queues = json_object(), *workers = json_array(), *doc;
+    json_t *queues = json_object(), *workers = json_array(), *masters = json_array(), *doc;
     bp_conn *c = NULL;
     SSL_CTX *tls = NULL;
     bp_err err;
@@ -249,18 +278,19 @@ int bp_cmd_stats(const bp_config *cfg, const char *queue, bool json)
                       "failed", (json_int_t)n.failed, "delayed", (json_int_t)n.delayed, "paused",
                       (json_int_t)n.paused, "limited", (json_int_t)n.limited));
     }
-    if (read_workers(c, cfg, workers, &err) != 0) {
+    if (read_workers(c, cfg, workers, masters, &err) != 0) {
         fprintf(stderr, "bullpen stats: reading worker heartbeats: %s\n", err.msg);
         rc = bp_err_exit_code(&err);
         goto out_close;
     }
     if (json) {
-        doc = json_pack("{s:O, s:O}", "queues", queues, "workers", workers);
+        doc =
+            json_pack("{s:O, s:O, s:O}", "queues", queues, "masters", masters, "workers", workers);
         json_dumpf(doc, stdout, JSON_COMPACT);
         fputc('\n', stdout);
         json_decref(doc);
     } else {
-        print_table(queues, workers);
+        print_table(queues, workers, masters);
     }
     if (fflush(stdout) != 0)
         rc = EX_IOERR;
@@ -270,5 +300,6 @@ out_close:
 out_free_json:
     json_decref(queues);
     json_decref(workers);
+    json_decref(masters);
     return rc;
 }

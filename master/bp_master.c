@@ -29,8 +29,9 @@
 #include "bp_signals.h"
 #include "bp_tls.h"
 
-#define BP_MASTER_TICK_MS   100  /* the loop wakes at least this often for its timers */
-#define BP_METRICS_EVERY_MS 2000 /* queue depths and gauges for /metrics */
+#define BP_MASTER_TICK_MS    100  /* the loop wakes at least this often for its timers */
+#define BP_METRICS_EVERY_MS  2000 /* queue depths and gauges for /metrics */
+#define BP_MASTER_POLL_LINKS 1024 /* worker links polled; more are still read every tick */
 #define BP_DAEMON_READY_WAIT_MS                               \
     30000 /* -d: the starter is released after this even when \
              Redis has not answered yet (the pool keeps trying) */
@@ -187,7 +188,6 @@ static void begin_stop(bp_master *m, int fast)
         return;
     m->stopping = fast ? 2 : 1;
     bp_notify_stopping();
-    bp_metrics_set_healthy(m->metrics, false);
     if (fast) {
         bp_log_notice("fast stop: killing workers and recovering their jobs at once");
         for (int i = 0; i < m->n_slots; i++) {
@@ -320,6 +320,8 @@ static void maybe_log_ready(bp_master *m)
     if (up < want)
         return;
     m->ready_logged = 1;
+    if (m->client != NULL) /* `bullpen stats` shows the workers from this line on */
+        bp_health_write_host_key(m);
     if (m->upgrade_from > 0) {
         bp_log_notice("upgrade: asking the old master (pid %ld) to stop", (long)m->upgrade_from);
         kill(m->upgrade_from, SIGTERM);
@@ -350,40 +352,11 @@ static void set_worker_title(const char *title)
     bp_proctitle_set("%s", title);
 }
 
-/* What an idle pool costs Redis: commands per second from INFO stats, sampled only while
- * every worker is idle (it counts every client of that Redis, so it is an upper bound). */
-static void sample_idle_rate(bp_master *m, int64_t now)
-{
-    bp_err err;
-    redisReply *r;
-    const char *p;
-    int idle = 1;
-
-    for (int i = 0; i < m->n_slots; i++)
-        idle &= m->slots[i].pid <= 0 || strcmp(m->slots[i].state, "busy") != 0;
-    r = bp_conn_command(m->client, &err, "INFO stats");
-    if (r == NULL || r->type != REDIS_REPLY_STRING) {
-        if (r != NULL)
-            freeReplyObject(r);
-        return;
-    }
-    p = strstr(r->str, "total_commands_processed:");
-    if (p != NULL) {
-        long long total = atoll(p + strlen("total_commands_processed:"));
-        if (idle && m->idle_sample_mono > 0 && now > m->idle_sample_mono)
-            bp_metrics_set_idle_rate(m->metrics, (double)(total - m->idle_sample_total - 1) *
-                                                     1000.0 / (double)(now - m->idle_sample_mono));
-        m->idle_sample_total = total;
-        m->idle_sample_mono = idle ? now : 0;
-    }
-    freeReplyObject(r);
-}
-
 /* Gauges for /metrics, the systemd watchdog, and the -d starter's patience. */
 static void periodic(bp_master *m)
 {
     int64_t now = bp_mono_ms();
-    bool healthy = m->sub_up_since_mono != 0 && !m->halted && !m->stopping && m->ready_logged;
+    bp_pool_health h;
 
     if (m->ready_fd >= 0 && now - m->started_mono > BP_DAEMON_READY_WAIT_MS) {
         bp_log_warn("the pool is not ready after %d ms (Redis unreachable?); detaching anyway, "
@@ -397,19 +370,24 @@ static void periodic(bp_master *m)
         bp_notify_watchdog();
         m->next_watchdog_mono = now + m->watchdog_ms; /* already half of WatchdogSec */
     }
+    /* every turn: the call itself is what proves to /healthz that this loop runs */
+    bp_master_health(m, &h);
+    bp_metrics_set_health(m->metrics, h.live, h.ready, h.why_not_live, h.why_not_ready);
     if (now < m->next_metrics_mono)
         return;
     m->next_metrics_mono = now + BP_METRICS_EVERY_MS;
-    bp_metrics_set_healthy(m->metrics, healthy);
-    if (m->cfg->metrics.listen != NULL && m->client != NULL)
-        sample_idle_rate(m, now);
+    /* while jobs move (and a few seconds after: the last completions), and once per probe */
+    bool depths = now - m->jobs_moved_mono <= 3 * BP_METRICS_EVERY_MS ||
+                  now - m->depths_mono >= m->cfg->pool.probe_ms;
     for (size_t qi = 0; qi < m->cfg->n_queues; qi++) {
         int alive = 0;
         for (int i = 0; i < m->n_slots; i++)
             alive +=
                 m->slots[i].pid > 0 && strcmp(m->slots[i].q.name, m->cfg->queues[qi].name) == 0;
         bp_metrics_set_workers(m->metrics, m->cfg->queues[qi].name, alive);
-        if (m->cfg->metrics.listen != NULL && m->client != NULL) {
+        /* queue depths cost an EVALSHA per queue: every 2 s while jobs move, once per
+         * probe_ms while the pool is idle */
+        if (m->cfg->metrics.listen != NULL && m->client != NULL && depths) {
             bp_queue_counts c;
             bp_err err;
             int64_t t0 = bp_mono_us();
@@ -427,24 +405,30 @@ static void periodic(bp_master *m)
             }
         }
     }
+    if (depths && m->cfg->metrics.listen != NULL && m->client != NULL) {
+        m->depths_mono = now;
+    }
 }
 
 static void master_loop(bp_master *m, int sig_fd)
 {
     for (;;) {
-        struct pollfd p[2] = {{.fd = sig_fd, .events = POLLIN},
-                              {.fd = m->sub != NULL ? bp_conn_fd(m->sub) : -1, .events = POLLIN}};
+        struct pollfd p[2 + BP_MASTER_POLL_LINKS] = {
+            {.fd = sig_fd, .events = POLLIN},
+            {.fd = m->sub != NULL ? bp_conn_fd(m->sub) : -1, .events = POLLIN}};
         int timeout = BP_MASTER_TICK_MS;
+        int n = 2 + bp_supervisor_poll_fds(m, p + 2, BP_MASTER_POLL_LINKS);
 
         if (m->sub != NULL && bp_conn_has_pending(m->sub))
             timeout = 0;
-        if (poll(p, 2, timeout) < 0 && errno != EINTR) {
+        if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR) {
             bp_log_crit("poll: %s", strerror(errno));
             m->exit_code = EX_OSERR;
             break;
         }
         if (p[0].revents & POLLIN)
             bp_signals_drain();
+        bp_supervisor_read_links(m); /* before a reap: a dying worker's last words */
         handle_signals(m);
         if (m->sub != NULL &&
             ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) || bp_conn_has_pending(m->sub)))
@@ -606,7 +590,7 @@ int bp_master_run(const bp_run_options *opts)
 
     master_loop(&m, sig_fd);
 out_stop:
-    bp_log_notice("stopped");
+    bp_log_notice("stopped; the master sent %llu Redis commands", bp_conn_commands_sent());
     bp_metrics_free(m.metrics);
     bp_pidfile_close_remove(m.pidfile); /* PATH, or PATH.oldbin after an upgrade */
     bp_conn_close(m.client);
@@ -615,6 +599,8 @@ out_stop:
     close(m.death_pipe[1]);
     free(m.slots);
     free(m.recoveries);
+    for (int i = 0; i < m.n_sweeps; i++)
+        free(m.sweeps[i].cand);
     free(m.ctl_nonces);
     generation_swap(&m, &g);
     generation_free(&g);

@@ -8,6 +8,7 @@
 #ifndef BP_MASTER_H
 #define BP_MASTER_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -19,27 +20,49 @@
 #include "bp_queue.h"
 #include "bp_time.h"
 #include "bp_worker.h"
+#include "bp_worker_link.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
 
+#define BP_SLOT_CONN_IDS 8 /* CLIENT IDs kept per worker: its 3 roles plus reopened ones */
+
 /* A dead worker's job recovery that Redis could not take yet (outage): retried later. */
 typedef struct bp_recovery {
-    bp_queue q;       /* its queue and the dead worker's token */
-    char reason[512]; /* failedReason if the job fails */
-    bool timeout;     /* a timeout kill: fail by the retry rules instead of a stall */
+    bp_queue q;                           /* its queue and the dead worker's token */
+    char reason[512];                     /* failedReason if the job fails */
+    bool timeout;                         /* a timeout kill: fail by the retry rules */
+    long long conn_ids[BP_SLOT_CONN_IDS]; /* its Redis connections, closed first */
+    int n_conn_ids;                       /* entries used */
+    bool leases;                          /* its queue leases jobs (lease_max > 1) */
+    char running[256];                    /* the job its handler ran, "" = none */
 } bp_recovery;
 
 #define BP_RECOVERY_MAX 256 /* more waiting than this are left to the stalled check */
 
-/* After a worker died: two stalled-check passes a second apart on its queue, for a job it had
- * pulled but not yet locked (bp_queue_sweep_stalled). */
+/* After a worker died (or at start-up): the unlocked jobs in active are listed once the dead
+ * connections are closed (pass 1), and settled a second later (pass 2, stalled.lua "settle"):
+ * bp_housekeeping_recover.c. */
 typedef struct bp_sweep {
     bp_queue q;      /* the queue to sweep */
     int64_t at_mono; /* when the next pass runs */
-    int left;        /* passes still to run */
+    int pass;        /* 1 list, 2 settle */
+    bp_orphan *cand; /* pass 1's candidates (BP_ORPHANS_MAX entries, malloc) */
+    int n_cand;      /* entries used */
 } bp_sweep;
 
 #define BP_SWEEPS_MAX 16 /* queues with a sweep pending at once; more wait for the check */
+
+#define BP_PING_RING 64 /* send times of the last pings, for "unanswered for how long" */
+
+/* A job the master put back to wait with this processedOn: if a dying pull takes it again
+ * before any worker locks it, it was never run and costs no stall. */
+typedef struct bp_put_back {
+    char key_base[400]; /* its queue */
+    bp_orphan job;      /* id and processedOn */
+    int64_t at_mono;    /* when, 0 = unused entry */
+} bp_put_back;
+
+#define BP_PUT_BACK_MAX 64 /* remembered put-backs (a ring) */
 
 /* Why the master killed a worker (decides the recovery text and the metrics label). */
 typedef enum bp_kill_cause {
@@ -48,6 +71,8 @@ typedef enum bp_kill_cause {
     BP_KILL_TIMEOUT,  /* job past its timeout and the grace */
     BP_KILL_SHUTDOWN, /* fast stop, or graceful stop past shutdown_timeout_ms */
 } bp_kill_cause;
+
+#define BP_SLOT_CONN_IDS 8 /* CLIENT IDs kept per worker: its 3 roles plus reopened ones */
 
 /* One worker process slot. */
 typedef struct bp_slot {
@@ -67,6 +92,9 @@ typedef struct bp_slot {
     char kill_reason[256];    /* the verdict, for the log and the failedReason */
     int64_t soft_signal_mono; /* job timeout: when the soft signal went */
     int recycle_after;        /* jobs before recycling (with jitter), 0 = never */
+    bp_worker_link link;      /* local channel to the running worker (master end open) */
+    long long conn_ids[BP_SLOT_CONN_IDS]; /* Redis CLIENT IDs it reported (newest last) */
+    int n_conn_ids;                       /* entries used */
     /* from the last heartbeat */
     int64_t last_hb_mono;   /* 0 = none yet */
     int connected;          /* a heartbeat has been seen: its connections are up */
@@ -82,6 +110,12 @@ typedef struct bp_slot {
     long long jobs_failed;
     long long jobs_us; /* total run time of its finished jobs */
     long long rss_kb;
+    int block_timeout_s;      /* its queue's block_timeout_s when it was forked */
+    int lease_max;            /* its queue's lease_max when it was forked */
+    bp_worker_shared *shared; /* page shared with the worker (running job), NULL = none */
+    long long echo_seq;       /* last ping it echoed over Redis (proves client + subscriber) */
+    long long sub_count;      /* its subscriber's (re)subscriptions: a new one forgives pings */
+    long long cmds;           /* Redis commands it reported sending (its process total) */
 } bp_slot;
 
 typedef struct bp_run_options {
@@ -124,34 +158,62 @@ typedef struct bp_master {
 
     long long ping_seq; /* last ping sent */
     int64_t next_ping_mono;
+    int64_t ping_mono[BP_PING_RING]; /* when ping seq was sent, at [seq % BP_PING_RING] */
+    long long cmds_total;            /* Redis commands of the whole pool (workers + master) */
+    long long cmds_master_seen;      /* the master's own count at the last sum */
+    int64_t cmds_sample_mono;        /* last rate sample */
+    long long cmds_sample_total;     /* cmds_total then */
+    double cmds_rate;                /* the pool's own commands per second, last window */
+    int cmds_idle_window;            /* every worker stayed idle through this window */
+    long long jobs_seen;             /* jobs done + failed by live workers, last tick */
+    int64_t jobs_moved_mono;         /* when jobs_seen last changed */
+    int64_t depths_mono;             /* when the queue depths were last read (/metrics) */
+    char host_sig[1024];             /* what the host key last said (states, jobs) */
+    int64_t host_key_mono;           /* when it was last written, 0 = never */
+    int host_health;                 /* live (1) and ready (2) as it last said */
 
     int breaker_open;   /* Redis unreachable: no spawns until it answers again */
     int start_failures; /* workers that exited 75 at start, in a row */
 
-    int quiet;                   /* TSTP: workers do not pull */
-    int stopping;                /* 1 graceful, 2 fast */
-    int64_t stop_deadline_mono;  /* graceful: kill what still runs after this */
-    int halted;                  /* a worker exited 78: the configuration must be fixed */
-    int ready_logged;            /* "pool ready" said for this generation */
-    int exit_code;               /* what bullpen run exits with */
-    pid_t upgrade_from;          /* the old master to stop when this one is ready (USR2) */
-    pid_t upgrade_child;         /* the new master this one exec'd (USR2) */
-    void *pidfile;               /* bp_pidfile *, NULL without one */
-    int ready_fd;                /* -d: the starter waits on this until the pool is up */
-    int64_t started_mono;        /* when bullpen run started */
-    void *metrics;               /* bp_metrics *, always present (served only with listen) */
-    int64_t idle_sample_mono;    /* last INFO sample taken while idle, 0 = none */
-    long long idle_sample_total; /* total_commands_processed then */
-    int64_t next_metrics_mono;   /* queue depths, gauges */
-    int64_t next_watchdog_mono;  /* systemd watchdog pings */
-    int64_t watchdog_ms;         /* 0 = no watchdog */
+    int quiet;                  /* TSTP: workers do not pull */
+    int stopping;               /* 1 graceful, 2 fast */
+    int64_t stop_deadline_mono; /* graceful: kill what still runs after this */
+    int halted;                 /* a worker exited 78: the configuration must be fixed */
+    int ready_logged;           /* "pool ready" said for this generation */
+    int exit_code;              /* what bullpen run exits with */
+    pid_t upgrade_from;         /* the old master to stop when this one is ready (USR2) */
+    pid_t upgrade_child;        /* the new master this one exec'd (USR2) */
+    void *pidfile;              /* bp_pidfile *, NULL without one */
+    int ready_fd;               /* -d: the starter waits on this until the pool is up */
+    int64_t started_mono;       /* when bullpen run started */
+    void *metrics;              /* bp_metrics *, always present (served only with listen) */
+    int64_t next_metrics_mono;  /* queue depths, gauges */
+    int64_t next_watchdog_mono; /* systemd watchdog pings */
+    int64_t watchdog_ms;        /* 0 = no watchdog */
     void (*set_title)(const char *title); /* for workers' process titles */
     void *ctl_nonces;                     /* replay cache for signed ctl messages */
     bp_recovery *recoveries; /* waiting for Redis (BP_RECOVERY_MAX entries), lazily allocated */
     int n_recoveries;        /* entries used */
-    bp_sweep sweeps[BP_SWEEPS_MAX]; /* pending sweeps after worker deaths */
-    int n_sweeps;                   /* entries used */
+    bp_sweep sweeps[BP_SWEEPS_MAX];        /* pending sweeps after worker deaths */
+    int n_sweeps;                          /* entries used */
+    bp_put_back put_back[BP_PUT_BACK_MAX]; /* jobs the master put back (ring) */
+    unsigned put_back_next;                /* next ring entry */
+    int client_kill_refused;               /* Redis refuses CLIENT KILL: said once */
+    int dead_pool_started;                 /* start-up: dead pool's connections closed */
+    int64_t dead_pool_next_mono;           /* next look at the token registry, -1 = none needed */
 } bp_master;
+
+/* Liveness and readiness (bp_readiness.c). */
+typedef struct bp_pool_health {
+    bool live;               /* the master loop runs and reaches Redis */
+    bool ready;              /* live, not stopping, every configured worker connected */
+    int want;                /* configured workers, all queues */
+    int up;                  /* connected, not retiring */
+    char why_not_live[256];  /* "" when live */
+    char why_not_ready[320]; /* "" when ready */
+} bp_pool_health;
+
+void bp_master_health(const bp_master *m, bp_pool_health *h);
 
 /* bullpen run: returns the exit code. */
 int bp_master_run(const bp_run_options *opts);
@@ -174,17 +236,28 @@ void bp_supervisor_signal_all(bp_master *m, int signo);
 void bp_supervisor_tick(bp_master *m);       /* escalation, recycling, reload roll */
 int bp_supervisor_alive(const bp_master *m); /* running worker processes */
 bp_slot *bp_supervisor_find_pid(bp_master *m, pid_t pid);
+void bp_supervisor_read_links(bp_master *m); /* every message the workers sent, now */
+int bp_supervisor_poll_fds(const bp_master *m, struct pollfd *p, int cap); /* link fds */
 
 /* bp_health.c */
 void bp_health_on_heartbeat(bp_master *m, const char *json, size_t len);
-void bp_health_tick(bp_master *m);      /* pings, verdicts, host key */
-void bp_health_on_sub_up(bp_master *m); /* forgive silence during an outage */
+void bp_health_tick(bp_master *m);           /* pings, verdicts, host key */
+void bp_health_on_sub_up(bp_master *m);      /* forgive silence during an outage */
+void bp_health_write_host_key(bp_master *m); /* the worker table `bullpen stats` reads */
+/* a heartbeat that came over s's local link (bp_worker_link.h, kind "hb") */
+void bp_health_on_link_heartbeat(bp_master *m, bp_slot *s, const char *json);
 
 /* bp_housekeeping.c */
 void bp_housekeeping_tick(bp_master *m);
 void bp_housekeeping_on_delayed(bp_master *m, const char *channel, const char *msg);
 void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout);
-void bp_housekeeping_flush(bp_master *m); /* retry recoveries Redis refused */
+void bp_housekeeping_flush(bp_master *m);     /* retry recoveries Redis refused */
+void bp_housekeeping_on_sub_up(bp_master *m); /* promote at once: messages may be lost */
+/* bp_housekeeping_recover.c: a worker's token in the host's registry while it runs, so a
+ * new master recovers its jobs at once if the whole pool died; the start-up sweep. */
+void bp_housekeeping_register(bp_master *m, const bp_slot *s);
+void bp_housekeeping_unregister(bp_master *m, const bp_slot *s);
+void bp_housekeeping_dead_pool_tick(bp_master *m); /* sweeps; start-up; registry */
 
 /* bp_master.c: in a freshly forked worker, let go of what belongs to the master alone
  * (the -d readiness pipe, the pidfile lock fd, the metrics socket). */

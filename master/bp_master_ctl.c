@@ -55,8 +55,13 @@ static bp_ctl_reply *act(bp_master *m, const bp_ctl_msg *msg)
 
     switch (msg->cmd) {
     case BP_CTL_STATUS: {
-        bp_ctl_reply *r = bp_ctl_reply_new(m->hostname, me, true, "%d workers, %s",
-                                           bp_supervisor_alive(m), m->quiet ? "paused" : "running");
+        bp_pool_health h;
+        bp_ctl_reply *r;
+        bp_master_health(m, &h);
+        r = bp_ctl_reply_new(m->hostname, me, true, "%d workers, %s, live: %s, ready: %s%s%s%s",
+                             bp_supervisor_alive(m), m->quiet ? "paused" : "running",
+                             h.live ? "yes" : "no", h.ready ? "yes" : "no", h.ready ? "" : " (",
+                             h.why_not_ready, h.ready ? "" : ")");
         if (r != NULL)
             add_workers(m, r);
         return r;

@@ -97,6 +97,7 @@ int bp_master_redis_tick(bp_master *m)
             bp_backoff_reset(&m->redis_backoff);
             m->sub_up_since_mono = bp_mono_ms();
             bp_health_on_sub_up(m);
+            bp_housekeeping_on_sub_up(m);
             if (m->breaker_open) {
                 bp_log_notice("Redis answers again: respawning workers");
                 m->breaker_open = 0;

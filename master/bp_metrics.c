@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bp_time.h"
+
 #ifdef BP_HAVE_MHD
 #include <microhttpd.h>
 #if MHD_VERSION < 0x00097002
@@ -89,7 +91,13 @@ struct bp_metrics {
     double rtt_s;             /* latest Redis round trip, seconds */
     bool rtt_known;           /* rtt_s was set at least once */
     double idle_rate;         /* idle Redis commands per second */
-    bool healthy;             /* what /healthz answers */
+    double cmds_rate;         /* the pool's own Redis commands per second */
+    double cmds_total;        /* and in all */
+    bool live;                /* what /healthz answers (while the loop calls in) */
+    bool ready;               /* what /readyz answers */
+    int64_t health_mono;      /* when the master loop last set them, 0 = never */
+    char why_not_live[192];   /* /healthz's 503 body */
+    char why_not_ready[192];  /* /readyz's 503 body */
     void *daemon;             /* struct MHD_Daemon *, NULL when not serving */
     int listen_fd;            /* the server's socket (owned by the daemon), -1 when none */
     int port;                 /* bound TCP port, 0 when not serving */
@@ -271,6 +279,14 @@ void bp_metrics_set_rtt(bp_metrics *m, double seconds)
     pthread_mutex_unlock(&m->lock);
 }
 
+void bp_metrics_set_commands_rate(bp_metrics *m, double commands_per_s, double total)
+{
+    pthread_mutex_lock(&m->lock);
+    m->cmds_rate = commands_per_s;
+    m->cmds_total = total;
+    pthread_mutex_unlock(&m->lock);
+}
+
 void bp_metrics_set_idle_rate(bp_metrics *m, double commands_per_s)
 {
     pthread_mutex_lock(&m->lock);
@@ -278,11 +294,42 @@ void bp_metrics_set_idle_rate(bp_metrics *m, double commands_per_s)
     pthread_mutex_unlock(&m->lock);
 }
 
-void bp_metrics_set_healthy(bp_metrics *m, bool healthy)
+void bp_metrics_set_health(bp_metrics *m, bool live, bool ready, const char *why_not_live,
+                           const char *why_not_ready)
 {
     pthread_mutex_lock(&m->lock);
-    m->healthy = healthy;
+    m->live = live;
+    m->ready = ready;
+    m->health_mono = bp_mono_ms();
+    snprintf(m->why_not_live, sizeof(m->why_not_live), "%s",
+             why_not_live != NULL ? why_not_live : "");
+    snprintf(m->why_not_ready, sizeof(m->why_not_ready), "%s",
+             why_not_ready != NULL ? why_not_ready : "");
     pthread_mutex_unlock(&m->lock);
+}
+
+void bp_metrics_set_healthy(bp_metrics *m, bool healthy)
+{
+    bp_metrics_set_health(m, healthy, healthy, NULL, NULL);
+}
+
+/* Liveness or readiness now, with the 503 body in why (cap bytes). Caller holds the lock. */
+static bool health_locked(const bp_metrics *m, bool readiness, char *why, size_t cap)
+{
+    int64_t age = m->health_mono != 0 ? bp_mono_ms() - m->health_mono : -1;
+
+    if (age < 0 || age > BP_METRICS_LIVE_STALE_MS) {
+        snprintf(why, cap, "%s: the master loop %s\n", readiness ? "not ready" : "not live",
+                 age < 0 ? "has not run yet" : "has not run for more than 15 s (hung?)");
+        return false;
+    }
+    if (readiness ? m->ready : m->live) {
+        snprintf(why, cap, "%s\n", readiness ? "ready" : "live");
+        return true;
+    }
+    snprintf(why, cap, "%s: %s\n", readiness ? "not ready" : "not live",
+             readiness ? m->why_not_ready : m->why_not_live);
+    return false;
 }
 
 /* A label value in the text format: backslash, double quote and newline escaped. */
@@ -347,8 +394,15 @@ static void render_locked(bp_metrics *m, FILE *f)
     char name[64];
     size_t i, o, s;
 
-    put_family(f, "bullpen_up", "gauge", "1 while the pool is healthy (what /healthz reports).");
-    fprintf(f, "bullpen_up %d\n", m->healthy ? 1 : 0);
+    {
+        char why[256];
+        put_family(f, "bullpen_up", "gauge",
+                   "1 while the master loop runs and reaches Redis (liveness: /healthz).");
+        fprintf(f, "bullpen_up %d\n", health_locked(m, false, why, sizeof(why)) ? 1 : 0);
+        put_family(f, "bullpen_ready", "gauge",
+                   "1 while every configured worker is connected (readiness: /readyz).");
+        fprintf(f, "bullpen_ready %d\n", health_locked(m, true, why, sizeof(why)) ? 1 : 0);
+    }
     put_family(f, "bullpen_build_info", "gauge", "The running bullpen's version.");
     fprintf(f, "bullpen_build_info{version=\"%s\"} 1\n", BP_VERSION);
 
@@ -384,8 +438,14 @@ static void render_locked(bp_metrics *m, FILE *f)
     if (m->rtt_known)
         fprintf(f, "bullpen_redis_rtt_seconds %.9g\n", m->rtt_s);
     put_family(f, "bullpen_redis_idle_commands_per_second", "gauge",
-               "Redis commands per second the pool sends while no job runs.");
+               "Redis commands per second the pool sent over the last window in which no job ran.");
     fprintf(f, "bullpen_redis_idle_commands_per_second %.9g\n", m->idle_rate);
+    put_family(f, "bullpen_redis_commands_per_second", "gauge",
+               "Redis commands per second the pool sent (workers and master), last 10 s.");
+    fprintf(f, "bullpen_redis_commands_per_second %.9g\n", m->cmds_rate);
+    put_family(f, "bullpen_redis_commands_total", "counter",
+               "Redis commands the pool sent (workers and master) since start.");
+    fprintf(f, "bullpen_redis_commands_total %.0f\n", m->cmds_total);
 }
 
 int bp_metrics_render(bp_metrics *m, char **out, size_t *len, bp_err *err)
@@ -510,14 +570,27 @@ out_free_res:
 }
 
 #ifdef BP_HAVE_MHD
-static bool metrics_healthy(bp_metrics *m)
+/* /healthz or /readyz: 200 or 503, with a one-line body saying why. */
+static bp_mhd_result send_health(struct MHD_Connection *conn, bp_metrics *m, bool readiness)
 {
-    bool healthy;
+    char why[256];
+    struct MHD_Response *r;
+    bp_mhd_result rc;
+    bool ok;
+    size_t len;
 
     pthread_mutex_lock(&m->lock);
-    healthy = m->healthy;
+    ok = health_locked(m, readiness, why, sizeof(why));
     pthread_mutex_unlock(&m->lock);
-    return healthy;
+    len = strlen(why);
+    r = MHD_create_response_from_buffer(len, why, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    rc = MHD_queue_response(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, r);
+    MHD_destroy_response(r);
+    return rc;
 }
 
 static bp_mhd_result send_text(struct MHD_Connection *conn, unsigned status, const char *text)
@@ -555,12 +628,16 @@ static bp_mhd_result handle_request(void *cls, struct MHD_Connection *conn, cons
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
     if (strcmp(url, "/healthz") == 0)
-        return metrics_healthy(m) ? send_text(conn, MHD_HTTP_OK, "ok\n")
-                                  : send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unhealthy\n");
+        return send_health(conn, m, false);
+    if (strcmp(url, "/readyz") == 0)
+        return send_health(conn, m, true);
     if (strcmp(url, "/") == 0)
-        return send_text(conn, MHD_HTTP_OK, "bullpen: /metrics (Prometheus), /healthz\n");
+        return send_text(conn, MHD_HTTP_OK,
+                         "bullpen: /metrics (Prometheus), /healthz (liveness), /readyz "
+                         "(readiness)\n");
     if (strcmp(url, "/metrics") != 0)
-        return send_text(conn, MHD_HTTP_NOT_FOUND, "not found: try /metrics or /healthz\n");
+        return send_text(conn, MHD_HTTP_NOT_FOUND,
+                         "not found: try /metrics, /healthz or /readyz\n");
     if (bp_metrics_render(m, &text, &len, NULL) < 0)
         return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
     r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);

@@ -1,5 +1,6 @@
 /* bp_metrics.h -- the master's Prometheus metrics: counters and gauges the supervisor updates,
- * rendered as Prometheus text on /metrics, and /healthz, served by libmicrohttpd.
+ * rendered as Prometheus text on /metrics, liveness on /healthz and readiness on /readyz,
+ * served by libmicrohttpd.
  *
  * The master's main thread updates; the HTTP server's own thread reads. Every function here
  * takes the object's mutex for a few instructions, so it is safe from either thread and
@@ -76,8 +77,21 @@ void bp_metrics_count_kill(bp_metrics *m, const char *cause);
 void bp_metrics_count_reconnect(bp_metrics *m);
 void bp_metrics_set_rtt(bp_metrics *m, double seconds);
 void bp_metrics_set_idle_rate(bp_metrics *m, double commands_per_s);
+/* The pool's own Redis commands (its workers' and the master's, counted where they are
+ * sent): per second over the last window, and in all since start. */
+void bp_metrics_set_commands_rate(bp_metrics *m, double commands_per_s, double total);
 
-/* /healthz answers 200 while healthy is true, 503 otherwise (the initial state). */
+/* The pool's health, set by the master loop on every turn. /healthz (liveness) answers 200
+ * while live is true AND the last call is younger than BP_METRICS_LIVE_STALE_MS (the call
+ * itself proves the master loop runs); /readyz (readiness) answers 200 while ready is true
+ * and the loop runs. Otherwise 503 with why_not_live / why_not_ready (may be NULL) in the
+ * body. Both start false: 503 until the first call. */
+#define BP_METRICS_LIVE_STALE_MS                              \
+    15000 /* a loop silent this long is hung (a command waits \
+             at most command_timeout_ms, 5 s by default) */
+void bp_metrics_set_health(bp_metrics *m, bool live, bool ready, const char *why_not_live,
+                           const char *why_not_ready);
+/* Shorthand for tests and simple callers: live = ready = healthy, no reasons. */
 void bp_metrics_set_healthy(bp_metrics *m, bool healthy);
 
 /* The Prometheus text exposition (format 0.0.4) of everything above. Stores a malloc'ed,
@@ -85,7 +99,7 @@ void bp_metrics_set_healthy(bp_metrics *m, bool healthy);
  * with err set when out of memory. */
 int bp_metrics_render(bp_metrics *m, char **out, size_t *len, bp_err *err);
 
-/* Serve /metrics and /healthz on listen, "host:port" ("127.0.0.1:9187", "[::1]:9187",
+/* Serve /metrics, /healthz and /readyz on listen, "host:port" ("127.0.0.1:9187", "[::1]:9187",
  * "0.0.0.0:9187"; port 0 picks a free one, see bp_metrics_port()), from a thread of its
  * own. Returns 0, or -1 with err set: bad address (BP_ERR_CONFIG), cannot bind (BP_ERR_IO,
  * e.g. the port is in use), or built without libmicrohttpd (BP_ERR_CONFIG). Calling it

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -65,6 +66,8 @@ static bp_slot *new_slot(bp_master *m, int queue_idx)
     for (int i = 0; i < m->n_slots; i++) {
         if (!m->slots[i].in_use && m->slots[i].pid == 0) {
             s = &m->slots[i];
+            if (s->shared != NULL)
+                munmap(s->shared, sizeof(*s->shared));
             break;
         }
     }
@@ -76,6 +79,7 @@ static bp_slot *new_slot(bp_master *m, int queue_idx)
         s = &m->slots[m->n_slots++];
     }
     memset(s, 0, sizeof(*s));
+    s->link.master_fd = s->link.worker_fd = -1;
     s->in_use = 1;
     s->queue_idx = queue_idx;
     s->index = m->next_index++;
@@ -105,6 +109,10 @@ static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
     if (getppid() != master_pid)
         _exit(0); /* the master died between fork and prctl */
     close(m->death_pipe[1]);
+    for (int i = 0; i < m->n_slots; i++) /* other workers' links are the master's alone */
+        if (&m->slots[i] != s)
+            bp_worker_link_close(&m->slots[i].link);
+    bp_worker_link_keep_worker(&s->link);
     bp_conn_abandon(m->client); /* no close_notify: the master's session must not break */
     bp_conn_abandon(m->sub);
     m->client = m->sub = NULL;
@@ -121,6 +129,8 @@ static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
     snprintf(spec.hostname, sizeof(spec.hostname), "%s", m->hostname);
     spec.master_pid = master_pid;
     spec.master_pipe_fd = m->death_pipe[0];
+    spec.link_fd = s->link.worker_fd;
+    spec.shared = s->shared;
     snprintf(spec.to_worker_channel, sizeof(spec.to_worker_channel), "%s", m->to_worker_channel);
     snprintf(spec.heartbeat_channel, sizeof(spec.heartbeat_channel), "%s", m->heartbeat_channel);
     spec.start_paused = m->quiet;
@@ -132,21 +142,41 @@ static void become_worker(bp_master *m, bp_slot *s, const sigset_t *oldmask)
 static int spawn(bp_master *m, bp_slot *s)
 {
     sigset_t oldmask;
+    bp_err err;
     pid_t pid;
 
+    if (s->shared == NULL) {
+        void *page = mmap(NULL, sizeof(*s->shared), PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        s->shared = page != MAP_FAILED ? page : NULL; /* without: a death stalls its lease */
+    }
+    if (s->shared != NULL)
+        s->shared->running[0] = '\0';
+    bp_worker_link_close(&s->link);
+    if (bp_worker_link_open(&s->link, &err) != 0) /* the pool runs without: recovery sweeps */
+        bp_log_warn("worker %d: %s; its Redis connections cannot be closed at its death", s->index,
+                    err.msg);
+    s->n_conn_ids = 0;
     fflush(NULL);
     bp_signals_block(&oldmask);
     pid = fork();
     if (pid == 0)
         become_worker(m, s, &oldmask);
     bp_signals_restore(&oldmask);
+    bp_worker_link_keep_master(&s->link);
     if (pid < 0) {
+        bp_worker_link_close(&s->link);
         bp_log_error("cannot fork worker %d: %s; retrying", s->index, strerror(errno));
         s->respawn_at_mono = bp_mono_ms() + bp_backoff_next(&s->backoff);
         return -1;
     }
     setpgid(pid, pid); /* also here, so a kill of the group right away cannot miss */
     s->pid = pid;
+    s->block_timeout_s = m->cfg->queues[s->queue_idx].block_timeout_s;
+    s->lease_max = m->cfg->queues[s->queue_idx].lease_max;
+    s->echo_seq = 0;
+    s->sub_count = 0;
+    s->cmds = 0;
     s->spawned_mono = bp_mono_ms();
     s->last_hb_mono = 0;
     s->connected = 0;
@@ -158,6 +188,7 @@ static int spawn(bp_master *m, bp_slot *s)
     s->job[0] = '\0';
     s->jobs_done = s->jobs_failed = s->jobs_us = 0;
     snprintf(s->state, sizeof(s->state), "starting");
+    bp_housekeeping_register(m, s);
     bp_log_debug("forked worker %d (pid %ld) for '%s'", s->index, (long)pid, s->q.name);
     return 0;
 }
@@ -285,6 +316,67 @@ static bool looks_like_crash_loop(const bp_slot *s, int status)
     }
 }
 
+/* One message from a worker's link. */
+static void on_link_message(bp_master *m, bp_slot *s, const bp_link_msg *msg)
+{
+    if (strcmp(msg->kind, "hb") == 0) {
+        bp_health_on_link_heartbeat(m, s, msg->payload);
+    } else if (strcmp(msg->kind, "conn") == 0) {
+        char role[32];
+        long long id;
+        if (sscanf(msg->payload, "%31s %lld", role, &id) != 2 || id < 0)
+            return;
+        if (s->n_conn_ids == BP_SLOT_CONN_IDS) { /* keep the newest: the old ones are closed */
+            memmove(&s->conn_ids[0], &s->conn_ids[1],
+                    sizeof(s->conn_ids[0]) * (BP_SLOT_CONN_IDS - 1));
+            s->n_conn_ids--;
+        }
+        s->conn_ids[s->n_conn_ids++] = id;
+        bp_log_debug("worker %d (pid %ld): %s connection is Redis client %lld", s->index,
+                     (long)s->pid, role, id);
+    } else {
+        bp_log_debug("worker %d (pid %ld): unknown link message '%s'", s->index, (long)s->pid,
+                     msg->kind);
+    }
+}
+
+/* Every message queued on s's link. */
+static void read_link(bp_master *m, bp_slot *s)
+{
+    bp_link_msg msg;
+    int rc;
+
+    while (s->link.master_fd >= 0 && (rc = bp_worker_link_recv(s->link.master_fd, &msg)) != 0) {
+        if (rc < 0) { /* the worker closed it (it is exiting): nothing more will come */
+            bp_worker_link_close(&s->link);
+            return;
+        }
+        on_link_message(m, s, &msg);
+    }
+}
+
+void bp_supervisor_read_links(bp_master *m)
+{
+    for (int i = 0; i < m->n_slots; i++)
+        if (m->slots[i].pid > 0)
+            read_link(m, &m->slots[i]);
+}
+
+int bp_supervisor_poll_fds(const bp_master *m, struct pollfd *p, int cap)
+{
+    int n = 0;
+
+    for (int i = 0; i < m->n_slots && n < cap; i++) {
+        if (m->slots[i].pid > 0 && m->slots[i].link.master_fd >= 0) {
+            p[n].fd = m->slots[i].link.master_fd;
+            p[n].events = POLLIN;
+            p[n].revents = 0;
+            n++;
+        }
+    }
+    return n;
+}
+
 static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct rusage *ru)
 {
     char how[96];
@@ -292,6 +384,8 @@ static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct ru
     int64_t lived = bp_mono_ms() - s->spawned_mono;
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
+    read_link(m, s); /* what it said before it died: the connection ids recovery kills */
+    bp_worker_link_close(&s->link);
     describe_status(status, how, sizeof(how));
     if (s->kill_cause == BP_KILL_NONE && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         snprintf(how + strlen(how), sizeof(how) - strlen(how),
@@ -306,6 +400,8 @@ static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct ru
                     ru->ru_maxrss);
     if (!clean)
         bp_housekeeping_recover(m, s, reason, s->kill_cause == BP_KILL_TIMEOUT);
+    else
+        bp_housekeeping_unregister(m, s);
 
     if (WIFEXITED(status) && WEXITSTATUS(status) == EX_CONFIG && !m->halted) {
         m->halted = 1;

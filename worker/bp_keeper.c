@@ -1,8 +1,11 @@
 /* bp_keeper.c -- the worker's keeper thread: owner of the subscriber connection and of the
  * worker's timers.
  *
- * It answers the master's pings with heartbeats (and sends one every heartbeat_ms anyway,
- * carrying the last ping seq it saw, so a deaf subscriber shows as a stale seq), extends the
+ * It sends a heartbeat to the master every heartbeat_ms over the local link (bp_worker_link.h: no
+ * Redis cost), carrying the last ping seq its subscriber saw, so a deaf subscriber shows as
+ * a stale seq; it echoes each of the master's pings (every probe_ms) by PUBLISH on the
+ * client connection, proving the subscriber and the client end to end; without a link
+ * (none could be made) the timed heartbeat goes over Redis as before. It extends the
  * current job's lock every lock_renew_ms, cancels a job past its timeout, and watches the
  * pipe from the master: EOF means the master died, and the worker stops after its job.
  * Because this runs beside the handler, a CPU-bound job never "stalls" the way a busy Node
@@ -18,6 +21,7 @@
 
 #include "bp_log.h"
 #include "bp_worker_internal.h"
+#include "bp_worker_link.h"
 
 #define BP_KEEPER_SUB_BASE_MS 100  /* first subscriber reconnect within 0.1 s */
 #define BP_KEEPER_SUB_MAX_MS  5000 /* then at most one try per 5 s */
@@ -56,30 +60,48 @@ static long rss_kb(void)
     return pages_rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-void bp_worker_heartbeat(bp_worker *w)
+void bp_worker_heartbeat(bp_worker *w, bool over_redis)
 {
     json_t *hb;
     char *text;
     bp_err err;
     redisReply *r = NULL;
     int state = atomic_load(&w->state);
+    long rss = rss_kb();
 
     pthread_mutex_lock(&w->state_lock);
     hb = json_pack(
-        "{s:i, s:I, s:s, s:s, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "i",
-        w->spec->index, "pid", (json_int_t)getpid(), "host", w->spec->hostname, "q", w->q.name,
-        "st", state_name(state), "seq", (json_int_t)atomic_load(&w->last_ping_seq), "job",
-        w->job_id[0] != '\0' ? w->job_id : NULL, "js", (json_int_t)w->job_started_ms, "jt",
-        (json_int_t)w->job_timeout_ms, "loop", (json_int_t)atomic_load(&w->loop_moved_ms), "bc",
+        "{s:i, s:I, s:s, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "i",
+        w->spec->index, "pid", (json_int_t)getpid(), "st", state_name(state), "seq",
+        (json_int_t)atomic_load(&w->last_ping_seq), "job", w->job_id[0] != '\0' ? w->job_id : NULL,
+        "js", (json_int_t)w->job_started_ms, "jt", (json_int_t)w->job_timeout_ms, "loop",
+        (json_int_t)atomic_load(&w->loop_moved_ms), "bc",
         (json_int_t)atomic_load(&w->pull_since_ms), "done", (json_int_t)atomic_load(&w->jobs_done),
-        "failed", (json_int_t)atomic_load(&w->jobs_failed), "rss", (json_int_t)rss_kb());
+        "failed", (json_int_t)atomic_load(&w->jobs_failed), "rss", (json_int_t)rss, "subs",
+        (json_int_t)atomic_load(&w->subscriptions), "cmds", (json_int_t)bp_conn_commands_sent());
     pthread_mutex_unlock(&w->state_lock);
     if (hb == NULL)
         return;
+    if (over_redis) { /* the master knows its own workers' host and queue: the link omits them */
+        json_object_set_new(hb, "host", json_string(w->spec->hostname)); /* steals */
+        json_object_set_new(hb, "q", json_string(w->q.name));            /* steals */
+    }
     text = json_dumps(hb, JSON_COMPACT);
+    if (text != NULL && !over_redis && strlen(text) + 3 > BP_LINK_MSG_MAX) {
+        /* a very long job id: the heartbeat goes without it (the title and logs name it) */
+        free(text);
+        json_object_del(hb, "job");
+        text = json_dumps(hb, JSON_COMPACT);
+    }
     json_decref(hb);
     if (text == NULL)
         return;
+    if (!over_redis) {
+        if (bp_worker_link_send(w->spec->link_fd, "hb", "%s", text) != 0)
+            bp_log_debug("heartbeat over the local link not sent (%zu bytes)", strlen(text));
+        free(text);
+        return;
+    }
     pthread_mutex_lock(&w->client_lock);
     if (bp_worker_client_ensure(w, &err) == 0)
         r = bp_conn_command(w->client, &err, "PUBLISH %s %s", w->spec->heartbeat_channel, text);
@@ -114,13 +136,16 @@ static void renew_lock(bp_worker *w)
 {
     char id[sizeof(w->job_id)];
     int64_t now = bp_mono_ms();
-    int due;
+    unsigned long gen;
+    int due, changed;
     bp_err err;
     int rc = -1;
 
     pthread_mutex_lock(&w->state_lock);
     due = w->job_id[0] != '\0' && now - w->lock_extended_mono >= w->spec->queue->lock_renew_ms;
     memcpy(id, w->job_id, sizeof(id));
+    gen = w->job_gen;
+    due = due && (gen & 1) != 0; /* odd: running; even: its finish began, the lock goes */
     pthread_mutex_unlock(&w->state_lock);
     if (!due)
         return;
@@ -129,10 +154,13 @@ static void renew_lock(bp_worker *w)
         rc = bp_queue_extend_lock(w->client, &w->q, id, &err);
     pthread_mutex_unlock(&w->client_lock);
     pthread_mutex_lock(&w->state_lock);
-    if (rc >= 0 && strcmp(id, w->job_id) == 0)
+    changed = gen != w->job_gen; /* its finish began (the lock is gone on purpose) */
+    if (rc >= 0 && !changed)
         w->lock_extended_mono = now;
     pthread_mutex_unlock(&w->state_lock);
-    if (rc == 0)
+    if (rc == 0 && changed)
+        bp_log_debug("job %s: finished while its lock was being renewed", id);
+    else if (rc == 0)
         bp_log_warn("job %s: lock lost (taken by the stalled check or another worker); its "
                     "outcome will not be recorded",
                     id);
@@ -177,6 +205,11 @@ static int next_wait_ms(bp_worker *w, const keeper_timers *t)
         wait = t->next_sub_try - mono;
     if (wait < 0)
         wait = 0;
+    if (w->lease.max > 1) {
+        int lw = bp_lease_keeper_wait_ms(w); /* a leased job's start, completions waiting */
+        if (lw >= 0 && lw < wait)
+            wait = lw;
+    }
     return (int)(wait > 60000 ? 60000 : wait);
 }
 
@@ -190,7 +223,7 @@ static int handle_message(bp_worker *w, const char *msg, size_t len)
     if (strncmp(text, "ping ", 5) == 0) {
         atomic_store(&w->last_ping_seq, atoll(text + 5));
         update_title(w);
-        bp_worker_heartbeat(w); /* the echo: proves all three connections at once */
+        bp_worker_heartbeat(w, true); /* the echo: proves the subscriber and the client */
         return 1;
     } else if (strcmp(text, "pause") == 0) {
         if (!atomic_exchange(&w->paused, 1))
@@ -215,6 +248,22 @@ static int handle_message(bp_worker *w, const char *msg, size_t len)
     return 0;
 }
 
+/* After an outage the idle client has sent nothing and does not know it is broken: one
+ * PING (a command per outage, not per period) finds out, and it is reopened at once. */
+static void check_client(bp_worker *w)
+{
+    bp_err err;
+    redisReply *r = NULL;
+
+    pthread_mutex_lock(&w->client_lock);
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
+        if (bp_worker_client_ensure(w, &err) == 0)
+            r = bp_conn_command(w->client, &err, "PING");
+    pthread_mutex_unlock(&w->client_lock);
+    if (r != NULL)
+        freeReplyObject(r);
+}
+
 static int subscribe(bp_worker *w, bp_err *err)
 {
     redisReply *r;
@@ -229,6 +278,7 @@ static int subscribe(bp_worker *w, bp_err *err)
     if (r == NULL)
         return -1;
     freeReplyObject(r);
+    atomic_fetch_add(&w->subscriptions, 1); /* pings sent before this one prove nothing */
     return 0;
 }
 
@@ -249,11 +299,7 @@ static void read_subscriber(bp_worker *w, keeper_timers *t)
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[0]->type == REDIS_REPLY_STRING &&
             strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING)
-            if (handle_message(w, r->element[2]->str, r->element[2]->len))
-                /* the echo was this period's heartbeat: the timer is only the fallback
-                 * that shows a deaf subscriber (a stale ping seq); half a period later
-                 * than the next ping, so the two do not race */
-                t->next_heartbeat = bp_mono_ms() + w->spec->cfg->pool.heartbeat_ms * 3 / 2;
+            (void)handle_message(w, r->element[2]->str, r->element[2]->len);
         freeReplyObject(r);
     } while (bp_conn_has_pending(w->subscriber));
 }
@@ -280,7 +326,7 @@ static void *keeper_main(void *arg)
                     w->spec->to_worker_channel, err.msg);
     t.next_sub_try = bp_mono_ms() + bp_backoff_next(&t.sub_backoff);
     update_title(w);
-    bp_worker_heartbeat(w);
+    bp_worker_heartbeat(w, w->spec->link_fd < 0);
     t.next_heartbeat = bp_mono_ms() + w->spec->cfg->pool.heartbeat_ms;
 
     for (;;) {
@@ -304,7 +350,9 @@ static void *keeper_main(void *arg)
         }
         if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && master_gone(w)) {
             if (!atomic_exchange(&w->stopping, 1))
-                bp_log_warn("the master is gone: stopping after the current job");
+                bp_log_warn(atomic_load(&w->state) == BP_WORKER_BUSY
+                                ? "the master is gone: stopping after the current job"
+                                : "the master is gone: stopping");
             bp_worker_wake(w);
             p[1].fd = -1;
         }
@@ -316,15 +364,18 @@ static void *keeper_main(void *arg)
             if (t.subscribed) {
                 bp_backoff_reset(&t.sub_backoff);
                 bp_log_info("subscriber connection reopened");
+                check_client(w);
             } else {
                 t.next_sub_try = bp_mono_ms() + bp_backoff_next(&t.sub_backoff);
             }
         }
         check_deadline(w);
         renew_lock(w);
+        if (w->lease.max > 1)
+            bp_lease_keeper_tick(w);
         if (bp_mono_ms() >= t.next_heartbeat) {
             update_title(w);
-            bp_worker_heartbeat(w);
+            bp_worker_heartbeat(w, w->spec->link_fd < 0);
             t.next_heartbeat = bp_mono_ms() + w->spec->cfg->pool.heartbeat_ms;
         }
     }

@@ -26,7 +26,9 @@
 #include <openssl/evp.h>
 
 #include "bp_log.h"
+#include "bp_queue_lease.h"
 #include "bp_worker_internal.h"
+#include "bp_worker_link.h"
 
 #define BP_WORKER_RECONNECT_BASE_MS 100  /* first reconnect within 0.1 s */
 #define BP_WORKER_RECONNECT_MAX_MS  5000 /* a dead Redis costs <= 1 try per 5 s per worker */
@@ -85,20 +87,35 @@ static void drain_fd(int fd)
         ;
 }
 
-int bp_worker_connect(bp_worker *w, bp_conn **out, const char *name, bp_err *err)
-{
-    return bp_conn_open(out, &w->spec->cfg->redis, w->spec->tls_ctx, name, err);
-}
-
-/* CLIENT ID of the bclient, so a blocked pull can be answered with CLIENT UNBLOCK. */
-static void fetch_bclient_id(bp_worker *w)
+/* CLIENT ID of c, -1 when Redis does not tell (CLIENT disabled on a managed service). */
+static long long client_id(bp_conn *c)
 {
     bp_err err;
-    redisReply *r = bp_conn_command(w->bclient, &err, "CLIENT ID");
+    redisReply *r = bp_conn_command(c, &err, "CLIENT ID");
+    long long id = (r != NULL && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1;
 
-    w->bclient_id = (r != NULL && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1;
     if (r != NULL)
         freeReplyObject(r);
+    return id;
+}
+
+int bp_worker_connect(bp_worker *w, bp_conn **out, const char *name, bp_err *err)
+{
+    const char *role = name == w->conn_name_bclient ? "bclient"
+                       : name == w->conn_name_sub   ? "subscriber"
+                                                    : "client";
+    long long id;
+
+    if (bp_conn_open(out, &w->spec->cfg->redis, w->spec->tls_ctx, name, err) != 0)
+        return -1;
+    /* the master closes this connection on the server side if this process dies, before it
+     * moves its jobs: Redis must not serve a dead worker's pull (bp_housekeeping.c) */
+    id = client_id(*out);
+    if (id >= 0)
+        bp_worker_link_send(w->spec->link_fd, "conn", "%s %lld", role, id);
+    if (name == w->conn_name_bclient)
+        w->bclient_id = id; /* a blocked pull is answered with CLIENT UNBLOCK <id> */
+    return 0;
 }
 
 int bp_worker_client_ensure(bp_worker *w, bp_err *err)
@@ -149,7 +166,6 @@ static int ensure_bclient(bp_worker *w)
                w->spec->cfg->redis.url_redacted, err.msg);
         return -1;
     }
-    fetch_bclient_id(w);
     bp_log_info("bclient connection reopened after %u tr%s", w->reconnect.attempt + 1,
                 w->reconnect.attempt == 0 ? "y" : "ies");
     return 0;
@@ -225,11 +241,20 @@ static bp_job *take_pulled(bp_worker *w, const char *id)
     bp_err err;
     int rc;
 
-    pthread_mutex_lock(&w->client_lock);
-    rc = bp_worker_client_ensure(w, &err);
-    if (rc == 0)
-        rc = bp_queue_take(w->client, &w->q, id, &job, &err);
-    pthread_mutex_unlock(&w->client_lock);
+    /* An idle client sends nothing for minutes, so after a Redis restart it is first found
+     * broken here: reconnect and try again (taking an id already in active is idempotent:
+     * a first try that ran unseen left the job locked with this worker's own token). */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        pthread_mutex_lock(&w->client_lock);
+        rc = bp_worker_client_ensure(w, &err);
+        if (rc == 0)
+            rc = bp_queue_take(w->client, &w->q, id, &job, &err);
+        pthread_mutex_unlock(&w->client_lock);
+        if (rc >= 0 || err.kind == BP_ERR_REPLY)
+            break;
+        if (attempt > 0)
+            bp_sleep_ms(bp_backoff_next(&w->reconnect));
+    }
     if (rc < 0)
         bp_log_error("cannot take job %s of '%s': %s; the stalled check will return it to "
                      "wait",
@@ -306,6 +331,7 @@ static void begin_job(bp_worker *w, const bp_job *job)
         timeout = cap; /* the shorter of opts.timeout and job_timeout_ms */
     pthread_mutex_lock(&w->state_lock);
     snprintf(w->job_id, sizeof(w->job_id), "%s", job->id);
+    w->job_gen++;
     w->job_started_ms = bp_now_ms();
     w->job_timeout_ms = timeout;
     w->lock_extended_mono = bp_mono_ms();
@@ -360,9 +386,10 @@ static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
 {
     /* Fetch-next (and any batched take of several jobs at once) must stay off while the
      * queue has a rate limiter: every job must pass take.lua's limiter, as in Bull, whose
-     * moveToFinished never fetches the next job when a limiter is set. */
-    bool fetch_next =
-        !atomic_load(&w->stopping) && !atomic_load(&w->paused) && w->q.limiter_max == 0;
+     * moveToFinished never fetches the next job when a limiter is set. With leases the
+     * batch leases the next jobs instead (bp_lease.c). */
+    bool fetch_next = w->lease.max <= 1 && !atomic_load(&w->stopping) && !atomic_load(&w->paused) &&
+                      w->q.limiter_max == 0;
     bp_job *next = NULL;
     bp_err err;
     int rc = -1;
@@ -371,6 +398,9 @@ static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
     const char *reason = override_error != NULL ? override_error : res->error;
     char stack[1024] = "";
 
+    pthread_mutex_lock(&w->state_lock); /* the keeper stops renewing this job's lock now */
+    w->job_gen++;
+    pthread_mutex_unlock(&w->state_lock);
     if (reason != NULL) /* Bull's stacktrace entry: err.stack, "Error: <message>\n    at ..." */
         snprintf(stack, sizeof(stack), "Error: %.700s\n    at %s (bullpen worker %d, pid %ld)",
                  reason, job->name, w->spec->index, (long)getpid());
@@ -414,8 +444,11 @@ static bp_job *finish_job(bp_worker *w, const bp_job *job, const bp_result *res,
     return next;
 }
 
-/* Run one job through its handler and finish it. Returns the next job (fetch next). */
-static bp_job *run_job(bp_worker *w, bp_job *job)
+/* Run one job through its handler and finish it. Returns the next job (fetch next). With
+ * leases (lease_max > 1) a completion joins the batch (bp_lease.c) and takes job with it;
+ * a failure is recorded at once, after the batch; NULL is returned. leased: job came from a
+ * lease (its start is not recorded yet), locked_mono: when its lock was set. */
+static bp_job *run_job(bp_worker *w, bp_job *job, bool leased, int64_t locked_mono)
 {
     bp_result res = {0};
     bp_job_ctx ctx = {
@@ -438,6 +471,12 @@ static bp_job *run_job(bp_worker *w, bp_job *job)
     int64_t t0 = bp_mono_us();
 
     begin_job(w, job);
+    if (leased) { /* its lock was set at the lease: renew on that clock */
+        pthread_mutex_lock(&w->state_lock);
+        w->lock_extended_mono = locked_mono;
+        pthread_mutex_unlock(&w->state_lock);
+    }
+    bp_lease_begin(w, job, leased);
     if (job->fail_reason != NULL) { /* refused at take (a repeat cron-parser rejects) */
         cancelled = strdup(job->fail_reason);
     } else {
@@ -446,26 +485,57 @@ static bp_job *run_job(bp_worker *w, bp_job *job)
         bp_joblog_end(&w->joblog, joblog_send, w); /* before the job leaves active */
         cancelled = cancel_text(w); /* a cancelled run fails, whatever the handler returned */
     }
-    next = finish_job(w, job, &res, cancelled);
+    if (w->lease.max > 1) {
+        int64_t started = bp_lease_end(w);
+        if (cancelled == NULL && res.error == NULL) {
+            pthread_mutex_lock(&w->state_lock); /* the keeper stops renewing this lock */
+            w->job_gen++;
+            pthread_mutex_unlock(&w->state_lock);
+            bp_lease_add_done(w, job, res.value, res.len, started); /* takes job and value */
+            res.value = NULL;
+            job = NULL;
+        } else {
+            bp_lease_flush(w, false); /* the completions before it keep their order */
+            if (started > 0) {
+                const char *ids[1] = {job->id};
+                bp_err err;
+                pthread_mutex_lock(&w->client_lock);
+                if (bp_worker_client_ensure(w, &err) != 0 ||
+                    bp_queue_mark_started(w->client, &w->q, ids, &started, 1, &err) < 0)
+                    bp_log_warn("job %s: cannot record its start: %s", ids[0], err.msg);
+                pthread_mutex_unlock(&w->client_lock);
+            }
+        }
+    } else if (w->spec->shared != NULL) {
+        bp_lease_end(w);
+    }
+    next = job != NULL ? finish_job(w, job, &res, cancelled) : NULL;
     atomic_fetch_add(&w->jobs_us, (long long)(bp_mono_us() - t0));
     if (cancelled != NULL || res.error != NULL)
         atomic_fetch_add(&w->jobs_failed, 1);
     else
         atomic_fetch_add(&w->jobs_done, 1);
-    bp_log_debug("job %s (%s) %s in %lld us", job->id, job->name,
-                 cancelled != NULL || res.error != NULL ? "failed" : "completed",
-                 (long long)(bp_mono_us() - t0));
+    if (job != NULL) {
+        bp_log_debug("job %s (%s) %s in %lld us", job->id, job->name,
+                     cancelled != NULL || res.error != NULL ? "failed" : "completed",
+                     (long long)(bp_mono_us() - t0));
+        if (w->lease.max > 1)
+            bp_job_free(job); /* the batch did not take it: it failed */
+    }
     free(cancelled);
     bp_result_clear(&res);
     end_job(w);
     return next;
 }
 
-static void apply_signals(bp_worker *w)
+static void apply_signals(bp_worker *w, const bp_job *in_hand)
 {
     if (pending_stop && !atomic_load(&w->stopping)) {
         atomic_store(&w->stopping, 1);
-        bp_log_info("stopping: finishing the current job first");
+        if (in_hand != NULL)
+            bp_log_info("stopping: finishing job %s first", in_hand->id);
+        else
+            bp_log_info("stopping: idle, no job to finish");
     }
     if (pending_reopen) {
         pending_reopen = 0;
@@ -513,7 +583,6 @@ static int connect_roles(bp_worker *w)
         bp_log_error("cannot connect to %s: %s", w->spec->cfg->redis.url_redacted, err.msg);
         return err.kind == BP_ERR_CONFIG ? EX_CONFIG : EX_TEMPFAIL;
     }
-    fetch_bclient_id(w);
     return 0;
 }
 
@@ -529,21 +598,81 @@ static void worker_cleanup(bp_worker *w)
     close(w->wake_pipe[1]);
     close(w->keeper_pipe[0]);
     close(w->keeper_pipe[1]);
+    bp_lease_destroy(w);
     pthread_mutex_destroy(&w->client_lock);
     pthread_mutex_destroy(&w->state_lock);
+}
+
+/* With leases: run the leased jobs, record them in batches, lease more; pull (blocking)
+ * only when the queue is empty. A stop or a pause first records what is done and gives the
+ * leased jobs back. */
+static void main_loop_leased(bp_worker *w)
+{
+    bool backlog = false; /* a job ran since the last empty lease: lease before pulling */
+
+    for (;;) {
+        bp_job *job;
+        int64_t locked = 0;
+        char *id = NULL;
+
+        mark_loop(w);
+        apply_signals(w, NULL);
+        if (atomic_load(&w->stopping) || atomic_load(&w->paused)) {
+            bp_lease_give_back(w);
+            if (atomic_load(&w->stopping))
+                break;
+            struct pollfd p = {.fd = w->wake_pipe[0], .events = POLLIN};
+            set_state(w, BP_WORKER_PAUSED);
+            if (poll(&p, 1, BP_WORKER_PAUSE_POLL_MS) > 0)
+                drain_fd(w->wake_pipe[0]);
+            continue;
+        }
+        job = bp_lease_next(w, &locked);
+        if (job != NULL) {
+            run_job(w, job, true, locked);
+            if (bp_lease_flush_due(w))
+                bp_lease_flush(w, !atomic_load(&w->stopping) && !atomic_load(&w->paused));
+            continue;
+        }
+        /* nothing leased: record what is done and lease more in the same round trip (an
+         * idle worker whose pull timed out does not ask: the pull is its only command) */
+        bp_lease_flush(w, backlog);
+        backlog = false;
+        if ((job = bp_lease_next(w, &locked)) != NULL) {
+            backlog = true;
+            run_job(w, job, true, locked);
+            if (bp_lease_flush_due(w))
+                bp_lease_flush(w, !atomic_load(&w->stopping) && !atomic_load(&w->paused));
+            continue;
+        }
+        set_state(w, BP_WORKER_IDLE);
+        if (pull_one(w, &id) == 1) {
+            job = take_pulled(w, id);
+            free(id);
+            if (job != NULL) {
+                run_job(w, job, false, bp_mono_ms()); /* its completion starts a batch */
+                backlog = true;
+            }
+        }
+    }
+    set_state(w, BP_WORKER_DRAINING);
 }
 
 static void main_loop(bp_worker *w)
 {
     bp_job *job = NULL;
 
+    if (w->lease.max > 1) {
+        main_loop_leased(w);
+        return;
+    }
     while (!atomic_load(&w->stopping) || job != NULL) {
         char *id = NULL;
 
         mark_loop(w);
-        apply_signals(w);
+        apply_signals(w, job);
         if (job != NULL) {
-            bp_job *next = run_job(w, job);
+            bp_job *next = run_job(w, job, false, 0);
             bp_job_free(job);
             job = next;
             continue;
@@ -587,6 +716,7 @@ int bp_worker_main(const bp_worker_spec *spec)
     bp_backoff_init(&w.reconnect, BP_WORKER_RECONNECT_BASE_MS, BP_WORKER_RECONNECT_MAX_MS, 0);
     pthread_mutex_init(&w.client_lock, NULL);
     pthread_mutex_init(&w.state_lock, NULL);
+    bp_lease_init(&w);
     if (pipe2(w.wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
         pipe2(w.keeper_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         bp_log_error("cannot create pipes: %s", strerror(errno));
@@ -616,8 +746,10 @@ int bp_worker_main(const bp_worker_spec *spec)
     }
     w.keeper_started = 1;
     main_loop(&w);
-    bp_log_info("worker %d (pid %ld) stopped: %lld jobs done, %lld failed", spec->index,
-                (long)getpid(), atomic_load(&w.jobs_done), atomic_load(&w.jobs_failed));
+    bp_log_notice("worker %d (pid %ld) stopped: %lld jobs done, %lld failed, %llu Redis commands "
+                  "sent",
+                  spec->index, (long)getpid(), atomic_load(&w.jobs_done),
+                  atomic_load(&w.jobs_failed), bp_conn_commands_sent());
     rc = 0;
 out_cleanup:
     worker_cleanup(&w);

@@ -18,19 +18,28 @@ typedef struct ssl_ctx_st SSL_CTX;
  * "cancel <job id>", "shutdown". Heartbeats go back as JSON on the heartbeat channel. */
 #define BP_CHANNEL_MAX 512
 
+/* Shared with the master (a MAP_SHARED page made before fork): the job whose handler runs,
+ * so at the worker's death the master tells it (a stall) from the jobs the worker had leased
+ * but not started (back to wait, no stall). Written by the worker's main thread only. */
+typedef struct bp_worker_shared {
+    char running[256]; /* job id, "" between jobs */
+} bp_worker_shared;
+
 typedef struct bp_worker_spec {
-    const bp_config *cfg;                   /* inherited through fork, read-only */
-    const bp_queue_config *queue;           /* the queue this worker serves */
-    const bp_handlers *handlers;            /* its routing table (plugins already loaded) */
-    SSL_CTX *tls_ctx;                       /* built once by the master; NULL for TCP/unix */
-    int index;                              /* worker number shown in logs, 0-based */
-    char token[40];                         /* lock token (UUID v4) made by the master */
-    char hostname[256];                     /* for connection names and heartbeats */
-    pid_t master_pid;                       /* the parent */
-    int master_pipe_fd;                     /* read end of a pipe: EOF means the master died */
+    const bp_config *cfg;         /* inherited through fork, read-only */
+    const bp_queue_config *queue; /* the queue this worker serves */
+    const bp_handlers *handlers;  /* its routing table (plugins already loaded) */
+    SSL_CTX *tls_ctx;             /* built once by the master; NULL for TCP/unix */
+    int index;                    /* worker number shown in logs, 0-based */
+    char token[40];               /* lock token (UUID v4) made by the master */
+    char hostname[256];           /* for connection names and heartbeats */
+    pid_t master_pid;             /* the parent */
+    int master_pipe_fd;           /* read end of a pipe: EOF means the master died */
+    int link_fd; /* worker end of the local link to the master (bp_worker_link.h), -1 = none */
     char to_worker_channel[BP_CHANNEL_MAX]; /* master -> workers of this master */
     char heartbeat_channel[BP_CHANNEL_MAX]; /* workers -> master */
     int start_paused;                       /* begin quiet (the master is in TSTP) */
+    bp_worker_shared *shared;               /* the page the master reads at death, or NULL */
     void (*set_title)(const char *title);   /* process title setter (ps); may be NULL */
 } bp_worker_spec;
 

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bp_conn.h"
@@ -25,6 +26,33 @@ typedef enum bp_worker_state {
     BP_WORKER_PAUSED,
     BP_WORKER_DRAINING,
 } bp_worker_state;
+
+#define BP_LEASE_CAP     256 /* lease_max's upper bound */
+#define BP_LEASE_HOLD_MS 5   /* a job running this long gives the rest of its lease back */
+
+/* A worker's lease (bp_lease.c). Shared by the main thread and the keeper under lock. */
+typedef struct bp_lease_done_entry {
+    bp_job *job;        /* owned */
+    char *value;        /* owned returnvalue text */
+    size_t len;         /* bytes in value */
+    int64_t started_ms; /* processedOn to record with it, 0 = already marked */
+    int64_t done_mono;  /* when its handler returned */
+} bp_lease_done_entry;
+
+typedef struct bp_lease {
+    pthread_mutex_t lock;
+    int max;                                /* lease_max (1 = leases off) */
+    bp_job *jobs[BP_LEASE_CAP];             /* leased, not started, in lease order */
+    int64_t jobs_mono[BP_LEASE_CAP];        /* when each was locked */
+    int head, n;                            /* jobs[head .. head + n) */
+    bp_lease_done_entry done[BP_LEASE_CAP]; /* completed, not recorded yet */
+    int n_done;
+    int cur_unmarked;            /* the running job is leased and its start not recorded */
+    char cur_id[256];            /* its id */
+    int64_t cur_started_ms;      /* its processedOn */
+    int64_t cur_started_mono;    /* and the same on the monotonic clock */
+    _Atomic int keeper_watching; /* the keeper polls at BP_LEASE_HOLD_MS (0: nudge it) */
+} bp_lease;
 
 typedef enum bp_cancel_reason {
     BP_CANCEL_NONE,
@@ -59,6 +87,9 @@ typedef struct bp_worker {
     int64_t job_timeout_ms;     /* 0 = none */
     int64_t lock_extended_mono; /* last successful extension (monotonic ms) */
     char cancel_job_id[256];    /* ctl cancel that arrived for this job id */
+    unsigned long job_gen;      /* bumped when a job begins (odd: running) and when its
+                                   finish starts (even): the keeper renews only odd ones,
+                                   and one that raced the finish knows it lost nothing */
     bp_joblog joblog;           /* the current job's log lines held back; main thread only */
 
     volatile int cancel;             /* handlers poll this: non-zero = stop */
@@ -71,15 +102,32 @@ typedef struct bp_worker {
     _Atomic long long pull_since_ms; /* wall ms the blocking pull began, 0 = not in one */
     _Atomic long long jobs_done;
     _Atomic long long jobs_failed;
-    _Atomic long long jobs_us; /* total run time of finished jobs, microseconds */
+    _Atomic long long jobs_us;       /* total run time of finished jobs, microseconds */
+    _Atomic long long subscriptions; /* successful SUBSCRIBEs of the subscriber so far */
+
+    bp_lease lease; /* jobs leased from a backlog and completions not yet recorded */
 } bp_worker;
+
+/* Leases (bp_lease.c). */
+void bp_lease_init(bp_worker *w);
+void bp_lease_destroy(bp_worker *w); /* frees what is left (after bp_lease_give_back) */
+bp_job *bp_lease_next(bp_worker *w, int64_t *locked_mono); /* the next leased job, or NULL */
+void bp_lease_begin(bp_worker *w, const bp_job *job, bool leased); /* its handler starts */
+int64_t bp_lease_end(bp_worker *w); /* handler returned: processedOn still to record, or 0 */
+void bp_lease_add_done(bp_worker *w, bp_job *job, char *value, size_t len, int64_t started_ms);
+bool bp_lease_flush_due(bp_worker *w); /* record now (full batch, nothing leased left) */
+void bp_lease_flush(bp_worker *w, bool lease_more); /* record completions; lease more */
+void bp_lease_give_back(bp_worker *w);     /* record completions; leased jobs back to wait */
+void bp_lease_keeper_tick(bp_worker *w);   /* a long job: mark it, record, give back */
+int bp_lease_keeper_wait_ms(bp_worker *w); /* when the keeper must look again, -1 = no need */
 
 /* Keeper thread (bp_keeper.c). */
 int bp_keeper_start(bp_worker *w, bp_err *err);
 void bp_keeper_stop(bp_worker *w);
 
-/* Publish one heartbeat now (either thread). */
-void bp_worker_heartbeat(bp_worker *w);
+/* Send one heartbeat now (either thread): over Redis (PUBLISH on the heartbeat channel) or
+ * over the local link to the master. */
+void bp_worker_heartbeat(bp_worker *w, bool over_redis);
 
 /* Wake the main thread out of a blocking pull or a paused wait. */
 void bp_worker_wake(bp_worker *w);

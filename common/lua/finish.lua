@@ -19,6 +19,9 @@
   ARGV[10] metrics: maxDataPoints of K(metrics:completed|failed), "" = no metrics
   ARGV[11] "1": a failure for good, attempts left or not (Bull's job.discard()); the input
            itself fails, so a retry would end the same way (absent = "0")
+  ARGV[12] processedOn of a leased job (lease.lua) whose handler started without being
+           marked yet: set it and publish active@token before the job is finished, so its
+           events keep their order; "" or absent = already marked
 
   The caller never asks for fetch-next when the queue has a rate limiter (Bull does not
   either): the limiter runs in take.lua only.
@@ -149,6 +152,10 @@ if lock ~= token then return {-6, false, id} end
 -- opts, deid, stacktrace, and name to tell a missing hash (every field nil)
 local f = redis.call('HMGET', jk, 'opts', 'deid', 'stacktrace', 'name')
 if not f[1] and not f[4] then return {-1, false, id} end
+if ARGV[12] and ARGV[12] ~= '' then -- a leased job started in this batch
+  redis.call('HSET', jk, 'processedOn', ARGV[12])
+  redis.call('PUBLISH', base .. 'active@' .. token, id)
+end
 redis.call('DEL', jk .. ':lock')
 redis.call('SREM', base .. 'stalled', id)
 if redis.call('LREM', active, -1, id) == 0 then return {-3, false, id} end

@@ -8,7 +8,15 @@
 // (2), BP_BENCH_DRIP (jobs for the pickup latency, 100) and BP_BENCH_GAP_MS (50),
 // BP_BENCH_DOCS (100 KB documents, 200; 0 = skip), BP_BENCH_CEILING (redis-benchmark
 // requests, 100000), BP_BENCH_BULLPEN ("1,2,8,16"), BP_BENCH_BULL ("1x1,1x50,2x1,2x50":
-// processes x concurrency).
+// processes x concurrency), BP_BENCH_IDLE_S (60: the idle window, 0 = skip) and
+// BP_BENCH_IDLE_WORKERS (4: bullpen workers and Bull processes at concurrency 1 left idle),
+// BP_BENCH_PIN (1: one more round of every contender with Redis pinned to the last core and
+// the contender to the others, so Redis CPU per job is Redis's own; 0 = skip).
+//
+// Client commands are counted where they are sent: bullpen's master and workers log their
+// totals when they stop, bull_worker.js counts every ioredis command it sends. The idle
+// window counts with MONITOR (commands run inside scripts excluded). Worker CPU is the
+// contender's processes' utime + stime (/proc) from ready to the last job completed.
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -26,6 +34,9 @@ const DOCS = Number(env.BP_BENCH_DOCS || 200);
 const CEIL_N = Number(env.BP_BENCH_CEILING || 100000);
 const BULLPEN_WORKERS = (env.BP_BENCH_BULLPEN || '1,2,8,16').split(',').map(Number);
 const BULL_SHAPES = (env.BP_BENCH_BULL || '1x1,1x50,2x1,2x50').split(',').map((s) => s.split('x').map(Number));
+const IDLE_S = Number(env.BP_BENCH_IDLE_S ?? 60);
+const IDLE_WORKERS = Number(env.BP_BENCH_IDLE_WORKERS || 4);
+const PIN = env.BP_BENCH_PIN !== '0' && os.cpus().length >= 2;
 const QUEUE = 'bench';
 const TMP = env.BP_TMP;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -80,6 +91,30 @@ function childrenOf(pid) {
   }
 }
 
+// ---- CPU time of processes and pinning ----------------------------------------------------
+const CLK_TCK = (() => { try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100; } catch (e) { return 100; } })();
+function cpuUs(pids) {
+  let t = 0;
+  for (const pid of pids) {
+    try {
+      const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      t += (Number(f[11]) + Number(f[12])) * (1e6 / CLK_TCK);
+    } catch (e) { /* gone */ }
+  }
+  return t;
+}
+let pinTo = null; // the contender's cpus ("0") while Redis has the last one, else null
+function spawnPinned(cmd, args, opts) {
+  return pinTo === null ? spawn(cmd, args, opts) : spawn('taskset', ['-c', pinTo, cmd, ...args], opts);
+}
+async function pinRedis(on) {
+  const pid = Number(((await rc.info('server')).match(/process_id:(\d+)/) || [0, 0])[1]);
+  const n = os.cpus().length;
+  execFileSync('taskset', ['-apc', on ? String(n - 1) : `0-${n - 1}`, String(pid)], { stdio: 'ignore' });
+  pinTo = on ? (n === 2 ? '0' : `0-${n - 2}`) : null;
+}
+
 // ---- the contenders ------------------------------------------------------------------------
 function writeConf(workers, handlers) {
   const file = path.join(TMP, `bench-${workers}.conf`);
@@ -95,11 +130,12 @@ log = { level = "notice"; };
 }
 
 // Start bullpen; resolves once "pool ready" is logged, with the time it took.
+let runNo = 0;
 function startBullpen(workers, handlers) {
   const conf = writeConf(workers, handlers);
-  const logFile = path.join(TMP, `bullpen-${workers}.log`);
+  const logFile = path.join(TMP, `bullpen-${workers}-${++runNo}.log`);
   const t0 = process.hrtime.bigint();
-  const child = spawn(env.BULLPEN_BIN, ['run', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawnPinned(env.BULLPEN_BIN, ['run', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   const out = fs.createWriteStream(logFile, { flags: 'a' });
   let buf = '';
   return new Promise((resolve, reject) => {
@@ -110,7 +146,11 @@ function startBullpen(workers, handlers) {
       if (buf.includes('pool ready')) {
         buf = '';
         clearTimeout(timer);
-        resolve({ kind: 'bullpen', label: `bullpen ${workers}w`, child, readyMs: Number(process.hrtime.bigint() - t0) / 1e6, pids: () => [child.pid, ...childrenOf(child.pid)] });
+        resolve({
+          kind: 'bullpen', label: `bullpen ${workers}w`, child, readyMs: Number(process.hrtime.bigint() - t0) / 1e6, pids: () => [child.pid, ...childrenOf(child.pid)],
+          // after stop: what the master and every worker said they sent
+          commands: () => [...fs.readFileSync(logFile, 'utf8').matchAll(/(?:sent (\d+) Redis commands|(\d+) Redis commands\s+sent)/g)].reduce((a, m) => a + Number(m[1] || m[2]), 0),
+        });
       }
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`bullpen exited with ${code} (${logFile})`)); });
@@ -121,14 +161,18 @@ async function startBull(procs, conc) {
   const t0 = process.hrtime.bigint();
   const kids = [];
   for (let i = 0; i < procs; i++) {
-    const child = spawn(process.execPath, [path.join(__dirname, 'bull_worker.js'), QUEUE, String(conc)], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const child = spawnPinned(process.execPath, [path.join(__dirname, 'bull_worker.js'), QUEUE, String(conc)], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    child.out = '';
     kids.push(new Promise((resolve, reject) => {
-      child.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve(child); });
+      child.stdout.on('data', (d) => { child.out += d; if (String(d).includes('ready')) resolve(child); });
       child.on('exit', (code) => reject(new Error(`bull worker exited with ${code}`)));
     }));
   }
   const children = await Promise.all(kids);
-  return { kind: 'bull', label: `Bull ${procs}p x c${conc}`, children, readyMs: Number(process.hrtime.bigint() - t0) / 1e6, pids: () => children.map((c) => c.pid) };
+  return {
+    kind: 'bull', label: `Bull ${procs}p x c${conc}`, children, readyMs: Number(process.hrtime.bigint() - t0) / 1e6, pids: () => children.map((c) => c.pid),
+    commands: () => children.reduce((a, c) => a + Number((c.out.match(/commands (\d+)/) || [0, NaN])[1]), 0),
+  };
 }
 
 async function stop(w) {
@@ -175,14 +219,49 @@ async function throughputRun(start, n) {
   await fill(n, 'echo', (i) => ({ i, s: 'bench' }));
   const before = await redisStats();
   const w = await start();
+  const pids = w.pids();
+  const cpu0 = cpuUs(pids);
   await waitCompleted(n, 600000);
   const after = await redisStats();
+  const cpu1 = cpuUs(pids);
   const m = w.pids().map(mem);
   await stop(w);
   const ts = await timestamps();
   const first = Math.min(...ts.map((t) => t[1]));
   const last = Math.max(...ts.map((t) => t[2]));
-  return { label: w.label, kind: w.kind, jobsPerS: (n * 1000) / Math.max(1, last - first), readyMs: w.readyMs, stats: statsDelta(before, after, n), mem: m };
+  return {
+    label: w.label, kind: w.kind, jobsPerS: (n * 1000) / Math.max(1, last - first), readyMs: w.readyMs, stats: statsDelta(before, after, n), mem: m,
+    workerCpuPerJob: (cpu1 - cpu0) / n, clientCmdsPerJob: w.commands() / n,
+  };
+}
+
+// Idle: the contender started on an empty queue, left alone; after a settling time, every
+// client command for IDLE_S seconds is counted with MONITOR (lines from inside scripts
+// excluded). Redis CPU over the window too.
+async function idleRun(start) {
+  await rc.flushdb();
+  const w = await start();
+  await sleep(5000); // start-up commands are not idle cost
+  const monBase = new Redis(redisOpts);
+  const mon = await monBase.monitor();
+  const byCmd = {};
+  let n = 0;
+  mon.on('monitor', (time, args, source) => {
+    if (source === 'lua') return;
+    const c = String(args[0]).toLowerCase();
+    byCmd[c] = (byCmd[c] || 0) + 1;
+    n++;
+  });
+  const before = await redisStats();
+  const t0 = Date.now();
+  await sleep(IDLE_S * 1000);
+  const after = await redisStats();
+  const secs = (Date.now() - t0) / 1000;
+  mon.disconnect();
+  monBase.disconnect();
+  await stop(w);
+  for (const c of ['info']) { n -= byCmd[c] || 0; delete byCmd[c]; } // this script's own
+  return { label: w.label, perS: n / secs, perDay: (n / secs) * 86400, secs, byCmd, redisCpuPerS: (after.cpuUs - before.cpuUs) / secs };
 }
 
 async function latencyRun(start) {
@@ -305,6 +384,29 @@ async function main() {
       (results[c.label] = results[c.label] || []).push(res);
     }
   }
+  const pinned = {};
+  if (PIN) {
+    await pinRedis(true);
+    try {
+      for (const c of contenders) {
+        log(`pinned: Redis on cpu ${os.cpus().length - 1}, ${c.label} on cpu ${pinTo}, ${N} echo jobs`);
+        const res = await throughputRun(c.start, N);
+        log(`  ${f0(res.jobsPerS)} jobs/s, ${f0(res.stats.cpuPerJob)} us Redis CPU/job, ${f1(res.workerCpuPerJob)} us worker CPU/job`);
+        pinned[c.label] = res;
+      }
+    } finally {
+      await pinRedis(false);
+    }
+  }
+  const idle = [];
+  if (IDLE_S > 0) {
+    for (const c of [{ label: `bullpen ${IDLE_WORKERS}w`, start: () => startBullpen(IDLE_WORKERS) }, { label: `Bull ${IDLE_WORKERS}p x c1`, start: () => startBull(IDLE_WORKERS, 1) }]) {
+      log(`idle: ${c.label}, ${IDLE_S} s`);
+      const res = await idleRun(c.start);
+      log(`  ${f2(res.perS)} client commands/s: ${JSON.stringify(res.byCmd)}`);
+      idle.push(res);
+    }
+  }
   const lat = [];
   for (const c of [contenders[0], contenders.find((x) => x.label === 'bullpen 8w'), ...contenders.filter((x) => x.label.startsWith('Bull 1p'))]) {
     if (!c) continue;
@@ -328,16 +430,26 @@ async function main() {
     label, kind: rs[0].kind, jobsPerS: median(rs.map((x) => x.jobsPerS)), all: rs.map((x) => x.jobsPerS),
     ready: median(rs.map((x) => x.readyMs)), cpu: median(rs.map((x) => x.stats.cpuPerJob)),
     cmds: median(rs.map((x) => x.stats.cmdsPerJob)), scripts: median(rs.map((x) => x.stats.scriptsPerJob)), mem: rs[rs.length - 1].mem,
+    client: median(rs.map((x) => x.clientCmdsPerJob)), wcpu: median(rs.map((x) => x.workerCpuPerJob)),
+    pinCpu: pinned[label] ? pinned[label].stats.cpuPerJob : NaN, pinJobs: pinned[label] ? pinned[label].jobsPerS : NaN,
   }));
   const bullBest = Math.max(...rows.filter((x) => x.kind === 'bull').map((x) => x.jobsPerS));
   const md = [];
   md.push(`# bullpen vs Bull: echo jobs over TLS\n`, facts(), '');
   md.push(`## Throughput (${N} no-op jobs added by Bull's addBulk; median of ${ROUNDS} alternating rounds)\n`);
   md.push('jobs/s = jobs / (last finishedOn - first processedOn), from Bull\'s own job hashes. Redis CPU and commands are INFO cpu / commandstats deltas over the run (start-up included, our own polling excluded), counting commands run inside scripts.\n');
-  md.push('| contender | jobs/s | each round | x Bull\'s best | Redis CPU µs/job | Redis cmds/job | script calls/job | ready in (ms) |');
-  md.push('|---|---:|---|---:|---:|---:|---:|---:|');
+  md.push('| contender | jobs/s | each round | x Bull\'s best | client cmds/job | Redis CPU µs/job | Redis CPU µs/job, pinned | jobs/s, pinned | worker CPU µs/job | Redis cmds/job (in scripts too) | script calls/job | ready in (ms) |');
+  md.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const x of rows) {
-    md.push(`| ${x.label} | ${f0(x.jobsPerS)} | ${x.all.map(f0).join(' / ')} | ${f2(x.jobsPerS / bullBest)} | ${f1(x.cpu)} | ${f1(x.cmds)} | ${f2(x.scripts)} | ${f0(x.ready)} |`);
+    md.push(`| ${x.label} | ${f0(x.jobsPerS)} | ${x.all.map(f0).join(' / ')} | ${f2(x.jobsPerS / bullBest)} | ${f2(x.client)} | ${f1(x.cpu)} | ${f1(x.pinCpu)} | ${f0(x.pinJobs)} | ${f1(x.wcpu)} | ${f1(x.cmds)} | ${f2(x.scripts)} | ${f0(x.ready)} |`);
+  }
+  md.push(`\n"client cmds/job": commands the contender sent (counted by the senders), per job. "pinned": one more round with Redis alone on cpu ${os.cpus().length - 1} and the contender on the other core(s) (taskset), so Redis CPU per job is Redis's own cost. "worker CPU": utime + stime of every process of the contender (bullpen: master and workers), from ready to the last job completed, per job.\n`);
+  if (idle.length) {
+    md.push(`## Idle cost (${IDLE_S} s with an empty queue, after 5 s of settling; MONITOR, commands inside scripts excluded)\n`);
+    md.push('| contender | client commands/s | per worker-process and s | per day | Redis CPU ms/s | commands in the window |');
+    md.push('|---|---:|---:|---:|---:|---|');
+    for (const x of idle) md.push(`| ${x.label} | ${f2(x.perS)} | ${(x.perS / IDLE_WORKERS).toFixed(3)} | ${f0(x.perDay)} | ${f2(x.redisCpuPerS / 1000)} | ${Object.entries(x.byCmd).map(([c, k]) => `${k} ${c}`).join(', ')} |`);
+    md.push('');
   }
   md.push('\n"ready in": bullpen from exec to its "pool ready" log line (every worker\'s three connections up); Bull from spawn to queue.isReady() in every process.\n');
   md.push('## Memory at the end of the last round (/proc/PID/smaps_rollup)\n');

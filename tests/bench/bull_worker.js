@@ -2,9 +2,19 @@
 //   node bull_worker.js QUEUE CONCURRENCY
 // processes "echo" jobs (returns the data, like bullpen's echo handler) and "*" the same way,
 // with Bull's default settings. Prints "ready" once its connections are up; SIGTERM closes
-// the queue (waiting for running jobs) and exits 0. Redis from BP_TLS_PORT / BP_CERTS.
+// the queue (waiting for running jobs), prints "commands N" (every Redis command its ioredis
+// clients sent, counted where they are sent, pipelined ones each) and exits 0. Redis from
+// BP_TLS_PORT / BP_CERTS.
 'use strict';
 const fs = require('fs');
+const Redis = require('ioredis');
+
+let commands = 0;
+const send = Redis.prototype.sendCommand;
+Redis.prototype.sendCommand = function countedSend(...args) {
+  commands++;
+  return send.apply(this, args);
+};
 const Queue = require('bull');
 
 const [queueName, conc] = process.argv.slice(2);
@@ -19,5 +29,8 @@ const q = new Queue(queueName, {
 q.process('*', Number(conc), async (job) => job.data);
 q.isReady().then(() => console.log('ready'));
 process.on('SIGTERM', () => {
-  q.close().then(() => process.exit(0), () => process.exit(1));
+  const done = (code) => {
+    process.stdout.write(`commands ${commands}\n`, () => process.exit(code));
+  };
+  q.close().then(() => done(0), () => done(1));
 });

@@ -14,6 +14,10 @@
 // lost = ids in none of completed, failed, wait, active, delayed, paused (or with no hash);
 // duplicated = ids in two of those at once; reruns = stalledCounter > 0 or attemptsMade > 0;
 // with --echo, mismatched = completed jobs whose returnvalue is not their data.
+// $BP_CRASHES (optional): a file with one job id per crash of a RUNNING job (the master's
+// recovery lines); a job that failed "stalled more than allowable limit" after at most one
+// such crash was failed by a crash that should have cost a rerun: it counts as lost
+// (failed_after_one_crash), and crashes = the number of those lines.
 'use strict';
 const fs = require('fs');
 const Queue = require('bull');
@@ -76,7 +80,14 @@ async function audit(q, echo) {
   for (const [s, list] of Object.entries(where)) sets[s] = new Set(list);
   const r = { added: ids.length, completed: 0, failed: 0, waiting: 0, active: 0, delayed: 0,
     paused: 0, lost: 0, duplicated: 0, reruns: 0, stalled: 0, retried: 0, mismatched: 0,
-    lost_ids: [], duplicated_ids: [], failed_reasons: {} };
+    lost_ids: [], duplicated_ids: [], failed_reasons: {}, crashes: 0, failed_after_one_crash: 0 };
+  const crashes = {};
+  if (process.env.BP_CRASHES && fs.existsSync(process.env.BP_CRASHES)) {
+    for (const id of fs.readFileSync(process.env.BP_CRASHES, 'utf8').split('\n').filter(Boolean)) {
+      crashes[id] = (crashes[id] || 0) + 1;
+      r.crashes++;
+    }
+  }
   const pipe = c.pipeline();
   for (const id of ids) pipe.hmget(k(id), 'data', 'returnvalue', 'stalledCounter', 'attemptsMade', 'failedReason', 'name');
   const fields = await pipe.exec();
@@ -98,6 +109,11 @@ async function audit(q, echo) {
     if (stalled > 0 || attempts > 0) r.reruns++;
     if (stalled > 0) r.stalled++;
     if (attempts > 0) r.retried++;
+    if (places[0] === 'failed' && /stalled more than/.test(String(f[4])) && (crashes[id] || 0) <= 1) {
+      r.failed_after_one_crash++;
+      r.lost++;
+      if (r.lost_ids.length < 20) r.lost_ids.push(`${id}(failed after ${crashes[id] || 0} crash)`);
+    }
     if (places[0] === 'failed') {
       const reason = String(f[4]).replace(/\d+/g, 'N').slice(0, 80);
       r.failed_reasons[reason] = (r.failed_reasons[reason] || 0) + 1;

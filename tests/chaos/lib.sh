@@ -8,7 +8,9 @@
 #   chaos_pool_start                   bullpen run -c $CHAOS_CONF, waits for "pool ready"
 #   chaos_add N NAME DATA [OPTS]       Bull's addBulk; ids appended to $BP_IDS
 #   chaos_wait_settled [SECONDS]       until completed + failed = added
-#   chaos_report RECOVERY_MS [--echo]  audit, print the scenario line, assert lost = 0
+#   chaos_report RECOVERY_MS [--echo]  audit, print the scenario line (kills from $CHAOS_KILLS,
+#                                      crashes, reruns, lost), assert lost = 0; a job failed
+#                                      after a single crash of its run counts as lost
 #   chaos_pool_stop                    TERM, wait, check the log for sanitizer lines
 #
 # Sizes: BP_CHAOS_JOBS (jobs per scenario; CI default in each test, scripts/chaos sets it
@@ -121,20 +123,25 @@ chaos_report() {
     local recovery=$1
     shift
     local json
-    json=$(chaos_node audit "$CHAOS_QUEUE" "$@") || bp_fail "audit failed"
+    # one line per crash of a running job: the master recovered it by the dead worker's token
+    grep -o "queue '$CHAOS_QUEUE': job [^ ]* \(moved back to wait\|failed: stalled more than max_stalled\) (worker" \
+        "$CHAOS_LOG" | awk '{print $4}' >"$BP_TMP/crashes" || true
+    json=$(BP_CRASHES=$BP_TMP/crashes chaos_node audit "$CHAOS_QUEUE" "$@") || bp_fail "audit failed"
     echo "$json" >"$BP_TMP/audit.json"
     local line
     # shellcheck disable=SC2016 # JavaScript template strings, not shell expansions
     line=$(node -e '
-        const r = JSON.parse(process.argv[1]);
+        const r = JSON.parse(process.argv[2]);
         const reasons = Object.entries(r.failed_reasons).map(([k, v]) => `${v}x "${k}"`).join("; ");
-        console.log(`added ${r.added} completed ${r.completed} failed ${r.failed} ` +
+        console.log(`kills ${process.argv[1]} crashes ${r.crashes} ` +
+          `added ${r.added} completed ${r.completed} failed ${r.failed} ` +
           `waiting ${r.waiting} active ${r.active} delayed ${r.delayed} lost ${r.lost} ` +
           `duplicated ${r.duplicated} reruns ${r.reruns} (stalled ${r.stalled}, retried ${r.retried})` +
+          (r.failed_after_one_crash ? ` failed_after_one_crash ${r.failed_after_one_crash}` : "") +
           (r.mismatched ? ` mismatched ${r.mismatched}` : "") + (reasons ? ` | failed: ${reasons}` : ""));
         if (r.lost_ids.length) console.log(`lost ids: ${r.lost_ids.join(" ")}`);
         if (r.duplicated_ids.length) console.log(`duplicated: ${r.duplicated_ids.join(" ")}`);
-    ' "$json")
+    ' "${CHAOS_KILLS:-0}" "$json")
     # the master's verdicts, by reason (a healthy worker killed is a finding, not a failure)
     local kills
     kills=$(sed -n 's/.*: \(no heartbeat\|bclient silent\|deaf subscriber\|main loop frozen\)[^;]*; killing it$/\1/p' \

@@ -2,11 +2,14 @@
 # Chaos: BP_CHAOS_ROUNDS times (default 2) while the workers run jobs, alternately
 #  - the master alone is SIGKILLed: its workers must exit by themselves (they finish the
 #    job in hand, then stop: no orphan keeps pulling), and
-#  - the master and every worker are SIGKILLed at once (a host crash): their jobs stay in
+#  - the master and every worker are SIGKILLed at once (a host crash, systemd's
+#    KillMode=control-group SIGKILL, the OOM killer taking the group): their jobs stay in
 #    active under locks nobody renews.
-# A new `bullpen run` recovers what is left through the stalled check once the locks expire
-# (lock_duration_ms = 3000, stalled_interval_ms = 1000 here). Recovery = from the new
-# master's start to every job left in active settling.
+# A new `bullpen run`, with Bull's defaults (max_stalled 1, lock 30 s, stalled check 30 s),
+# closes the dead pool's connections, recovers the jobs of every registered token whose
+# worker is dead at once (no waiting for the 30 s locks), and sweeps what a dying pull left
+# unlocked. A job whose run crashed once must complete. Recovery = from the new master's
+# start to every job left in active settling.
 # BP_CHAOS_JOBS (default 200), 4 workers, sleep jobs of 300 ms.
 set -euo pipefail
 . "$BP_SOURCE_DIR/tests/chaos/lib.sh"
@@ -14,8 +17,7 @@ chaos_init master_kill
 bp_redis_start
 jobs=${BP_CHAOS_JOBS:-200}
 rounds=${BP_CHAOS_ROUNDS:-2}
-chaos_conf "$CHAOS_CONF" 4 '{ job = "*"; type = "sleep"; }' \
-    'max_stalled = 3; lock_duration_ms = 3000; stalled_interval_ms = 1000;'
+chaos_conf "$CHAOS_CONF" 4 '{ job = "*"; type = "sleep"; }'
 chaos_pool_start
 chaos_add "$jobs" work '{"ms":300}'
 
@@ -23,6 +25,7 @@ completed() { bp_rcli ZCARD "bull:$CHAOS_QUEUE:completed"; }
 completed_ge() { [ "$(completed)" -ge "$1" ]; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
 recov=()
+CHAOS_KILLS=0
 for r in $(seq 1 "$rounds"); do
     BP_WAIT_S=120 bp_wait_for completed_ge $((jobs * r / (rounds + 2))) || bp_fail "round $r: stuck"
     kids=$(chaos_workers)
@@ -34,7 +37,9 @@ for r in $(seq 1 "$rounds"); do
         what="master and workers"
         # shellcheck disable=SC2086 # a list of pids
         kill -9 "$CHAOS_MASTER" $kids
+        CHAOS_KILLS=$((CHAOS_KILLS + $(echo "$kids" | wc -w)))
     fi
+    CHAOS_KILLS=$((CHAOS_KILLS + 1))
     wait "$CHAOS_MASTER" 2>/dev/null || true
     echo "round $r: $what SIGKILLed at $(completed) completed; in flight: $inflight"
     for k in $kids; do
@@ -46,7 +51,7 @@ for r in $(seq 1 "$rounds"); do
     t0=$(chaos_now_ms)
     chaos_pool_start
     for id in $still; do
-        BP_WAIT_S=60 bp_wait_for chaos_job_settled "$id" ||
+        BP_WAIT_S=20 bp_wait_for chaos_job_settled "$id" ||
             { tail -30 "$CHAOS_LOG"; bp_fail "round $r: job $id of the killed master never settled"; }
     done
     recov+=($(($(chaos_now_ms) - t0)))

@@ -17,8 +17,9 @@ bp_track_pid "$proxy"
 bp_wait_for test -s "$BP_TMP/proxy.port" || bp_fail "proxy did not start"
 jobs=${BP_CHAOS_JOBS:-1000}
 rounds=${BP_CHAOS_ROUNDS:-1}
-chaos_conf "$CHAOS_CONF" 4 '{ job = "*"; type = "sleep"; }' \
-    'max_stalled = 3; lock_duration_ms = 4000; stalled_interval_ms = 2000;' '' \
+# Bull's defaults (max_stalled 1, lock 30 s, stalled check 30 s): an 8 s black hole is
+# shorter than the lock, so an outcome that could not be recorded is recorded after it
+chaos_conf "$CHAOS_CONF" 4 '{ job = "*"; type = "sleep"; }' '' '' \
     "$(cat "$BP_TMP/proxy.port")"
 chaos_pool_start
 chaos_add "$jobs" work '{"ms":20}'

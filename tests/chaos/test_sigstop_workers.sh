@@ -12,7 +12,7 @@ set -euo pipefail
 chaos_init sigstop_workers
 bp_redis_start
 jobs=${BP_CHAOS_JOBS:-1200}
-chaos_conf "$CHAOS_CONF" 4 '{ job = "*"; type = "sleep"; }' 'max_stalled = 3;'
+chaos_conf "$CHAOS_CONF" 4 '{ job = "*"; type = "sleep"; }' # Bull's defaults
 chaos_pool_start
 chaos_add "$jobs" work '{"ms":40}'
 
@@ -62,6 +62,7 @@ if [ "$froze" -gt 0 ]; then
         bp_fail "no frozen worker was killed by the health check"
 fi
 verdicts=$(grep -c 'no heartbeat for.*killing it' "$CHAOS_LOG" || true)
+CHAOS_KILLS=$verdicts
 echo "stopped $stops workers: $resumed resumed after ~1 s, $froze left frozen, $verdicts killed by the health check"
 for f in "${gone[@]+"${gone[@]}"}" "${frozen[@]+"${frozen[@]}"}"; do
     t=$(chaos_requeue_ms "${f%%:*}") && recov+=($((t - ${f##*:})))

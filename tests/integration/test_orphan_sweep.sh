@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # A worker killed between its BRPOPLPUSH and the take leaves a job in active with no lock:
-# no token finds it. After any worker death the master sweeps that queue twice, a second
-# apart, so such a job is back in wait and done within seconds, not stalled-check intervals
-# (30 s each here).
+# no token finds it. After any worker death the master closes the dead worker's
+# connections, lists the unlocked jobs in active and settles them a second later, so such a
+# job is back in wait and done within seconds, not stalled-check intervals (30 s each, the
+# default). A job that was never run in this attempt (no processedOn here) costs no stall;
+# one whose processedOn is older than the lock duration cannot be told from a stalled run
+# and counts one, as Bull's checker would.
 set -euo pipefail
 . "$BP_SOURCE_DIR/tests/support/redis.sh"
 bp_redis_start
@@ -18,16 +21,19 @@ bp_wait_for grep -q 'pool ready: 2 workers' "$log" || { cat "$log"; bp_fail "poo
 # an orphan: in active as a dying worker's BRPOPLPUSH leaves it, never locked (pushed there
 # directly: through wait, a blocked pull would take it at once)
 bp_rcli HSET bull:test:orphan name echo data '{"o":1}' opts '{}' timestamp 1 delay 0 priority 0 >/dev/null
-bp_rcli LPUSH bull:test:active orphan >/dev/null
+bp_rcli HSET bull:test:old name echo data '{"o":2}' opts '{}' timestamp 1 delay 0 priority 0 processedOn 1000 >/dev/null
+bp_rcli LPUSH bull:test:active orphan old >/dev/null
 victim=$(pgrep -P "$master" | head -1)
 t0=$(date +%s%N)
 kill -9 "$victim"
-done_() { [ -n "$(bp_rcli ZSCORE bull:test:completed orphan)" ]; }
+done_() { [ -n "$(bp_rcli ZSCORE bull:test:completed orphan)" ] && [ -n "$(bp_rcli ZSCORE bull:test:completed old)" ]; }
 BP_WAIT_S=15 bp_wait_for done_ || { tail -20 "$log"; bp_fail "the orphaned job was not recovered by the sweep"; }
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ "$(bp_rcli HGET bull:test:orphan stalledCounter)" = 1 ] || bp_fail "stalledCounter is not 1"
-grep -q "sweep of 'test' after a worker died: 1 job" "$log" || bp_fail "the sweep did not say what it did"
-echo "ok: orphaned job recovered and completed $ms ms after the worker died (stalled interval 30 s)"
+[ -z "$(bp_rcli HGET bull:test:orphan stalledCounter)" ] || bp_fail "a job never run counted a stall"
+[ "$(bp_rcli HGET bull:test:old stalledCounter)" = 1 ] || bp_fail "a job with an old processedOn: stalledCounter is not 1"
+grep -q "sweep of 'test' after a worker died: 2 jobs pulled but never locked moved back (1 not counted as a stall" "$log" ||
+    { tail -20 "$log"; bp_fail "the sweep did not say what it did"; }
+echo "ok: orphaned jobs recovered and completed $ms ms after the worker died (stalled interval 30 s)"
 kill -TERM "$master"
 wait "$master" || bp_fail "master exit code $?"
 grep -E '\[(alert|crit)\]|Sanitizer' "$log" && bp_fail "alert/crit/sanitizer lines in the log"

@@ -25,7 +25,7 @@ if [ -n "${BP_ENQUEUE:-}" ]; then
     echo "$json" | node -e '
         const d = JSON.parse(require("fs").readFileSync(0, "utf8"));
         const want = {waiting: 0, active: 0, completed: 5, failed: 0, delayed: 0, paused: 0, limited: 0};
-        require("assert").deepStrictEqual(d, {queues: {tobull: want}, workers: []});' ||
+        require("assert").deepStrictEqual(d, {queues: {tobull: want}, masters: [], workers: []});' ||
         bp_fail "stats --json shape: $json"
     bp_rcli SET bullpen:control:host:h1 '{"host":"h1","pid":7,"workers":[{"host":"h1","pid":8,"queue":"tobull","state":"busy","job":"12","jobs_done":3,"rss_kb":900}]}' PX 60000 >/dev/null
     bp_rcli SET bullpen:control:host:h2:99 '{"host":"h2","pid":99,"workers":[{"host":"h2","pid":100,"queue":"tobull","state":"idle","job":null,"jobs_done":0,"rss_kb":800}]}' PX 60000 >/dev/null

@@ -241,7 +241,7 @@ static int run_cmd(bp_conn *c, bp_conn *bc, const bp_queue *q, int argc, char **
             fprintf(stdout, "%d\n", rc);
     } else if (strcmp(cmd, "recover") == 0 || strcmp(cmd, "fail-token") == 0) {
         NEED(2);
-        rc = cmd[0] == 'r' ? bp_queue_recover_token(c, q, argv[1], argv[2], &err)
+        rc = cmd[0] == 'r' ? bp_queue_recover_token(c, q, argv[1], argv[2], NULL, 0, NULL, &err)
                            : bp_queue_fail_token(c, q, argv[1], argv[2], &err);
         if (rc >= 0)
             fprintf(stdout, "%d\n", rc);

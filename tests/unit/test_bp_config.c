@@ -141,6 +141,7 @@ static void test_defaults(void **state)
     assert_null(cfg->pool.pidfile);
     assert_int_equal(cfg->pool.heartbeat_ms, 1000);
     assert_int_equal(cfg->pool.hung_after_ms, 10000);
+    assert_int_equal(cfg->pool.probe_ms, 60000);
     assert_int_equal(cfg->pool.shutdown_timeout_ms, 30000);
     assert_int_equal(cfg->pool.max_jobs_per_worker, 0);
     assert_int_equal(cfg->pool.max_rss_mb, 0);
@@ -159,7 +160,7 @@ static void test_defaults(void **state)
     assert_int_equal(q->stalled_interval_ms, 30000);
     assert_int_equal(q->max_stalled, 1);
     assert_int_equal(q->job_timeout_ms, 0);
-    assert_int_equal(q->block_timeout_s, 5);
+    assert_int_equal(q->block_timeout_s, 30);
     assert_int_equal(q->line, 2);
     /* handler */
     assert_int_equal(q->n_handlers, 1);
