@@ -444,6 +444,9 @@ static int scan_registry(bp_master *m)
         }
         if (prefix == NULL || queue == NULL) {
             unregister(m, token); /* not ours to read: drop it */
+        } else if (master != getpid() && bullpen_alive(master)) {
+            /* another live master's worker: that master closes its connections and recovers
+             * it (doing it from here could race its CLIENT KILL) */
         } else if (bullpen_alive(pid)) {
             later++; /* an orphan of a dead master finishing its job, or another master's */
         } else {

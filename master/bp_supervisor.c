@@ -225,16 +225,25 @@ void bp_supervisor_retire(bp_slot *s, const char *why)
     }
 }
 
-/* Retire one worker of queue qi: an idle one first, else the youngest. */
+/* Retire one worker of queue qi: a slot not running first (waiting for its respawn: it
+ * costs nothing), then an idle one, else the youngest. */
 static void retire_one(bp_master *m, int qi, const char *why)
 {
     bp_slot *pick = NULL;
 
     for (int i = 0; i < m->n_slots; i++) {
         bp_slot *s = &m->slots[i];
+        if (s->in_use && !s->retiring && s->generation == m->generation && s->queue_idx == qi &&
+            s->pid == 0) {
+            bp_supervisor_retire(s, why);
+            return;
+        }
+    }
+    for (int i = 0; i < m->n_slots; i++) {
+        bp_slot *s = &m->slots[i];
         if (!s->in_use || s->retiring || s->generation != m->generation || s->queue_idx != qi)
             continue;
-        if (s->pid == 0 || strcmp(s->state, "idle") == 0 || strcmp(s->state, "paused") == 0) {
+        if (strcmp(s->state, "idle") == 0 || strcmp(s->state, "paused") == 0) {
             pick = s;
             break;
         }

@@ -2,7 +2,7 @@
 # Chaos: EVERY worker killed at once (kill -9 of the whole pool, the master survives),
 # BP_CHAOS_ROUNDS times (default 2) in each of two phases, with Bull's defaults (max_stalled
 # 1, lock 30 s, stalled check 30 s):
-#  - backlog: Bull added BP_CHAOS_JOBS sleep jobs of 200 ms at once, so every worker is busy
+#  - backlog: Bull added BP_CHAOS_JOBS sleep jobs of 100 ms at once, so every worker is busy
 #    and the recovered jobs go back in front of a long wait list;
 #  - trickle: Bull adds one job every 150 ms, so most workers sit idle, blocked in their
 #    BRPOPLPUSH, when they die: a recovered job must not be taken by a dead worker's pull
@@ -16,7 +16,7 @@ set -euo pipefail
 . "$BP_SOURCE_DIR/tests/chaos/lib.sh"
 chaos_init kill_all
 bp_redis_start
-jobs=${BP_CHAOS_JOBS:-200}
+jobs=${BP_CHAOS_JOBS:-500}
 rounds=${BP_CHAOS_ROUNDS:-2}
 workers=4
 chaos_conf "$CHAOS_CONF" $workers '{ job = "*"; type = "sleep"; }' # Bull's defaults
@@ -48,7 +48,7 @@ kill_all() {
 }
 
 # backlog
-chaos_add "$jobs" work '{"ms":200}'
+chaos_add "$jobs" work '{"ms":100}'
 for r in $(seq 1 "$rounds"); do kill_all backlog "$r"; done
 chaos_wait_settled 180
 # trickle: workers idle in their pulls most of the time
