@@ -47,7 +47,7 @@ void bp_housekeeping_tick(bp_master *m)
 
     if (m->client == NULL)
         return;
-    bp_housekeeping_flush(m);
+    bp_housekeeping_flush(m, false);
     bp_housekeeping_dead_pool_tick(m);
     for (size_t i = 0; i < m->cfg->n_queues && m->client != NULL; i++) {
         bp_queue *q = &m->queues[i];

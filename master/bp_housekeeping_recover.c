@@ -7,7 +7,8 @@
  * lock and nobody to run it, and the next sweep would count a second stall (and, with Bull's
  * max_stalled = 1, fail a job that crashed once). So each worker reports the CLIENT ID of
  * every connection it opens on its local link (bp_worker_link.h), and at its death the
- * master first sends CLIENT KILL ID for each, then recovers by the worker's lock token.
+ * master first sends CLIENT KILL ID for each, then recovers by the worker's lock token (300
+ * ms later for a death from outside, which may be one of a mass kill still under way).
  *
  * A job the dead worker (or any dead pull) moved into `active` without locking it has no
  * token to find it by: the sweep lists the unlocked jobs in `active` right after the kills,
@@ -39,6 +40,11 @@
 #define BP_SWEEP_EVERY_MS   1000   /* a live worker locks a pulled job within milliseconds */
 #define BP_ORPHANS_MAX      1000   /* candidates per sweep; more are left to the stalled check */
 #define BP_PUT_BACK_KEEP_MS 600000 /* how long the master remembers a job it put back */
+/* A worker killed from outside (kill -9, the OOM killer, systemd stopping the group) may be
+ * one of several killed in one go, one after the other: its jobs stay locked this long, so a
+ * sibling that is still alive for a few more milliseconds cannot take one and die with it
+ * (a second stall from one event). Its connections are closed at once all the same. */
+#define BP_RECOVER_GRACE_MS 300
 
 /* --- connections --------------------------------------------------------------------- */
 
@@ -356,7 +362,8 @@ static void run_sweeps(bp_master *m)
     }
 }
 
-void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout)
+void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout,
+                             bool outside)
 {
     bp_recovery p;
 
@@ -374,7 +381,11 @@ void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool 
                  (long long)s->job_timeout_ms);
     else
         snprintf(p.reason, sizeof(p.reason), "%s", reason);
-    if (m->n_recoveries == 0 && do_recover(m, &p) == 0) {
+    if (outside) {
+        if (m->client != NULL && kill_conns(m, p.conn_ids, p.n_conn_ids) == 0)
+            p.n_conn_ids = 0; /* closed: Redis serves it nothing more */
+        p.due_mono = bp_mono_ms() + BP_RECOVER_GRACE_MS;
+    } else if (m->n_recoveries == 0 && do_recover(m, &p) == 0) {
         schedule_sweep(m, &s->q);
         return;
     }
@@ -389,14 +400,19 @@ void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool 
                     p.q.token);
 }
 
-void bp_housekeeping_flush(bp_master *m)
+void bp_housekeeping_flush(bp_master *m, bool all)
 {
-    while (m->n_recoveries > 0 && m->client != NULL) {
-        if (do_recover(m, &m->recoveries[0]) != 0)
+    int64_t now = bp_mono_ms();
+
+    for (int i = 0; i < m->n_recoveries && m->client != NULL; i++) {
+        if (!all && now < m->recoveries[i].due_mono)
+            continue;
+        if (do_recover(m, &m->recoveries[i]) != 0)
             return;
-        memmove(&m->recoveries[0], &m->recoveries[1],
-                sizeof(m->recoveries[0]) * (size_t)(m->n_recoveries - 1));
+        memmove(&m->recoveries[i], &m->recoveries[i + 1],
+                sizeof(m->recoveries[0]) * (size_t)(m->n_recoveries - i - 1));
         m->n_recoveries--;
+        i--;
     }
 }
 

@@ -451,7 +451,7 @@ static void master_loop(bp_master *m, int sig_fd)
             }
             if (bp_supervisor_alive(m) == 0) {
                 bp_master_redis_tick(m);
-                bp_housekeeping_flush(m);
+                bp_housekeeping_flush(m, true);
                 break;
             }
         }

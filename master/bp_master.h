@@ -32,7 +32,8 @@ typedef struct bp_recovery {
     char reason[512];                     /* failedReason if the job fails */
     bool timeout;                         /* a timeout kill: fail by the retry rules */
     long long conn_ids[BP_SLOT_CONN_IDS]; /* its Redis connections, closed first */
-    int n_conn_ids;                       /* entries used */
+    int n_conn_ids;                       /* entries used (0 once they are closed) */
+    int64_t due_mono;                     /* not before (a death from outside: grace) */
     bool leases;                          /* its queue leases jobs (lease_max > 1) */
     char running[256];                    /* the job its handler ran, "" = none */
 } bp_recovery;
@@ -250,8 +251,12 @@ void bp_health_on_link_heartbeat(bp_master *m, bp_slot *s, const char *json);
 /* bp_housekeeping.c */
 void bp_housekeeping_tick(bp_master *m);
 void bp_housekeeping_on_delayed(bp_master *m, const char *channel, const char *msg);
-void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout);
-void bp_housekeeping_flush(bp_master *m);     /* retry recoveries Redis refused */
+/* A dead worker's jobs: its connections are closed at once; its jobs are moved at once, or
+ * after BP_RECOVER_GRACE_MS when outside (a signal bullpen did not send, a crash: a mass
+ * kill may still be under way). */
+void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout,
+                             bool outside);
+void bp_housekeeping_flush(bp_master *m, bool all); /* due ones (all: every one, at exit) */
 void bp_housekeeping_on_sub_up(bp_master *m); /* promote at once: messages may be lost */
 /* bp_housekeeping_recover.c: a worker's token in the host's registry while it runs, so a
  * new master recovers its jobs at once if the whole pool died; the start-up sweep. */

@@ -145,6 +145,9 @@ static int spawn(bp_master *m, bp_slot *s)
     bp_err err;
     pid_t pid;
 
+    /* a fresh lock token per process: a recovery of the dead predecessor that runs later
+     * (grace, outage) must never find the jobs its successor took */
+    bp_uuid4(s->q.token);
     if (s->shared == NULL) {
         void *page = mmap(NULL, sizeof(*s->shared), PROT_READ | PROT_WRITE,
                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -408,7 +411,8 @@ static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct ru
                     s->job[0] != '\0' ? "; its last heartbeat showed job " : "", s->job,
                     ru->ru_maxrss);
     if (!clean)
-        bp_housekeeping_recover(m, s, reason, s->kill_cause == BP_KILL_TIMEOUT);
+        bp_housekeeping_recover(m, s, reason, s->kill_cause == BP_KILL_TIMEOUT,
+                                s->kill_cause == BP_KILL_NONE);
     else
         bp_housekeeping_unregister(m, s);
 
