@@ -290,7 +290,7 @@ static int do_recover(bp_master *m, const bp_recovery *p)
     for (int k = 0; k < n; k++)
         bp_metrics_job_done(m->metrics, p->q.name, BP_METRICS_RECOVERED, 0);
     if (n > 0)
-        bp_log_notice("recovered %d job%s of '%s' at once (%s)", n, n == 1 ? "" : "s", p->q.name,
+        bp_log_notice("recovered %d job%s of '%s' (%s)", n, n == 1 ? "" : "s", p->q.name,
                       p->reason);
     return 0;
 }

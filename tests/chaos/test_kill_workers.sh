@@ -3,7 +3,7 @@
 # are worked; only workers that have lived BP_CHAOS_MIN_AGE_S (default 6) are chosen: a
 # worker dying within 5 s of its start is a "quick death" to the master, whose respawn
 # backoff for that slot then grows to 30 s (crash-loop protection), so killing young
-# workers measures that policy (the pool drains), not recovery. Every killed job is recovered by the master at once (the lock token names the
+# workers measures that policy (the pool drains), not recovery. Every killed job is recovered by the master within 0.3 s (the lock token names the
 # dead worker) and run again, with Bull's defaults (max_stalled 1, lock 30 s, stalled check
 # 30 s): a job whose run crashed once must complete; failing it would count as lost.
 # Recovery = from the kill to the master's log line that put the dead worker's job back.
