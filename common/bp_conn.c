@@ -447,6 +447,37 @@ static int conn_check_usable(bp_conn *c, bp_err *err)
     return 0;
 }
 
+/* An error reply that means "this node does not serve us any more": a master turned
+ * replica (READONLY, also from inside a script), a node loading its data set or cut off
+ * from its master (LOADING, MASTERDOWN), and on Cluster a slot served elsewhere or a
+ * cluster not ready (MOVED, ASK, TRYAGAIN, CLUSTERDOWN). Such a reply breaks the
+ * connection with kind BP_ERR_IO: every role then reopens through bp_topology (the
+ * sentinels or the slot map are asked again) with its one backoff, as after any outage,
+ * and never counts it as the job's or the command's own failure. */
+static bool conn_reply_rediscover(bp_conn *c, const redisReply *r, bp_err *err)
+{
+    static const char *const codes[] = {"READONLY", "LOADING",  "MASTERDOWN", "MOVED",
+                                        "ASK",      "TRYAGAIN", "CLUSTERDOWN"};
+    const char *hit = NULL;
+
+    if (r->type != REDIS_REPLY_ERROR || r->len == 0)
+        return false;
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]) && hit == NULL; i++) {
+        size_t n = strlen(codes[i]);
+
+        if (r->len > n && strncmp(r->str, codes[i], n) == 0 && r->str[n] == ' ')
+            hit = codes[i];
+    }
+    if (hit == NULL && strstr(r->str, "READONLY You can't write") != NULL)
+        hit = "READONLY"; /* a script's write refused on a replica */
+    if (hit == NULL)
+        return false;
+    bp_err_set(err, BP_ERR_IO, 0, "'%s' answered %.*s; finding where Redis is now", c->url,
+               (int)(r->len > 200 ? 200 : r->len), r->str);
+    bp_conn_io_break(c);
+    return true;
+}
+
 /* ---- public: commands ---------------------------------------------------------------- */
 
 int bp_conn_append(bp_conn *c, bp_err *err, const char *fmt, ...)
@@ -502,6 +533,10 @@ int bp_conn_read_reply(bp_conn *c, redisReply **out, int timeout_ms, int wake_fd
     }
     if (c->pending > 0)
         c->pending--;
+    if (conn_reply_rediscover(c, reply, err)) {
+        freeReplyObject(reply);
+        return -1;
+    }
     *out = reply;
     return 0;
 }
@@ -518,6 +553,10 @@ static redisReply *conn_roundtrip(bp_conn *c, int wake_fd, int64_t deadline, int
     if (bp_conn_io_reply(c, &reply, wake_fd, deadline, timeout_ms, err) != 0)
         return NULL;
     c->pending--;
+    if (conn_reply_rediscover(c, reply, err)) {
+        freeReplyObject(reply);
+        return NULL;
+    }
     if (reply->type == REDIS_REPLY_ERROR) {
         if (reply->len == 0)
             bp_err_set(err, BP_ERR_REPLY, 0, "Redis answered with an empty error reply");
@@ -606,6 +645,8 @@ const char *bp_conn_describe(const bp_conn *c)
 
 void bp_conn_io_free(bp_conn *c)
 {
+    if (c->watched)
+        bp_topology_forget(c); /* before close(): the fd number must not be reused meanwhile */
     if (c->fd >= 0)
         close(c->fd);
     SSL_free(c->ssl);
@@ -632,6 +673,9 @@ void bp_conn_abandon(bp_conn *c)
     if (c == NULL)
         return;
     /* close the fd first: whatever SSL_free might do, nothing can reach the socket */
+    if (c->watched)
+        bp_topology_forget(c);
+    c->watched = false;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;

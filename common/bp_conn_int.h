@@ -1,7 +1,8 @@
 /* bp_conn_int.h -- private to common/bp_conn.c and common/bp_conn_open.c: the connection
  * record and the transport primitives opening a connection shares with running commands.
- * Nothing outside those two files includes this: sockets, SSL objects and the reader stay
- * inside the connection module (STYLE.md section 1). */
+ * Nothing outside those files and common/bp_topology.c (which decides which node a
+ * connection dials) includes this: sockets, SSL objects and the reader stay inside the
+ * connection module (STYLE.md section 1). */
 #ifndef BP_CONN_INT_H
 #define BP_CONN_INT_H
 
@@ -32,9 +33,27 @@ struct bp_conn {
     size_t osent;                /* bytes of obuf already written */
     size_t ocap;                 /* allocated size of obuf */
     char url[300];               /* "rediss://localhost:6380", for messages */
+    char host[256];              /* the node dialled (no brackets), "" for unix sockets */
+    int port;                    /* its port */
+    bool watched;                /* in bp_topology's registry: shut down when the master moves */
     char desc[768];              /* bp_conn_describe() text */
     char ibuf[BP_CONN_READ_BUF]; /* read buffer, fed to the reader */
 };
+
+/* Open a connection to exactly the node of rc->host/port (or unix socket): what
+ * bp_conn_open() does once bp_topology has chosen the node. Same contract. */
+int bp_conn_open_node(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
+                      bp_err *err);
+
+/* bp_topology.c: open a connection to the node serving rc now (Sentinel or Cluster mode).
+ * Same contract as bp_conn_open(). */
+int bp_topology_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
+                     bp_err *err);
+
+/* bp_topology.c: drop c from the registry of connections to shut down on a failover; called
+ * by bp_conn_io_free() before the fd is closed, so the fd number cannot be reused while the
+ * watcher may still shut it down. */
+void bp_topology_forget(bp_conn *c);
 
 /* Mark c unusable: a transport/protocol error or an abandoned reply. */
 void bp_conn_io_break(bp_conn *c);

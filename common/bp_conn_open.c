@@ -112,6 +112,9 @@ static bool conn_is_ip_literal(const char *host)
 
 static void conn_set_url(bp_conn *c, const bp_redis_config *rc)
 {
+    if (rc->host != NULL)
+        snprintf(c->host, sizeof(c->host), "%s", rc->host);
+    c->port = rc->port;
     if (rc->transport == BP_TRANSPORT_UNIX) {
         snprintf(c->url, sizeof(c->url), "unix://%s", rc->unix_path);
         return;
@@ -498,6 +501,14 @@ static int conn_handshake_commands(bp_conn *c, const bp_redis_config *rc, const 
 
 int bp_conn_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
                  bp_err *err)
+{
+    if (rc->sentinel.master_name != NULL || rc->cluster.n_nodes > 0)
+        return bp_topology_open(out, rc, tls_ctx, name, err);
+    return bp_conn_open_node(out, rc, tls_ctx, name, err);
+}
+
+int bp_conn_open_node(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
+                      bp_err *err)
 {
     int timeout_ms = rc->connect_timeout_ms > 0 ? rc->connect_timeout_ms : 2000;
     int64_t deadline = bp_mono_ms() + timeout_ms;

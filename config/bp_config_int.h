@@ -24,14 +24,16 @@ void bp_arena_free(bp_arena *a);                   /* NULL is a no-op; wipes sec
 
 /* Where a key lives: the group of the file it belongs to. */
 typedef enum bp_key_scope {
-    BP_SCOPE_ROOT,    /* top level */
-    BP_SCOPE_REDIS,   /* redis = { } */
-    BP_SCOPE_TLS,     /* redis.tls = { } */
-    BP_SCOPE_POOL,    /* pool = { } */
-    BP_SCOPE_QUEUE,   /* each group of queues = ( ) */
-    BP_SCOPE_HANDLER, /* each group of a queue's handlers = ( ) */
-    BP_SCOPE_LOG,     /* log = { } */
-    BP_SCOPE_METRICS, /* metrics = { } */
+    BP_SCOPE_ROOT,     /* top level */
+    BP_SCOPE_REDIS,    /* redis = { } */
+    BP_SCOPE_TLS,      /* redis.tls = { } */
+    BP_SCOPE_POOL,     /* pool = { } */
+    BP_SCOPE_QUEUE,    /* each group of queues = ( ) */
+    BP_SCOPE_HANDLER,  /* each group of a queue's handlers = ( ) */
+    BP_SCOPE_LOG,      /* log = { } */
+    BP_SCOPE_METRICS,  /* metrics = { } */
+    BP_SCOPE_SENTINEL, /* redis.sentinel = { } */
+    BP_SCOPE_CLUSTER,  /* redis.cluster = { } */
 } bp_key_scope;
 
 typedef enum bp_key_kind {

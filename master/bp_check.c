@@ -21,6 +21,7 @@
 #include "bp_scripts.h"
 #include "bp_time.h"
 #include "bp_tls.h"
+#include "bp_topology.h"
 
 #define BP_CHECK_PINGS            20 /* latency sample: enough for a p50, quick on a slow link */
 #define BP_CHECK_CONNS_PER_WORKER 3  /* client, subscriber, bclient (DESIGN.md) */
@@ -274,8 +275,14 @@ int bp_check_run(const bp_config *cfg, FILE *out)
     int code, worst = 0;
 
     bp_config_print(cfg, out);
-    fprintf(out, "\n# preflight: %s\n",
-            cfg->redis.url_redacted != NULL ? cfg->redis.url_redacted : "(no redis.url)");
+    fprintf(out, "\n# preflight: %s%s%s\n",
+            cfg->redis.url_redacted != NULL ? cfg->redis.url_redacted : "(no redis.url)",
+            cfg->redis.sentinel.master_name != NULL || cfg->redis.cluster.n_nodes > 0
+                ? " (its host is not used), mode "
+                : "",
+            cfg->redis.sentinel.master_name != NULL || cfg->redis.cluster.n_nodes > 0
+                ? bp_topology_mode(&cfg->redis)
+                : "");
     if (check_handlers(cfg, out) != 0) {
         fputs("check FAILED\n", out);
         return EX_CONFIG;
@@ -286,6 +293,11 @@ int bp_check_run(const bp_config *cfg, FILE *out)
             return EX_CONFIG;
         }
         check_describe_tls(&cfg->redis.tls, out);
+    }
+    if (bp_topology_check(&cfg->redis, ctx, out, &err) != 0) {
+        fprintf(out, "refused %s\n", err.msg);
+        code = check_exit_code(&err);
+        goto out_free_ctx;
     }
     code = check_connect(cfg, ctx, &c, out);
     if (code != 0)
