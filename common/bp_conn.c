@@ -459,10 +459,14 @@ static bool conn_reply_rediscover(bp_conn *c, const redisReply *r, bp_err *err)
     static const char *const codes[] = {"READONLY", "LOADING",  "MASTERDOWN", "MOVED",
                                         "ASK",      "TRYAGAIN", "CLUSTERDOWN"};
     const char *hit = NULL;
+    /* a cluster member leaves codes 3..5 (MOVED, ASK, TRYAGAIN) to its router */
+    size_t skip_from = c->in_cluster ? 3 : sizeof(codes) / sizeof(codes[0]);
 
     if (r->type != REDIS_REPLY_ERROR || r->len == 0)
         return false;
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]) && hit == NULL; i++) {
+        if (i >= skip_from && i < 6)
+            continue;
         size_t n = strlen(codes[i]);
 
         if (r->len > n && strncmp(r->str, codes[i], n) == 0 && r->str[n] == ' ')
@@ -478,10 +482,82 @@ static bool conn_reply_rediscover(bp_conn *c, const redisReply *r, bp_err *err)
     return true;
 }
 
+/* ---- cluster routers: delegate to bp_topology_cluster.c ---------------------------- */
+
+/* The home member of router c for pub/sub and pipelines, or NULL with err set. */
+static bp_conn *conn_home(bp_conn *c, bp_err *err)
+{
+    bp_conn *h = bp_cluster_home(c);
+
+    if (h == NULL)
+        bp_err_set(err, BP_ERR_IO, 0,
+                   "cluster connection '%s' is broken by an earlier error; close and reopen it",
+                   c->desc);
+    return h;
+}
+
+/* After a call delegated to the home member: its breakage is the router's. */
+static void conn_home_after(bp_conn *c, const bp_conn *h)
+{
+    if (!bp_conn_ok(h))
+        c->broken = true;
+}
+
+/* bp_conn_command() on a router: format, split back into arguments, route. */
+static redisReply *conn_cluster_vcommand(bp_conn *c, bp_err *err, const char *fmt, va_list ap)
+{
+    char *cmd = NULL, *p, *end;
+    const char **argv = NULL;
+    size_t *lens = NULL;
+    redisReply *r = NULL;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    long argc;
+
+    if (len < 0 || cmd == NULL || cmd[0] != '*') {
+        bp_err_set(err, BP_ERR_IO, ENOMEM, "cannot format a command for '%s'", c->desc);
+        goto out;
+    }
+    end = cmd + len;
+    argc = strtol(cmd + 1, &p, 10);
+    argv = calloc((size_t)argc + 1, sizeof(*argv));
+    lens = calloc((size_t)argc + 1, sizeof(*lens));
+    if (argc <= 0 || argv == NULL || lens == NULL) {
+        bp_err_set(err, BP_ERR_IO, ENOMEM, "cannot format a command for '%s'", c->desc);
+        goto out;
+    }
+    for (long i = 0; i < argc; i++) { /* "\r\n$LEN\r\nBYTES" per argument */
+        p = strchr(p, '$');
+        if (p == NULL || p >= end)
+            break;
+        lens[i] = (size_t)strtoul(p + 1, &p, 10);
+        argv[i] = p + 2;
+        p += 2 + lens[i];
+    }
+    r = bp_cluster_command(c, (int)argc, argv, lens, -1, -1, err);
+out:
+    free(argv);
+    free(lens);
+    redisFreeCommand(cmd);
+    return r;
+}
+
 /* ---- public: commands ---------------------------------------------------------------- */
 
 int bp_conn_append(bp_conn *c, bp_err *err, const char *fmt, ...)
 {
+    if (c->cluster != NULL) {
+        bp_conn *h = conn_home(c, err);
+        va_list ap;
+        int rv;
+
+        if (h == NULL)
+            return -1;
+        va_start(ap, fmt);
+        rv = conn_check_usable(h, err) != 0 ? -1 : conn_append_vfmt(h, err, fmt, ap);
+        va_end(ap);
+        conn_home_after(c, h);
+        return rv;
+    }
     va_list ap;
     int rv;
 
@@ -495,6 +571,14 @@ int bp_conn_append(bp_conn *c, bp_err *err, const char *fmt, ...)
 
 int bp_conn_append_argv(bp_conn *c, int argc, const char **argv, const size_t *argvlen, bp_err *err)
 {
+    if (c->cluster != NULL) {
+        bp_conn *h = conn_home(c, err);
+        int rv = h != NULL ? bp_conn_append_argv(h, argc, argv, argvlen, err) : -1;
+
+        if (h != NULL)
+            conn_home_after(c, h);
+        return rv;
+    }
     if (conn_check_usable(c, err) != 0)
         return -1;
     return bp_conn_io_append(c, argc, argv, argvlen, err);
@@ -502,6 +586,14 @@ int bp_conn_append_argv(bp_conn *c, int argc, const char **argv, const size_t *a
 
 int bp_conn_flush(bp_conn *c, bp_err *err)
 {
+    if (c->cluster != NULL) {
+        bp_conn *h = conn_home(c, err);
+        int rv = h != NULL ? bp_conn_flush(h, err) : -1;
+
+        if (h != NULL)
+            conn_home_after(c, h);
+        return rv;
+    }
     if (conn_check_usable(c, err) != 0)
         return -1;
     return bp_conn_io_flush(c, conn_deadline(c->command_timeout_ms), c->command_timeout_ms, err);
@@ -515,6 +607,14 @@ int bp_conn_read_reply(bp_conn *c, redisReply **out, int timeout_ms, int wake_fd
 
     if (err == NULL)
         err = &local; /* the kind decides below whether the connection survives */
+    if (c->cluster != NULL) {
+        bp_conn *h = conn_home(c, err);
+        int rv = h != NULL ? bp_conn_read_reply(h, out, timeout_ms, wake_fd, err) : -1;
+
+        if (h != NULL)
+            conn_home_after(c, h);
+        return rv;
+    }
     if (conn_check_usable(c, err) != 0)
         return -1;
     if (timeout_ms < 0)
@@ -587,6 +687,14 @@ redisReply *bp_conn_command(bp_conn *c, bp_err *err, const char *fmt, ...)
     va_list ap;
     int rv;
 
+    if (c->cluster != NULL) {
+        redisReply *r;
+
+        va_start(ap, fmt);
+        r = conn_cluster_vcommand(c, err, fmt, ap);
+        va_end(ap);
+        return r;
+    }
     if (conn_check_idle(c, err) != 0)
         return NULL;
     va_start(ap, fmt);
@@ -600,6 +708,8 @@ redisReply *bp_conn_command(bp_conn *c, bp_err *err, const char *fmt, ...)
 redisReply *bp_conn_command_argv(bp_conn *c, int argc, const char **argv, const size_t *argvlen,
                                  bp_err *err)
 {
+    if (c->cluster != NULL)
+        return bp_cluster_command(c, argc, argv, argvlen, -1, -1, err);
     if (conn_check_idle(c, err) != 0)
         return NULL;
     if (bp_conn_io_append(c, argc, argv, argvlen, err) != 0)
@@ -612,6 +722,8 @@ redisReply *bp_conn_blocking_argv(bp_conn *c, int argc, const char **argv, const
 {
     int timeout_ms = -1;
 
+    if (c->cluster != NULL)
+        return bp_cluster_command(c, argc, argv, argvlen, block_s, wake_fd, err);
     if (conn_check_idle(c, err) != 0)
         return NULL;
     if (bp_conn_io_append(c, argc, argv, argvlen, err) != 0)
@@ -623,6 +735,11 @@ redisReply *bp_conn_blocking_argv(bp_conn *c, int argc, const char **argv, const
 
 bool bp_conn_has_pending(const bp_conn *c)
 {
+    if (c->cluster != NULL) {
+        bp_conn *h = bp_cluster_home((bp_conn *)(uintptr_t)c);
+
+        return h != NULL && bp_conn_has_pending(h);
+    }
     if (c->ssl != NULL && SSL_has_pending(c->ssl))
         return true;
     return c->reader->pos < c->reader->len;
@@ -630,11 +747,21 @@ bool bp_conn_has_pending(const bp_conn *c)
 
 bool bp_conn_ok(const bp_conn *c)
 {
+    if (c != NULL && c->cluster != NULL && !c->broken) {
+        bp_conn *h = bp_cluster_home((bp_conn *)(uintptr_t)c);
+
+        return h != NULL && bp_conn_ok(h);
+    }
     return c != NULL && !c->broken;
 }
 
 int bp_conn_fd(const bp_conn *c)
 {
+    if (c->cluster != NULL) {
+        bp_conn *h = bp_cluster_home((bp_conn *)(uintptr_t)c);
+
+        return h != NULL ? h->fd : -1;
+    }
     return c->fd;
 }
 
@@ -660,6 +787,10 @@ void bp_conn_close(bp_conn *c)
 {
     if (c == NULL)
         return;
+    if (c->cluster != NULL) {
+        bp_cluster_free(c->cluster, false);
+        c->cluster = NULL;
+    }
     if (c->ssl != NULL && !c->broken) {
         ERR_clear_error();
         SSL_shutdown(c->ssl); /* send close_notify once; do not wait for the peer's */
@@ -672,6 +803,10 @@ void bp_conn_abandon(bp_conn *c)
 {
     if (c == NULL)
         return;
+    if (c->cluster != NULL) {
+        bp_cluster_free(c->cluster, true);
+        c->cluster = NULL;
+    }
     /* close the fd first: whatever SSL_free might do, nothing can reach the socket */
     if (c->watched)
         bp_topology_forget(c);

@@ -31,6 +31,12 @@ typedef struct ssl_ctx_st SSL_CTX; /* forward-declared; no <openssl/ssl.h> here 
 int bp_conn_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
                  bp_err *err);
 
+/* As bp_conn_open(), for a connection that works on keys near route (a queue's key prefix,
+ * "{bull}:emails:"): on Redis Cluster its keyless and pub/sub commands (CLIENT ID,
+ * SUBSCRIBE...) go to the master serving route's slot. Elsewhere route is ignored. */
+int bp_conn_open_route(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
+                       const char *route, bp_err *err);
+
 void bp_conn_close(bp_conn *c);   /* orderly close (TLS close_notify); NULL is a no-op */
 void bp_conn_abandon(bp_conn *c); /* after fork: close the fd and free, send nothing */
 

@@ -36,6 +36,8 @@ struct bp_conn {
     char host[256];              /* the node dialled (no brackets), "" for unix sockets */
     int port;                    /* its port */
     bool watched;                /* in bp_topology's registry: shut down when the master moves */
+    bool in_cluster;             /* a member of a cluster router: MOVED/ASK/TRYAGAIN are its */
+    struct bp_cluster *cluster;  /* non-NULL: this is a cluster router (no socket of its own) */
     char desc[768];              /* bp_conn_describe() text */
     char ibuf[BP_CONN_READ_BUF]; /* read buffer, fed to the reader */
 };
@@ -46,9 +48,28 @@ int bp_conn_open_node(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx
                       bp_err *err);
 
 /* bp_topology.c: open a connection to the node serving rc now (Sentinel or Cluster mode).
- * Same contract as bp_conn_open(). */
+ * Same contract as bp_conn_open_route(). */
 int bp_topology_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
-                     bp_err *err);
+                     const char *route, bp_err *err);
+
+/* ---- bp_topology_cluster.c: the cluster router ---- */
+typedef struct bp_cluster bp_cluster;
+
+/* A router over the masters of the cluster of rc (seeds rc->cluster.nodes); keyless and
+ * pipelined commands go to the master of route's slot (NULL: slot 0). */
+int bp_cluster_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls, const char *name,
+                    const char *route, bp_err *err);
+
+/* One command routed by its key, following MOVED/ASK/TRYAGAIN; block_s >= 0 for a blocking
+ * command (then wake_fd as in bp_conn_blocking_argv()). Contract of bp_conn_command_argv(). */
+redisReply *bp_cluster_command(bp_conn *router, int argc, const char **argv, const size_t *argvlen,
+                               int block_s, int wake_fd, bp_err *err);
+
+/* The home member (pub/sub, pipelines, fd to poll), or NULL when the router is broken. */
+bp_conn *bp_cluster_home(bp_conn *router);
+
+/* Close (or, after fork, abandon) every member and free the router's state. */
+void bp_cluster_free(bp_cluster *cl, bool abandon);
 
 /* bp_topology.c: drop c from the registry of connections to shut down on a failover; called
  * by bp_conn_io_free() before the fd is closed, so the fd number cannot be reused while the

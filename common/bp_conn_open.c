@@ -502,8 +502,14 @@ static int conn_handshake_commands(bp_conn *c, const bp_redis_config *rc, const 
 int bp_conn_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
                  bp_err *err)
 {
+    return bp_conn_open_route(out, rc, tls_ctx, name, NULL, err);
+}
+
+int bp_conn_open_route(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
+                       const char *route, bp_err *err)
+{
     if (rc->sentinel.master_name != NULL || rc->cluster.n_nodes > 0)
-        return bp_topology_open(out, rc, tls_ctx, name, err);
+        return bp_topology_open(out, rc, tls_ctx, name, route, err);
     return bp_conn_open_node(out, rc, tls_ctx, name, err);
 }
 

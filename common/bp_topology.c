@@ -465,7 +465,7 @@ static int sentinel_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls,
 }
 
 int bp_topology_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
-                     bp_err *err)
+                     const char *route, bp_err *err)
 {
     bp_err local;
 
@@ -474,8 +474,7 @@ int bp_topology_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx,
     bp_err_clear(err);
     if (rc->sentinel.master_name != NULL)
         return sentinel_open(out, rc, tls_ctx, name, err);
-    bp_err_set(err, BP_ERR_CONFIG, 0, "redis.cluster is not supported by this build");
-    return -1;
+    return bp_cluster_open(out, rc, tls_ctx, name, route, err);
 }
 
 /* ---- bullpen check ------------------------------------------------------------------ */
@@ -515,6 +514,8 @@ int bp_topology_check(const bp_redis_config *rc, SSL_CTX *tls, FILE *out, bp_err
     int reached = 0, agree = 0, disagree = 0;
     bp_err worst = {0};
 
+    if (rc->cluster.n_nodes > 0)
+        return bp_topology_cluster_check(rc, tls, NULL, NULL, 0, out, err);
     if (sc->master_name == NULL)
         return 0;
     for (size_t i = 0; i < sc->n_nodes; i++) {

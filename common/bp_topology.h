@@ -20,11 +20,20 @@
 /* The topology mode of rc, for messages: "single", "sentinel" or "cluster". */
 const char *bp_topology_mode(const bp_redis_config *rc);
 
-/* For `bullpen check`: ask every sentinel for the master of redis.sentinel.master_name and
- * print what each said, whether they agree, and the master's replicas (ROLE), one line
- * each ("ok      ...", "warning ...", "refused ..."). Returns 0, or -1 with err set to the
- * worst problem (kind BP_ERR_CONFIG: fix the configuration; BP_ERR_IO: unreachable). Does
- * nothing and returns 0 outside Sentinel mode. */
+/* For `bullpen check`: on Cluster, the slot map (bp_topology_cluster_check()); on Sentinel, ask
+ * every sentinel for the master of redis.sentinel.master_name and print what each said, whether
+ * they agree, and the master's replicas (ROLE), one line each ("ok      ...", "warning ...",
+ * "refused ..."). Returns 0, or -1 with err set to the worst problem (kind BP_ERR_CONFIG: fix the
+ * configuration; BP_ERR_IO: unreachable). Does nothing and returns 0 outside Sentinel mode. */
 int bp_topology_check(const bp_redis_config *rc, SSL_CTX *tls, FILE *out, bp_err *err);
+
+/* Cluster part of bp_topology_check(): the slot map, the masters serving it, and for each
+ * of the n routes (a queue's key, "{bull}:emails:id"; labels[i] names it) its slot and
+ * master. */
+int bp_topology_cluster_check(const bp_redis_config *rc, SSL_CTX *tls, const char *const *routes,
+                              const char *const *labels, size_t n, FILE *out, bp_err *err);
+
+/* The Redis Cluster hash slot of a key (its {hash tag} when it has one): 0..16383. */
+int bp_cluster_key_slot(const char *key, size_t len);
 
 #endif /* BP_TOPOLOGY_H */

@@ -273,9 +273,12 @@ static int finish_topology(bp_load *ld)
                             rc->db, rc->db);
     for (size_t i = 0; i < ld->cfg->n_queues; i++) {
         const bp_queue_config *q = &ld->cfg->queues[i];
-        const char *open = strchr(q->prefix, '{');
-        const char *close = open != NULL ? strchr(open + 1, '}') : NULL;
+        char base[1024]; /* Bull's keys are "<prefix>:<name>:<suffix>": hashed by their tag */
+        const char *open, *close;
 
+        snprintf(base, sizeof(base), "%s:%s:", q->prefix, q->name);
+        open = strchr(base, '{');
+        close = open != NULL ? strchr(open + 1, '}') : NULL;
         if (open == NULL || close == NULL || close == open + 1) {
             char key[64], path[64];
             const config_setting_t *s;

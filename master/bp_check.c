@@ -267,6 +267,25 @@ static int check_handlers(const bp_config *cfg, FILE *out)
     return 0;
 }
 
+/* Sentinel: the sentinels, the master they agree on, its replicas. Cluster: the slot map
+ * and where each queue's keys live. */
+static int check_topology(const bp_config *cfg, SSL_CTX *ctx, FILE *out, bp_err *err)
+{
+    const char *routes[64], *labels[64];
+    char rbuf[64][600], lbuf[64][300];
+    size_t n = 0;
+
+    if (cfg->redis.cluster.n_nodes == 0)
+        return bp_topology_check(&cfg->redis, ctx, out, err);
+    for (size_t i = 0; i < cfg->n_queues && n < 64; i++, n++) {
+        snprintf(rbuf[n], sizeof(rbuf[n]), "%s:%s:id", cfg->queues[i].prefix, cfg->queues[i].name);
+        snprintf(lbuf[n], sizeof(lbuf[n]), "queue '%s'", cfg->queues[i].name);
+        routes[n] = rbuf[n];
+        labels[n] = lbuf[n];
+    }
+    return bp_topology_cluster_check(&cfg->redis, ctx, routes, labels, n, out, err);
+}
+
 int bp_check_run(const bp_config *cfg, FILE *out)
 {
     SSL_CTX *ctx = NULL;
@@ -294,7 +313,7 @@ int bp_check_run(const bp_config *cfg, FILE *out)
         }
         check_describe_tls(&cfg->redis.tls, out);
     }
-    if (bp_topology_check(&cfg->redis, ctx, out, &err) != 0) {
+    if (check_topology(cfg, ctx, out, &err) != 0) {
         fprintf(out, "refused %s\n", err.msg);
         code = check_exit_code(&err);
         goto out_free_ctx;

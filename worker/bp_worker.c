@@ -87,7 +87,11 @@ static void drain_fd(int fd)
 
 int bp_worker_connect(bp_worker *w, bp_conn **out, const char *name, bp_err *err)
 {
-    return bp_conn_open(out, &w->spec->cfg->redis, w->spec->tls_ctx, name, err);
+    char route[600];
+
+    /* on Redis Cluster every connection of this worker lives on its queue's node */
+    bp_queue_key(&w->q, "id", route, sizeof(route));
+    return bp_conn_open_route(out, &w->spec->cfg->redis, w->spec->tls_ctx, name, route, err);
 }
 
 /* CLIENT ID of the bclient, so a blocked pull can be answered with CLIENT UNBLOCK. */

@@ -10,7 +10,8 @@
 #   bp_cli_port PORT ARGS...         # redis-cli over TLS to one node
 #   bp_pid_of_port PORT              # the pid of the redis-server on PORT
 #
-# Sentinel timing: down-after-milliseconds 1000 and failover-timeout 5000 (defaults 30 s
+# Nodes present client.crt when they dial each other (the cluster bus always asks for a
+# client certificate; server.crt is for serverAuth only). Sentinel timing: down-after-milliseconds 1000 and failover-timeout 5000 (defaults 30 s
 # and 180 s) so a test sees a failover within seconds; the pool's own settings stay Bull's.
 set -u
 BP_MASTER_NAME=${BP_MASTER_NAME:-mymaster}
@@ -37,6 +38,7 @@ bp_node_start() {
     redis-server "$@" --port 0 --tls-port "$port" --bind 127.0.0.1 \
         --tls-cert-file "$BP_CERTS/server.crt" --tls-key-file "$BP_CERTS/server.key" \
         --tls-ca-cert-file "$BP_CERTS/ca.crt" --tls-auth-clients no --tls-replication yes \
+        --tls-client-cert-file "$BP_CERTS/client.crt" --tls-client-key-file "$BP_CERTS/client.key" \
         --save '' --appendonly no --dir "$dir" --daemonize no --logfile "$dir/redis.log" &
     BP_PORT_PID[$port]=$!
     bp_track_pid $!
