@@ -23,10 +23,13 @@
  * around fork (pthread_atfork); a child starts with an empty registry and no watcher, and
  * starts its own with its first connection. The watcher's settings are copied (strings,
  * a reference on the SSL_CTX), so a reload that frees the old configuration cannot pull
- * them from under it. */
+ * them from under it. At exit the watcher is woken through its pipe and joined before
+ * OpenSSL cleans up (an atexit handler registered after OpenSSL's own), so a short-lived
+ * command never exits under a thread in the middle of a TLS read. */
 #include "bp_topology.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -68,6 +71,9 @@ typedef struct topo_watch {
     bp_redis_node *nodes; /* copied, hosts too */
     size_t n_nodes;       /* entries */
     bp_conn *sub;         /* its subscription, NULL while down */
+    int wake[2];          /* pipe: a byte written at exit ends every wait of the thread */
+    pthread_t thread;     /* joined at exit */
+    pid_t pid;            /* the process it runs in */
 } topo_watch;
 
 static topo_watch *topo_watcher;        /* this process's watcher, NULL = none started */
@@ -94,9 +100,27 @@ static void topo_child(void)
     pthread_mutex_unlock(&topo_lock);
 }
 
+static void watch_free_copy(topo_watch *w);
+
+/* At exit, before OpenSSL's own atexit cleanup (registered earlier, so run later): stop
+ * and join this process's watcher, so it never touches a TLS object being torn down. */
+static void topo_at_exit(void)
+{
+    topo_watch *w = topo_watcher;
+
+    if (w == NULL || w->pid != getpid())
+        return;
+    topo_watcher = NULL;
+    (void)!write(w->wake[1], "x", 1);
+    pthread_join(w->thread, NULL);
+    bp_conn_close(w->sub);
+    watch_free_copy(w);
+}
+
 static void topo_init_atfork(void)
 {
     pthread_atfork(topo_prepare, topo_parent, topo_child);
+    atexit(topo_at_exit);
 }
 
 static void topo_register(bp_conn *c)
@@ -279,6 +303,10 @@ static void watch_free_copy(topo_watch *w)
     free(w->rc.sentinel.password);
     if (w->tls != NULL)
         SSL_CTX_free(w->tls);
+    if (w->wake[0] >= 0)
+        close(w->wake[0]);
+    if (w->wake[1] >= 0)
+        close(w->wake[1]);
     free(w);
 }
 
@@ -289,6 +317,11 @@ static topo_watch *watch_copy(const bp_redis_config *rc, SSL_CTX *tls)
 
     if (oom)
         return NULL;
+    w->wake[0] = w->wake[1] = -1;
+    if (pipe2(w->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        free(w);
+        return NULL;
+    }
     w->rc = *rc;
     w->rc.host = NULL; /* the watcher dials sentinels only */
     w->rc.unix_path = NULL;
@@ -354,10 +387,18 @@ static int watch_subscribe(topo_watch *w, int i, bp_err *err)
     if (bp_conn_open_node(&w->sub, &src, w->tls, NULL, err) != 0)
         return -1;
     if (bp_conn_append(w->sub, err, "SUBSCRIBE +switch-master") != 0 ||
-        bp_conn_read_reply(w->sub, &r, -1, -1, err) != 0)
+        bp_conn_read_reply(w->sub, &r, -1, w->wake[0], err) != 0)
         return -1;
     freeReplyObject(r);
     return 0;
+}
+
+/* Wait ms, or less when the process exits. Returns true when told to stop. */
+static bool watch_pause(topo_watch *w, int64_t ms)
+{
+    struct pollfd p = {.fd = w->wake[0], .events = POLLIN};
+
+    return poll(&p, 1, (int)ms) > 0;
 }
 
 static void *watch_main(void *arg)
@@ -370,19 +411,26 @@ static void *watch_main(void *arg)
     for (;;) {
         bp_err err = {0};
 
+        if (watch_pause(w, 0))
+            return NULL;
         if (watch_subscribe(w, i, &err) != 0) {
             bp_log_debug("sentinel watcher: %s", err.msg);
             bp_conn_close(w->sub);
             w->sub = NULL;
+            if (err.kind == BP_ERR_WOKEN)
+                return NULL;
             i = (i + 1) % (int)w->n_nodes;
-            bp_sleep_ms(bp_backoff_next(&backoff));
+            if (watch_pause(w, bp_backoff_next(&backoff)))
+                return NULL;
             continue;
         }
         bp_backoff_reset(&backoff);
         for (;;) {
             redisReply *r = NULL;
 
-            if (bp_conn_read_reply(w->sub, &r, BP_TOPO_WATCH_READ_MS, -1, &err) != 0) {
+            if (bp_conn_read_reply(w->sub, &r, BP_TOPO_WATCH_READ_MS, w->wake[0], &err) != 0) {
+                if (err.kind == BP_ERR_WOKEN)
+                    return NULL; /* the exit handler closes w->sub */
                 if (err.kind == BP_ERR_TIMEOUT && bp_conn_ok(w->sub))
                     continue;
                 break;
@@ -401,8 +449,6 @@ static void *watch_main(void *arg)
 /* Start this process's watcher once (again in a child after fork). */
 static void watch_start(const bp_redis_config *rc, SSL_CTX *tls)
 {
-    pthread_t th;
-    pthread_attr_t attr;
     topo_watch *w;
 
     if (topo_watcher != NULL)
@@ -412,17 +458,15 @@ static void watch_start(const bp_redis_config *rc, SSL_CTX *tls)
         bp_log_warn("sentinel watcher: out of memory; failovers are noticed by errors only");
         return;
     }
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, watch_main, w) != 0) {
+    w->pid = getpid();
+    if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
         bp_log_warn("sentinel watcher: cannot start a thread: %s; failovers are noticed by "
                     "errors only",
                     strerror(errno));
         watch_free_copy(w);
     } else {
-        topo_watcher = w; /* lives as long as the process: the thread never ends */
+        topo_watcher = w; /* stopped and freed by topo_at_exit() */
     }
-    pthread_attr_destroy(&attr);
 }
 
 /* ---- opening ------------------------------------------------------------------------ */

@@ -11,7 +11,8 @@
 #   bp_pid_of_port PORT              # the pid of the redis-server on PORT
 #
 # Nodes present client.crt when they dial each other (the cluster bus always asks for a
-# client certificate; server.crt is for serverAuth only). Sentinel timing: down-after-milliseconds 1000 and failover-timeout 5000 (defaults 30 s
+# client certificate; server.crt is for serverAuth only); repl-diskless-sync-delay 0 (default
+# 5 s) so replicas are in sync before a test kills anything. Sentinel timing: down-after-milliseconds 1000 and failover-timeout 5000 (defaults 30 s
 # and 180 s) so a test sees a failover within seconds; the pool's own settings stay Bull's.
 set -u
 BP_MASTER_NAME=${BP_MASTER_NAME:-mymaster}
@@ -39,6 +40,7 @@ bp_node_start() {
         --tls-cert-file "$BP_CERTS/server.crt" --tls-key-file "$BP_CERTS/server.key" \
         --tls-ca-cert-file "$BP_CERTS/ca.crt" --tls-auth-clients no --tls-replication yes \
         --tls-client-cert-file "$BP_CERTS/client.crt" --tls-client-key-file "$BP_CERTS/client.key" \
+        --repl-diskless-sync-delay 0 \
         --save '' --appendonly no --dir "$dir" --daemonize no --logfile "$dir/redis.log" &
     BP_PORT_PID[$port]=$!
     bp_track_pid $!
@@ -133,4 +135,13 @@ bp_cluster_start() {
         done
     }
     BP_WAIT_S=30 bp_wait_for ok || bp_fail "the cluster did not reach cluster_state:ok"
+    # every replica in sync: a replica that never synced refuses to be promoted
+    synced() {
+        local p
+        for p in "${BP_CLUSTER_PORTS[@]}"; do
+            bp_cli_port "$p" INFO replication | grep -q 'role:master' && continue
+            bp_cli_port "$p" INFO replication | grep -q 'master_link_status:up' || return 1
+        done
+    }
+    BP_WAIT_S=30 bp_wait_for synced || bp_fail "the cluster's replicas did not sync"
 }
