@@ -733,6 +733,37 @@ redisReply *bp_conn_blocking_argv(bp_conn *c, int argc, const char **argv, const
     return conn_roundtrip(c, wake_fd, conn_deadline(timeout_ms), timeout_ms, err);
 }
 
+int bp_conn_wait_replicas(bp_conn *c, bp_err *err)
+{
+    char acks[16], ms[16];
+    const char *argv[] = {"WAIT", acks, ms};
+    int block_s = (c->replica_ack_timeout_ms + 999) / 1000;
+    redisReply *r;
+    long long got;
+
+    if (c->replica_acks <= 0)
+        return 0;
+    snprintf(acks, sizeof(acks), "%d", c->replica_acks);
+    snprintf(ms, sizeof(ms), "%d", c->replica_ack_timeout_ms);
+    r = bp_conn_blocking_argv(c, 3, argv, NULL, block_s, -1, err);
+    if (r == NULL) {
+        if (err != NULL && err->kind == BP_ERR_REPLY)
+            err->kind = BP_ERR_IO;
+        c->broken = true;
+        return -1;
+    }
+    got = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    if (got >= c->replica_acks)
+        return 0;
+    bp_err_set(err, BP_ERR_IO, 0,
+               "only %lld of %d replicas of '%s' acknowledged the write within %d ms "
+               "(redis.replica_acks, redis.replica_ack_timeout_ms); not counted as done",
+               got, c->replica_acks, c->url, c->replica_ack_timeout_ms);
+    c->broken = true;
+    return -1;
+}
+
 bool bp_conn_has_pending(const bp_conn *c)
 {
     if (c->cluster != NULL) {

@@ -76,6 +76,13 @@ int bp_conn_read_reply(bp_conn *c, redisReply **out, int timeout_ms, int wake_fd
 redisReply *bp_conn_blocking_argv(bp_conn *c, int argc, const char **argv, const size_t *argvlen,
                                   int block_s, int wake_fd, bp_err *err);
 
+/* With redis.replica_acks = N > 0: WAIT until N replicas acknowledged every write made so
+ * far on c's master (at most redis.replica_ack_timeout_ms). Returns 0 when they did (or N
+ * is 0); -1 with kind BP_ERR_IO when fewer did or the master went away: the write is then
+ * not to be counted as durable, and c is broken so its role reopens (finding the master
+ * again) and retries, as after an outage. */
+int bp_conn_wait_replicas(bp_conn *c, bp_err *err);
+
 /* True when a reply is already buffered (decrypted TLS bytes or reader data), so a caller
  * that poll()s the fd must not wait. */
 bool bp_conn_has_pending(const bp_conn *c);

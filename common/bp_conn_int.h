@@ -38,6 +38,8 @@ struct bp_conn {
     bool watched;                /* in bp_topology's registry: shut down when the master moves */
     bool in_cluster;             /* a member of a cluster router: MOVED/ASK/TRYAGAIN are its */
     struct bp_cluster *cluster;  /* non-NULL: this is a cluster router (no socket of its own) */
+    int replica_acks;            /* redis.replica_acks: bp_conn_wait_replicas() waits for these */
+    int replica_ack_timeout_ms;  /* redis.replica_ack_timeout_ms */
     char desc[768];              /* bp_conn_describe() text */
     char ibuf[BP_CONN_READ_BUF]; /* read buffer, fed to the reader */
 };

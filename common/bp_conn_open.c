@@ -533,6 +533,8 @@ int bp_conn_open_node(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx
     c->fd = -1;
     c->first_byte = -1;
     c->command_timeout_ms = rc->command_timeout_ms > 0 ? rc->command_timeout_ms : 5000;
+    c->replica_acks = rc->replica_acks;
+    c->replica_ack_timeout_ms = rc->replica_ack_timeout_ms > 0 ? rc->replica_ack_timeout_ms : 1000;
     c->reader = redisReaderCreate();
     if (c->reader == NULL) {
         bp_err_set(err, BP_ERR_IO, ENOMEM, "out of memory opening a Redis connection");

@@ -51,6 +51,7 @@ struct bp_cluster {
     cluster_node nodes[BP_CLUSTER_MAX_NODES]; /* masters seen */
     int n_nodes;                              /* entries used in nodes */
     int home;                                 /* node of the route key */
+    int last;                                 /* node of the last keyed command (WAIT goes there) */
     bp_backoff tryagain;                      /* TRYAGAIN pacing */
 };
 
@@ -286,6 +287,10 @@ redisReply *bp_cluster_command(bp_conn *router, int argc, const char **argv, con
 
         if (cl->slots[slot] != 0)
             node = cl->slots[slot] - 1;
+        cl->last = node;
+    } else if ((argvlen != NULL ? argvlen[0] : strlen(argv[0])) == 4 &&
+               strncasecmp(argv[0], "WAIT", 4) == 0) {
+        node = cl->last; /* replication of what we just wrote, on the node we wrote to */
     }
     bp_backoff_reset(&cl->tryagain);
     for (int hop = 0; hop <= BP_CLUSTER_MAX_REDIRS; hop++) {
@@ -409,6 +414,10 @@ int bp_cluster_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls, cons
     router->fd = -1;
     router->first_byte = -1;
     router->command_timeout_ms = rc->command_timeout_ms;
+    router->replica_acks = rc->replica_acks;
+    router->replica_ack_timeout_ms =
+        rc->replica_ack_timeout_ms > 0 ? rc->replica_ack_timeout_ms : 1000;
+    cl->last = cl->home;
     router->cluster = cl;
     if (cluster_member(router, cl->home, err) == NULL)
         goto out_free;

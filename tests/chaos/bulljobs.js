@@ -67,7 +67,10 @@ function queueOpts() {
 
 async function producerWait(q) {
   const n = Number(process.env.BP_PRODUCER_WAIT || 0);
-  if (n > 0) await q.client.wait(n, 2000);
+  if (n > 0) {
+    const got = await q.client.wait(n, 2000);
+    if (got < n) throw new Error(`only ${got} of ${n} replicas acknowledged the add`);
+  }
 }
 
 function redisOpts() {
