@@ -459,10 +459,117 @@ static int conn_check_usable(bp_conn *c, bp_err *err)
     return 0;
 }
 
+/* An error reply that means "this node does not serve us any more": a master turned
+ * replica (READONLY, also from inside a script), a node loading its data set or cut off
+ * from its master (LOADING, MASTERDOWN), and on Cluster a slot served elsewhere or a
+ * cluster not ready (MOVED, ASK, TRYAGAIN, CLUSTERDOWN). Such a reply breaks the
+ * connection with kind BP_ERR_IO: every role then reopens through bp_topology (the
+ * sentinels or the slot map are asked again) with its one backoff, as after any outage,
+ * and never counts it as the job's or the command's own failure. */
+static bool conn_reply_rediscover(bp_conn *c, const redisReply *r, bp_err *err)
+{
+    static const char *const codes[] = {"READONLY", "LOADING",  "MASTERDOWN", "MOVED",
+                                        "ASK",      "TRYAGAIN", "CLUSTERDOWN"};
+    const char *hit = NULL;
+    /* a cluster member leaves codes 3..5 (MOVED, ASK, TRYAGAIN) to its router */
+    size_t skip_from = c->in_cluster ? 3 : sizeof(codes) / sizeof(codes[0]);
+
+    if (r->type != REDIS_REPLY_ERROR || r->len == 0)
+        return false;
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]) && hit == NULL; i++) {
+        if (i >= skip_from && i < 6)
+            continue;
+        size_t n = strlen(codes[i]);
+
+        if (r->len > n && strncmp(r->str, codes[i], n) == 0 && r->str[n] == ' ')
+            hit = codes[i];
+    }
+    if (hit == NULL && strstr(r->str, "READONLY You can't write") != NULL)
+        hit = "READONLY"; /* a script's write refused on a replica */
+    if (hit == NULL)
+        return false;
+    bp_err_set(err, BP_ERR_IO, 0, "'%s' answered %.*s; finding where Redis is now", c->url,
+               (int)(r->len > 200 ? 200 : r->len), r->str);
+    bp_conn_io_break(c);
+    return true;
+}
+
+/* ---- cluster routers: delegate to bp_topology_cluster.c ---------------------------- */
+
+/* The home member of router c for pub/sub and pipelines, or NULL with err set. */
+static bp_conn *conn_home(bp_conn *c, bp_err *err)
+{
+    bp_conn *h = bp_cluster_home(c);
+
+    if (h == NULL)
+        bp_err_set(err, BP_ERR_IO, 0,
+                   "cluster connection '%s' is broken by an earlier error; close and reopen it",
+                   c->desc);
+    return h;
+}
+
+/* After a call delegated to the home member: its breakage is the router's. */
+static void conn_home_after(bp_conn *c, const bp_conn *h)
+{
+    if (!bp_conn_ok(h))
+        c->broken = true;
+}
+
+/* bp_conn_command() on a router: format, split back into arguments, route. */
+static redisReply *conn_cluster_vcommand(bp_conn *c, bp_err *err, const char *fmt, va_list ap)
+{
+    char *cmd = NULL, *p, *end;
+    const char **argv = NULL;
+    size_t *lens = NULL;
+    redisReply *r = NULL;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    long argc;
+
+    if (len < 0 || cmd == NULL || cmd[0] != '*') {
+        bp_err_set(err, BP_ERR_IO, ENOMEM, "cannot format a command for '%s'", c->desc);
+        goto out;
+    }
+    end = cmd + len;
+    argc = strtol(cmd + 1, &p, 10);
+    argv = calloc((size_t)argc + 1, sizeof(*argv));
+    lens = calloc((size_t)argc + 1, sizeof(*lens));
+    if (argc <= 0 || argv == NULL || lens == NULL) {
+        bp_err_set(err, BP_ERR_IO, ENOMEM, "cannot format a command for '%s'", c->desc);
+        goto out;
+    }
+    for (long i = 0; i < argc; i++) { /* "\r\n$LEN\r\nBYTES" per argument */
+        p = strchr(p, '$');
+        if (p == NULL || p >= end)
+            break;
+        lens[i] = (size_t)strtoul(p + 1, &p, 10);
+        argv[i] = p + 2;
+        p += 2 + lens[i];
+    }
+    r = bp_cluster_command(c, (int)argc, argv, lens, -1, -1, err);
+out:
+    free(argv);
+    free(lens);
+    redisFreeCommand(cmd);
+    return r;
+}
+
 /* ---- public: commands ---------------------------------------------------------------- */
 
 int bp_conn_append(bp_conn *c, bp_err *err, const char *fmt, ...)
 {
+    if (c->cluster != NULL) {
+        bp_conn *h = conn_home(c, err);
+        va_list ap;
+        int rv;
+
+        if (h == NULL)
+            return -1;
+        va_start(ap, fmt);
+        rv = conn_check_usable(h, err) != 0 ? -1 : conn_append_vfmt(h, err, fmt, ap);
+        va_end(ap);
+        conn_home_after(c, h);
+        return rv;
+    }
     va_list ap;
     int rv;
 
@@ -476,6 +583,14 @@ int bp_conn_append(bp_conn *c, bp_err *err, const char *fmt, ...)
 
 int bp_conn_append_argv(bp_conn *c, int argc, const char **argv, const size_t *argvlen, bp_err *err)
 {
+    if (c->cluster != NULL) {
+        bp_conn *h = conn_home(c, err);
+        int rv = h != NULL ? bp_conn_append_argv(h, argc, argv, argvlen, err) : -1;
+
+        if (h != NULL)
+            conn_home_after(c, h);
+        return rv;
+    }
     if (conn_check_usable(c, err) != 0)
         return -1;
     return bp_conn_io_append(c, argc, argv, argvlen, err);
@@ -483,6 +598,14 @@ int bp_conn_append_argv(bp_conn *c, int argc, const char **argv, const size_t *a
 
 int bp_conn_flush(bp_conn *c, bp_err *err)
 {
+    if (c->cluster != NULL) {
+        bp_conn *h = conn_home(c, err);
+        int rv = h != NULL ? bp_conn_flush(h, err) : -1;
+
+        if (h != NULL)
+            conn_home_after(c, h);
+        return rv;
+    }
     if (conn_check_usable(c, err) != 0)
         return -1;
     return bp_conn_io_flush(c, conn_deadline(c->command_timeout_ms), c->command_timeout_ms, err);
@@ -496,6 +619,14 @@ int bp_conn_read_reply(bp_conn *c, redisReply **out, int timeout_ms, int wake_fd
 
     if (err == NULL)
         err = &local; /* the kind decides below whether the connection survives */
+    if (c->cluster != NULL) {
+        bp_conn *h = conn_home(c, err);
+        int rv = h != NULL ? bp_conn_read_reply(h, out, timeout_ms, wake_fd, err) : -1;
+
+        if (h != NULL)
+            conn_home_after(c, h);
+        return rv;
+    }
     if (conn_check_usable(c, err) != 0)
         return -1;
     if (timeout_ms < 0)
@@ -514,6 +645,10 @@ int bp_conn_read_reply(bp_conn *c, redisReply **out, int timeout_ms, int wake_fd
     }
     if (c->pending > 0)
         c->pending--;
+    if (conn_reply_rediscover(c, reply, err)) {
+        freeReplyObject(reply);
+        return -1;
+    }
     *out = reply;
     return 0;
 }
@@ -530,6 +665,10 @@ static redisReply *conn_roundtrip(bp_conn *c, int wake_fd, int64_t deadline, int
     if (bp_conn_io_reply(c, &reply, wake_fd, deadline, timeout_ms, err) != 0)
         return NULL;
     c->pending--;
+    if (conn_reply_rediscover(c, reply, err)) {
+        freeReplyObject(reply);
+        return NULL;
+    }
     if (reply->type == REDIS_REPLY_ERROR) {
         if (reply->len == 0)
             bp_err_set(err, BP_ERR_REPLY, 0, "Redis answered with an empty error reply");
@@ -560,6 +699,14 @@ redisReply *bp_conn_command(bp_conn *c, bp_err *err, const char *fmt, ...)
     va_list ap;
     int rv;
 
+    if (c->cluster != NULL) {
+        redisReply *r;
+
+        va_start(ap, fmt);
+        r = conn_cluster_vcommand(c, err, fmt, ap);
+        va_end(ap);
+        return r;
+    }
     if (conn_check_idle(c, err) != 0)
         return NULL;
     va_start(ap, fmt);
@@ -573,6 +720,8 @@ redisReply *bp_conn_command(bp_conn *c, bp_err *err, const char *fmt, ...)
 redisReply *bp_conn_command_argv(bp_conn *c, int argc, const char **argv, const size_t *argvlen,
                                  bp_err *err)
 {
+    if (c->cluster != NULL)
+        return bp_cluster_command(c, argc, argv, argvlen, -1, -1, err);
     if (conn_check_idle(c, err) != 0)
         return NULL;
     if (bp_conn_io_append(c, argc, argv, argvlen, err) != 0)
@@ -585,6 +734,8 @@ redisReply *bp_conn_blocking_argv(bp_conn *c, int argc, const char **argv, const
 {
     int timeout_ms = -1;
 
+    if (c->cluster != NULL)
+        return bp_cluster_command(c, argc, argv, argvlen, block_s, wake_fd, err);
     if (conn_check_idle(c, err) != 0)
         return NULL;
     if (bp_conn_io_append(c, argc, argv, argvlen, err) != 0)
@@ -594,8 +745,44 @@ redisReply *bp_conn_blocking_argv(bp_conn *c, int argc, const char **argv, const
     return conn_roundtrip(c, wake_fd, conn_deadline(timeout_ms), timeout_ms, err);
 }
 
+int bp_conn_wait_replicas(bp_conn *c, bp_err *err)
+{
+    char acks[16], ms[16];
+    const char *argv[] = {"WAIT", acks, ms};
+    int block_s = (c->replica_ack_timeout_ms + 999) / 1000;
+    redisReply *r;
+    long long got;
+
+    if (c->replica_acks <= 0)
+        return 0;
+    snprintf(acks, sizeof(acks), "%d", c->replica_acks);
+    snprintf(ms, sizeof(ms), "%d", c->replica_ack_timeout_ms);
+    r = bp_conn_blocking_argv(c, 3, argv, NULL, block_s, -1, err);
+    if (r == NULL) {
+        if (err != NULL && err->kind == BP_ERR_REPLY)
+            err->kind = BP_ERR_IO;
+        c->broken = true;
+        return -1;
+    }
+    got = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    if (got >= c->replica_acks)
+        return 0;
+    bp_err_set(err, BP_ERR_IO, 0,
+               "only %lld of %d replicas of '%s' acknowledged the write within %d ms "
+               "(redis.replica_acks, redis.replica_ack_timeout_ms); not counted as done",
+               got, c->replica_acks, c->url, c->replica_ack_timeout_ms);
+    c->broken = true;
+    return -1;
+}
+
 bool bp_conn_has_pending(const bp_conn *c)
 {
+    if (c->cluster != NULL) {
+        bp_conn *h = bp_cluster_home((bp_conn *)(uintptr_t)c);
+
+        return h != NULL && bp_conn_has_pending(h);
+    }
     if (c->ssl != NULL && SSL_has_pending(c->ssl))
         return true;
     return c->reader->pos < c->reader->len;
@@ -603,11 +790,21 @@ bool bp_conn_has_pending(const bp_conn *c)
 
 bool bp_conn_ok(const bp_conn *c)
 {
+    if (c != NULL && c->cluster != NULL && !c->broken) {
+        bp_conn *h = bp_cluster_home((bp_conn *)(uintptr_t)c);
+
+        return h != NULL && bp_conn_ok(h);
+    }
     return c != NULL && !c->broken;
 }
 
 int bp_conn_fd(const bp_conn *c)
 {
+    if (c->cluster != NULL) {
+        bp_conn *h = bp_cluster_home((bp_conn *)(uintptr_t)c);
+
+        return h != NULL ? h->fd : -1;
+    }
     return c->fd;
 }
 
@@ -618,6 +815,8 @@ const char *bp_conn_describe(const bp_conn *c)
 
 void bp_conn_io_free(bp_conn *c)
 {
+    if (c->watched)
+        bp_topology_forget(c); /* before close(): the fd number must not be reused meanwhile */
     if (c->fd >= 0)
         close(c->fd);
     SSL_free(c->ssl);
@@ -631,6 +830,10 @@ void bp_conn_close(bp_conn *c)
 {
     if (c == NULL)
         return;
+    if (c->cluster != NULL) {
+        bp_cluster_free(c->cluster, false);
+        c->cluster = NULL;
+    }
     if (c->ssl != NULL && !c->broken) {
         ERR_clear_error();
         SSL_shutdown(c->ssl); /* send close_notify once; do not wait for the peer's */
@@ -643,7 +846,14 @@ void bp_conn_abandon(bp_conn *c)
 {
     if (c == NULL)
         return;
+    if (c->cluster != NULL) {
+        bp_cluster_free(c->cluster, true);
+        c->cluster = NULL;
+    }
     /* close the fd first: whatever SSL_free might do, nothing can reach the socket */
+    if (c->watched)
+        bp_topology_forget(c);
+    c->watched = false;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;

@@ -31,6 +31,12 @@ typedef struct ssl_ctx_st SSL_CTX; /* forward-declared; no <openssl/ssl.h> here 
 int bp_conn_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
                  bp_err *err);
 
+/* As bp_conn_open(), for a connection that works on keys near route (a queue's key prefix,
+ * "{bull}:emails:"): on Redis Cluster its keyless and pub/sub commands (CLIENT ID,
+ * SUBSCRIBE...) go to the master serving route's slot. Elsewhere route is ignored. */
+int bp_conn_open_route(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
+                       const char *route, bp_err *err);
+
 void bp_conn_close(bp_conn *c);   /* orderly close (TLS close_notify); NULL is a no-op */
 void bp_conn_abandon(bp_conn *c); /* after fork: close the fd and free, send nothing */
 
@@ -69,6 +75,13 @@ int bp_conn_read_reply(bp_conn *c, redisReply **out, int timeout_ms, int wake_fd
  * reply (timeout) is returned as a reply of type REDIS_REPLY_NIL. */
 redisReply *bp_conn_blocking_argv(bp_conn *c, int argc, const char **argv, const size_t *argvlen,
                                   int block_s, int wake_fd, bp_err *err);
+
+/* With redis.replica_acks = N > 0: WAIT until N replicas acknowledged every write made so
+ * far on c's master (at most redis.replica_ack_timeout_ms). Returns 0 when they did (or N
+ * is 0); -1 with kind BP_ERR_IO when fewer did or the master went away: the write is then
+ * not to be counted as durable, and c is broken so its role reopens (finding the master
+ * again) and retries, as after an outage. */
+int bp_conn_wait_replicas(bp_conn *c, bp_err *err);
 
 /* True when a reply is already buffered (decrypted TLS bytes or reader data), so a caller
  * that poll()s the fd must not wait. */

@@ -1,7 +1,8 @@
 /* bp_conn_int.h -- private to common/bp_conn.c and common/bp_conn_open.c: the connection
  * record and the transport primitives opening a connection shares with running commands.
- * Nothing outside those two files includes this: sockets, SSL objects and the reader stay
- * inside the connection module (STYLE.md section 1). */
+ * Nothing outside those files and common/bp_topology.c (which decides which node a
+ * connection dials) includes this: sockets, SSL objects and the reader stay inside the
+ * connection module (STYLE.md section 1). */
 #ifndef BP_CONN_INT_H
 #define BP_CONN_INT_H
 
@@ -32,9 +33,50 @@ struct bp_conn {
     size_t osent;                /* bytes of obuf already written */
     size_t ocap;                 /* allocated size of obuf */
     char url[300];               /* "rediss://localhost:6380", for messages */
+    char host[256];              /* the node dialled (no brackets), "" for unix sockets */
+    int port;                    /* its port */
+    bool watched;                /* in bp_topology's registry: shut down when the master moves */
+    bool in_cluster;             /* a member of a cluster router: MOVED/ASK/TRYAGAIN are its */
+    struct bp_cluster *cluster;  /* non-NULL: this is a cluster router (no socket of its own) */
+    int replica_acks;            /* redis.replica_acks: bp_conn_wait_replicas() waits for these */
+    int replica_ack_timeout_ms;  /* redis.replica_ack_timeout_ms */
     char desc[768];              /* bp_conn_describe() text */
     char ibuf[BP_CONN_READ_BUF]; /* read buffer, fed to the reader */
 };
+
+/* Open a connection to exactly the node of rc->host/port (or unix socket): what
+ * bp_conn_open() does once bp_topology has chosen the node. Same contract. */
+int bp_conn_open_node(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
+                      bp_err *err);
+
+/* bp_topology.c: open a connection to the node serving rc now (Sentinel or Cluster mode).
+ * Same contract as bp_conn_open_route(). */
+int bp_topology_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
+                     const char *route, bp_err *err);
+
+/* ---- bp_topology_cluster.c: the cluster router ---- */
+typedef struct bp_cluster bp_cluster;
+
+/* A router over the masters of the cluster of rc (seeds rc->cluster.nodes); keyless and
+ * pipelined commands go to the master of route's slot (NULL: slot 0). */
+int bp_cluster_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls, const char *name,
+                    const char *route, bp_err *err);
+
+/* One command routed by its key, following MOVED/ASK/TRYAGAIN; block_s >= 0 for a blocking
+ * command (then wake_fd as in bp_conn_blocking_argv()). Contract of bp_conn_command_argv(). */
+redisReply *bp_cluster_command(bp_conn *router, int argc, const char **argv, const size_t *argvlen,
+                               int block_s, int wake_fd, bp_err *err);
+
+/* The home member (pub/sub, pipelines, fd to poll), or NULL when the router is broken. */
+bp_conn *bp_cluster_home(bp_conn *router);
+
+/* Close (or, after fork, abandon) every member and free the router's state. */
+void bp_cluster_free(bp_cluster *cl, bool abandon);
+
+/* bp_topology.c: drop c from the registry of connections to shut down on a failover; called
+ * by bp_conn_io_free() before the fd is closed, so the fd number cannot be reused while the
+ * watcher may still shut it down. */
+void bp_topology_forget(bp_conn *c);
 
 /* Mark c unusable: a transport/protocol error or an abandoned reply. */
 void bp_conn_io_break(bp_conn *c);

@@ -112,6 +112,9 @@ static bool conn_is_ip_literal(const char *host)
 
 static void conn_set_url(bp_conn *c, const bp_redis_config *rc)
 {
+    if (rc->host != NULL)
+        snprintf(c->host, sizeof(c->host), "%s", rc->host);
+    c->port = rc->port;
     if (rc->transport == BP_TRANSPORT_UNIX) {
         snprintf(c->url, sizeof(c->url), "unix://%s", rc->unix_path);
         return;
@@ -499,6 +502,20 @@ static int conn_handshake_commands(bp_conn *c, const bp_redis_config *rc, const 
 int bp_conn_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
                  bp_err *err)
 {
+    return bp_conn_open_route(out, rc, tls_ctx, name, NULL, err);
+}
+
+int bp_conn_open_route(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
+                       const char *route, bp_err *err)
+{
+    if (rc->sentinel.master_name != NULL || rc->cluster.n_nodes > 0)
+        return bp_topology_open(out, rc, tls_ctx, name, route, err);
+    return bp_conn_open_node(out, rc, tls_ctx, name, err);
+}
+
+int bp_conn_open_node(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, const char *name,
+                      bp_err *err)
+{
     int timeout_ms = rc->connect_timeout_ms > 0 ? rc->connect_timeout_ms : 2000;
     int64_t deadline = bp_mono_ms() + timeout_ms;
     bp_err local;
@@ -516,6 +533,8 @@ int bp_conn_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls_ctx, con
     c->fd = -1;
     c->first_byte = -1;
     c->command_timeout_ms = rc->command_timeout_ms > 0 ? rc->command_timeout_ms : 5000;
+    c->replica_acks = rc->replica_acks;
+    c->replica_ack_timeout_ms = rc->replica_ack_timeout_ms > 0 ? rc->replica_ack_timeout_ms : 1000;
     c->reader = redisReaderCreate();
     if (c->reader == NULL) {
         bp_err_set(err, BP_ERR_IO, ENOMEM, "out of memory opening a Redis connection");

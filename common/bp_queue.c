@@ -341,6 +341,12 @@ static int take(bp_conn *c, const bp_queue *q, const char *id, bp_job **out, bp_
     } else if (bp_job_from_reply(r, now_ms, out, err) == 0) {
         rc = 1;
         schedule_repeat(c, q, *out);
+        if (bp_conn_wait_replicas(c, err) != 0) { /* the take (and its pull) must survive */
+            bp_err_prefix(err, "queue '%s': take of job %s", q->name, (*out)->id);
+            bp_job_free(*out);
+            *out = NULL;
+            rc = -1;
+        }
     } else {
         bp_err_prefix(err, "queue '%s': script 'take'%s%s", q->name, id[0] ? " for job " : "", id);
     }
@@ -444,6 +450,16 @@ static int finish(bp_conn *c, const bp_queue *q, const char *token, const char *
         } else {
             schedule_repeat(c, q, *next);
         }
+    }
+    if (rc >= 0 && bp_conn_wait_replicas(c, err) != 0) {
+        /* not durable yet: the caller retries (the script is idempotent); a fetched job
+         * stays locked in active for the stalled check */
+        bp_err_prefix(err, "queue '%s': finish of job %s", q->name, id);
+        if (next != NULL && *next != NULL) {
+            bp_job_free(*next);
+            *next = NULL;
+        }
+        rc = -1;
     }
 out_free_reply:
     freeReplyObject(r);
@@ -845,6 +861,12 @@ int bp_queue_add(bp_conn *c, const bp_queue *q, const char *name, const char *da
         rc = *id_out != NULL ? 0 : -1;
         if (rc != 0)
             bp_err_set(err, BP_ERR_IO, 12, "queue '%s': add: out of memory", q->name);
+        if (rc == 0 && bp_conn_wait_replicas(c, err) != 0) {
+            bp_err_prefix(err, "queue '%s': add of job %s", q->name, *id_out);
+            free(*id_out);
+            *id_out = NULL;
+            rc = -1;
+        }
     } else {
         bad_reply(q, "add", plan.job_id, r, err);
     }

@@ -247,6 +247,8 @@ int bp_load_value(bp_load *ld, const bp_config_key *k, const config_setting_t *s
                                 type_name(s), k->name);
         snprintf(ld->key + len, sizeof(ld->key) - len, "%s%s", len > 0 ? "." : "", k->name);
         rc = bp_load_group(ld, s, k->child, base);
+        if (rc == 0)
+            rc = bp_load_required(ld, s, k->child);
         ld->key[len] = '\0';
         return rc;
     }

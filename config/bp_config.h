@@ -33,23 +33,48 @@ typedef struct bp_tls_config {
     int min_version;   /* TLS1_2_VERSION or TLS1_3_VERSION (OpenSSL constants) */
 } bp_tls_config;
 
+/* One "host:port" of redis.sentinel.nodes or redis.cluster.nodes. */
+typedef struct bp_redis_node {
+    char *host; /* host name or IP literal (no brackets) */
+    int port;   /* 1..65535 */
+} bp_redis_node;
+
+/* redis.sentinel: where the master is comes from these sentinels (master_name != NULL). */
+typedef struct bp_sentinel_config {
+    char *master_name;    /* the name the sentinels monitor; NULL = no Sentinel */
+    bp_redis_node *nodes; /* the sentinels, in file order */
+    size_t n_nodes;       /* entries in nodes (>= 1 when master_name is set) */
+    char *password_file;  /* the sentinels' own AUTH password file; NULL = no AUTH */
+    char *password;       /* secret read from password_file; NULL = none */
+} bp_sentinel_config;
+
+/* redis.cluster: seed nodes of a Redis Cluster (n_nodes > 0 = cluster mode). */
+typedef struct bp_cluster_config {
+    bp_redis_node *nodes; /* seeds, in file order: the slot map is learnt from them */
+    size_t n_nodes;       /* entries in nodes, 0 = not a cluster */
+} bp_cluster_config;
+
 typedef struct bp_redis_config {
-    bp_transport transport; /* from the URL scheme */
-    char *host;             /* host name or IP literal (no brackets); NULL for unix */
-    int port;               /* default 6379 */
-    char *unix_path;        /* socket path for unix://, else NULL */
-    char *username;         /* ACL user, NULL = none (AUTH with password only) */
-    char *password;         /* secret: never logged; NULL = no AUTH */
-    char *password_file;    /* file the password was read from; NULL = inline, URL or env */
-    int db;                 /* SELECT index, default 0 */
-    char *url_redacted;     /* the URL with any password shown as ***, for logs */
-    char *url_env;          /* name of the environment variable holding the URL, NULL = url */
-    const char *url_from;   /* the variable the URL came from (BULLPEN_REDIS_URL or url_env's),
-                               NULL when it came from the file or the default */
-    bp_tls_config tls;      /* used when transport == BP_TRANSPORT_TLS */
-    int connect_timeout_ms; /* default 2000 */
-    int command_timeout_ms; /* default 5000 */
-    int keepalive_s;        /* TCP keepalive idle seconds, default 30; 0 = off */
+    bp_transport transport;      /* from the URL scheme */
+    char *host;                  /* host name or IP literal (no brackets); NULL for unix */
+    int port;                    /* default 6379 */
+    char *unix_path;             /* socket path for unix://, else NULL */
+    char *username;              /* ACL user, NULL = none (AUTH with password only) */
+    char *password;              /* secret: never logged; NULL = no AUTH */
+    char *password_file;         /* file the password was read from; NULL = inline, URL or env */
+    int db;                      /* SELECT index, default 0 */
+    char *url_redacted;          /* the URL with any password shown as ***, for logs */
+    char *url_env;               /* name of the environment variable holding the URL, NULL = url */
+    const char *url_from;        /* the variable the URL came from (BULLPEN_REDIS_URL or url_env's),
+                                    NULL when it came from the file or the default */
+    bp_tls_config tls;           /* used when transport == BP_TRANSPORT_TLS */
+    int connect_timeout_ms;      /* default 2000 */
+    int command_timeout_ms;      /* default 5000 */
+    int keepalive_s;             /* TCP keepalive idle seconds, default 30; 0 = off */
+    bp_sentinel_config sentinel; /* Sentinel mode when sentinel.master_name != NULL */
+    bp_cluster_config cluster;   /* Cluster mode when cluster.n_nodes > 0 */
+    int replica_acks;            /* WAIT for this many replicas after writes that count, 0 = off */
+    int replica_ack_timeout_ms;  /* longest WAIT, default 1000 */
 } bp_redis_config;
 
 typedef enum bp_handler_type {

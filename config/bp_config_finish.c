@@ -281,11 +281,74 @@ static int finish_metrics(bp_load *ld)
                         l);
 }
 
+/* Sentinel and Cluster: one of them at most, their secrets, and what Cluster asks of queue
+ * prefixes (every key of one Bull queue must hash to one slot, so its scripts can run). */
+static int finish_topology(bp_load *ld)
+{
+    bp_redis_config *rc = &ld->cfg->redis;
+    bp_sentinel_config *sc = &rc->sentinel;
+    size_t len;
+
+    if (sc->master_name != NULL && rc->cluster.n_nodes > 0)
+        return bp_load_fail(ld, lookup(ld, "redis.cluster"), "redis.cluster",
+                            "given together with redis.sentinel; a Redis is either watched by "
+                            "sentinels or a cluster: keep one of them");
+    if ((sc->master_name != NULL || rc->cluster.n_nodes > 0) && rc->transport == BP_TRANSPORT_UNIX)
+        return bp_load_fail(ld, lookup(ld, "redis.url"), "redis.url",
+                            "is a unix:// URL, but redis.%s names nodes on the network; use "
+                            "redis:// or rediss:// (the host part is not used)",
+                            sc->master_name != NULL ? "sentinel" : "cluster");
+    if (sc->password_file != NULL) {
+        unsigned char *secret;
+
+        if (read_secret(ld, "redis.sentinel.password_file", sc->password_file, &secret, &len) != 0)
+            return -1;
+        if (len == 0 || memchr(secret, '\0', len) != NULL)
+            return bp_load_fail(ld, lookup(ld, "redis.sentinel.password_file"),
+                                "redis.sentinel.password_file",
+                                "\"%s\" is %s; put the sentinels' password alone on its first "
+                                "line, or remove the key when they have none",
+                                sc->password_file, len == 0 ? "empty" : "binary (a NUL byte)");
+        sc->password = (char *)secret;
+    }
+    if (rc->cluster.n_nodes == 0)
+        return 0;
+    if (rc->db != 0)
+        return bp_load_fail(ld, lookup(ld, "redis.url"), "redis.url",
+                            "selects database %d, but a Redis Cluster has only database 0; drop "
+                            "the /%d from the URL",
+                            rc->db, rc->db);
+    for (size_t i = 0; i < ld->cfg->n_queues; i++) {
+        const bp_queue_config *q = &ld->cfg->queues[i];
+        char base[1024]; /* Bull's keys are "<prefix>:<name>:<suffix>": hashed by their tag */
+        const char *open, *close;
+
+        snprintf(base, sizeof(base), "%s:%s:", q->prefix, q->name);
+        open = strchr(base, '{');
+        close = open != NULL ? strchr(open + 1, '}') : NULL;
+        if (open == NULL || close == NULL || close == open + 1) {
+            char key[64], path[64];
+            const config_setting_t *s;
+
+            snprintf(key, sizeof(key), "queues[%zu].prefix", i);
+            snprintf(path, sizeof(path), "queues.[%zu].prefix", i);
+            s = lookup(ld, path);
+            return bp_load_fail(ld, s != NULL ? s : lookup(ld, "queues"), key,
+                                "\"%s\" (queue '%s') has no hash tag, but on Redis Cluster "
+                                "Bull's keys of one queue must share a slot for its scripts; "
+                                "write prefix = \"{%s}\"; in this queue and in Bull's "
+                                "producers (new Queue(name, { prefix: '{%s}' }))",
+                                q->prefix, q->name, q->prefix, q->prefix);
+        }
+    }
+    return 0;
+}
+
 int bp_load_finish(bp_load *ld)
 {
     ld->key[0] = '\0';
-    if (finish_redis(ld) != 0 || finish_tls(ld) != 0 || finish_pool(ld) != 0 ||
-        finish_metrics(ld) != 0)
+    if (finish_redis(ld) != 0 || finish_topology(ld) != 0 || finish_tls(ld) != 0 ||
+        finish_pool(ld) != 0 || finish_metrics(ld) != 0)
         return -1;
     return 0;
 }

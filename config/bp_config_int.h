@@ -35,6 +35,8 @@ typedef enum bp_key_scope {
     BP_SCOPE_LIMITER,  /* a queue's limiter = { } */
     BP_SCOPE_QMETRICS, /* a queue's metrics = { } (Bull's metrics keys) */
     BP_SCOPE_SANDBOX,  /* a document handler's sandbox = { } (fields in bp_handler_config) */
+    BP_SCOPE_SENTINEL, /* redis.sentinel = { } */
+    BP_SCOPE_CLUSTER,  /* redis.cluster = { } */
 } bp_key_scope;
 
 typedef enum bp_key_kind {

@@ -38,6 +38,7 @@ static int parse_settings(bp_load *ld, const bp_config_key *k, const config_sett
                           void *base);
 static int parse_dirs(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base);
 static int parse_env(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base);
+static int parse_nodes(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base);
 static int parse_limiter(bp_load *ld, const bp_config_key *k, const config_setting_t *s,
                          void *base);
 static int parse_qmetrics(bp_load *ld, const bp_config_key *k, const config_setting_t *s,
@@ -109,6 +110,27 @@ const bp_config_key bp_config_keys[] = {
      NULL, 1, INT_MAX, 0, 0, 0, NULL, NULL, "longest wait for a reply (not blocking pulls)"},
     {BP_SCOPE_REDIS, "keepalive_s", BP_KEY_INT, CFG(redis.keepalive_s), 30, NULL, 0, 32767, 0,
      0, 0, NULL, NULL, "TCP keepalive idle time, 0 = off"},
+
+    {BP_SCOPE_REDIS, "sentinel", BP_KEY_GROUP, 0, 0, NULL, 0, 0, 0, 0, BP_SCOPE_SENTINEL, NULL,
+     NULL, "find the master through Redis Sentinel (redis.url's host is then not used)"},
+    {BP_SCOPE_REDIS, "cluster", BP_KEY_GROUP, 0, 0, NULL, 0, 0, 0, 0, BP_SCOPE_CLUSTER, NULL,
+     NULL, "Redis Cluster seed nodes (redis.url's host is then not used)"},
+    {BP_SCOPE_REDIS, "replica_acks", BP_KEY_INT, CFG(redis.replica_acks), 0, NULL, 0, 16, 0, 0,
+     0, NULL, NULL, "replicas that must acknowledge (WAIT) adds, takes and completions, 0 = off"},
+    {BP_SCOPE_REDIS, "replica_ack_timeout_ms", BP_KEY_INT, CFG(redis.replica_ack_timeout_ms),
+     1000, NULL, 1, INT_MAX, 0, 0, 0, NULL, NULL, "longest wait for those acknowledgements"},
+
+    /* redis.sentinel */
+    {BP_SCOPE_SENTINEL, "master_name", BP_KEY_STRING, CFG(redis.sentinel.master_name), 0, "", 0,
+     0, REQ | NONE, 0, 0, NULL, NULL, "the master's name in the sentinels' configuration"},
+    {BP_SCOPE_SENTINEL, "nodes", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, REQ, 0, 0, NULL, parse_nodes,
+     "the sentinels: [ \"host:port\", ... ], at least one"},
+    {BP_SCOPE_SENTINEL, "password_file", BP_KEY_STRING, CFG(redis.sentinel.password_file), 0, "",
+     0, 0, PATH, 0, 0, NULL, NULL, "the sentinels' own AUTH password, \"\" = none"},
+
+    /* redis.cluster */
+    {BP_SCOPE_CLUSTER, "nodes", BP_KEY_SPECIAL, 0, 0, NULL, 0, 0, REQ, 0, 0, NULL, parse_nodes,
+     "seed nodes: [ \"host:port\", ... ], at least one"},
 
     /* redis.tls */
     {BP_SCOPE_TLS, "ca_file", BP_KEY_STRING, CFG(redis.tls.ca_file), 0, "", 0, 0, PATH, 0, 0,
@@ -274,9 +296,19 @@ const size_t bp_config_n_keys = sizeof(bp_config_keys) / sizeof(bp_config_keys[0
 
 const char *bp_config_scope_name(bp_key_scope scope)
 {
-    static const char *const names[] = {
-        "",    "redis",   "redis.tls", "pool",           "queues",          "handlers",
-        "log", "metrics", "limiter",   "queues.metrics", "handlers.sandbox"};
+    static const char *const names[] = {"",
+                                        "redis",
+                                        "redis.tls",
+                                        "pool",
+                                        "queues",
+                                        "handlers",
+                                        "log",
+                                        "metrics",
+                                        "limiter",
+                                        "queues.metrics",
+                                        "handlers.sandbox",
+                                        "redis.sentinel",
+                                        "redis.cluster"};
 
     return names[scope];
 }
@@ -702,6 +734,67 @@ static int parse_env(bp_load *ld, const bp_config_key *k, const config_setting_t
                                 "\"%s\" does not start with a variable name (letters, digits, "
                                 "_); write \"NAME\" or \"NAME=value\"",
                                 v);
+    }
+    return 0;
+}
+
+/* redis.sentinel.nodes and redis.cluster.nodes: "host:port" or "[v6]:port" strings. */
+static int parse_nodes(bp_load *ld, const bp_config_key *k, const config_setting_t *s, void *base)
+{
+    bp_config *cfg = base;
+    bool sentinel = k->scope == BP_SCOPE_SENTINEL;
+    int n = config_setting_length(s);
+    bp_redis_node *nodes;
+
+    if (!config_setting_is_array(s) && !config_setting_is_list(s))
+        return bp_load_fail(ld, s, k->name,
+                            "must be an array of strings; write nodes = "
+                            "[ \"10.0.0.1:%d\", \"10.0.0.2:%d\" ];",
+                            sentinel ? 26379 : 6379, sentinel ? 26379 : 6379);
+    if (n == 0)
+        return bp_load_fail(ld, s, k->name, "is empty; give at least one \"host:port\"");
+    nodes = bp_arena_alloc(ld->arena, sizeof(*nodes) * (size_t)n);
+    if (nodes == NULL)
+        return bp_load_fail(ld, s, k->name, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *v, *colon, *hs, *he;
+        char name[32], *end;
+        long port;
+
+        snprintf(name, sizeof(name), "nodes[%d]", i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING)
+            return bp_load_fail(ld, e, name, "must be a string \"host:port\"");
+        v = config_setting_get_string(e);
+        colon = strrchr(v, ':');
+        hs = v;
+        he = colon;
+        if (v[0] == '[') { /* [IPv6]:port */
+            hs = v + 1;
+            he = strchr(v, ']');
+            if (he == NULL || he[1] != ':')
+                he = NULL;
+        }
+        errno = 0;
+        port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+        if (colon == NULL || he == NULL || he == hs || errno != 0 || end == colon + 1 ||
+            *end != '\0' || port < 1 || port > 65535)
+            return bp_load_fail(ld, e, name,
+                                "\"%s\" is not \"host:port\"; write e.g. \"10.0.0.1:%d\" or "
+                                "\"[fd00::1]:%d\"",
+                                v, sentinel ? 26379 : 6379, sentinel ? 26379 : 6379);
+        nodes[i].host = bp_arena_alloc(ld->arena, (size_t)(he - hs) + 1);
+        if (nodes[i].host == NULL)
+            return bp_load_fail(ld, e, name, "out of memory");
+        memcpy(nodes[i].host, hs, (size_t)(he - hs));
+        nodes[i].port = (int)port;
+    }
+    if (sentinel) {
+        cfg->redis.sentinel.nodes = nodes;
+        cfg->redis.sentinel.n_nodes = (size_t)n;
+    } else {
+        cfg->redis.cluster.nodes = nodes;
+        cfg->redis.cluster.n_nodes = (size_t)n;
     }
     return 0;
 }

@@ -80,6 +80,17 @@ static void print_special(FILE *out, const bp_config *cfg, const bp_config_key *
             fputs("# password: read from password_file\n", out);
         else
             fputs("password = \"" BP_REDACTED "\";\n", out);
+    } else if (strcmp(k->name, "nodes") == 0) {
+        const bp_redis_config *rc = &cfg->redis;
+        const bp_redis_node *nodes =
+            k->scope == BP_SCOPE_SENTINEL ? rc->sentinel.nodes : rc->cluster.nodes;
+        size_t n = k->scope == BP_SCOPE_SENTINEL ? rc->sentinel.n_nodes : rc->cluster.n_nodes;
+
+        fputs("nodes = [", out);
+        for (size_t i = 0; i < n; i++)
+            fprintf(out, strchr(nodes[i].host, ':') != NULL ? "%s\"[%s]:%d\"" : "%s\"%s:%d\"",
+                    i > 0 ? ", " : " ", nodes[i].host, nodes[i].port);
+        fputs(" ];\n", out);
     } else if (strcmp(k->name, "level") == 0) {
         fprintf(out, "level = \"%s\";\n", bp_log_level_name(cfg->log.level));
     } else if (strcmp(k->name, "queues") == 0) {
@@ -175,6 +186,10 @@ static void print_key(FILE *out, const bp_config *cfg, const bp_config_key *k, c
 {
     const void *field = (const char *)base + k->offset;
 
+    if (k->kind == BP_KEY_GROUP &&
+        ((k->child == BP_SCOPE_SENTINEL && cfg->redis.sentinel.master_name == NULL) ||
+         (k->child == BP_SCOPE_CLUSTER && cfg->redis.cluster.n_nodes == 0)))
+        return; /* only the topology in use */
     indent(out, depth);
     switch (k->kind) {
     case BP_KEY_GROUP:

@@ -24,6 +24,7 @@
 #include "bp_scripts.h"
 #include "bp_time.h"
 #include "bp_tls.h"
+#include "bp_topology.h"
 
 #define BP_CHECK_PINGS            20 /* latency sample: enough for a p50, quick on a slow link */
 #define BP_CHECK_CONNS_PER_WORKER 3  /* client, subscriber, bclient (DESIGN.md) */
@@ -390,6 +391,25 @@ static int check_handlers(const bp_config *cfg, FILE *out)
     return 0;
 }
 
+/* Sentinel: the sentinels, the master they agree on, its replicas. Cluster: the slot map
+ * and where each queue's keys live. */
+static int check_topology(const bp_config *cfg, SSL_CTX *ctx, FILE *out, bp_err *err)
+{
+    const char *routes[64], *labels[64];
+    char rbuf[64][600], lbuf[64][300];
+    size_t n = 0;
+
+    if (cfg->redis.cluster.n_nodes == 0)
+        return bp_topology_check(&cfg->redis, ctx, out, err);
+    for (size_t i = 0; i < cfg->n_queues && n < 64; i++, n++) {
+        snprintf(rbuf[n], sizeof(rbuf[n]), "%s:%s:id", cfg->queues[i].prefix, cfg->queues[i].name);
+        snprintf(lbuf[n], sizeof(lbuf[n]), "queue '%s'", cfg->queues[i].name);
+        routes[n] = rbuf[n];
+        labels[n] = lbuf[n];
+    }
+    return bp_topology_cluster_check(&cfg->redis, ctx, routes, labels, n, out, err);
+}
+
 int bp_check_run(const bp_config *cfg, FILE *out)
 {
     SSL_CTX *ctx = NULL;
@@ -398,8 +418,14 @@ int bp_check_run(const bp_config *cfg, FILE *out)
     int code, worst = 0;
 
     bp_config_print(cfg, out);
-    fprintf(out, "\n# preflight: %s\n",
-            cfg->redis.url_redacted != NULL ? cfg->redis.url_redacted : "(no redis.url)");
+    fprintf(out, "\n# preflight: %s%s%s\n",
+            cfg->redis.url_redacted != NULL ? cfg->redis.url_redacted : "(no redis.url)",
+            cfg->redis.sentinel.master_name != NULL || cfg->redis.cluster.n_nodes > 0
+                ? " (its host is not used), mode "
+                : "",
+            cfg->redis.sentinel.master_name != NULL || cfg->redis.cluster.n_nodes > 0
+                ? bp_topology_mode(&cfg->redis)
+                : "");
     if (check_handlers(cfg, out) != 0) {
         fputs("check FAILED\n", out);
         return EX_CONFIG;
@@ -410,6 +436,11 @@ int bp_check_run(const bp_config *cfg, FILE *out)
             return EX_CONFIG;
         }
         check_describe_tls(&cfg->redis.tls, out);
+    }
+    if (check_topology(cfg, ctx, out, &err) != 0) {
+        fprintf(out, "refused %s\n", err.msg);
+        code = check_exit_code(&err);
+        goto out_free_ctx;
     }
     code = check_connect(cfg, ctx, &c, out);
     if (code != 0)

@@ -104,9 +104,12 @@ int bp_worker_connect(bp_worker *w, bp_conn **out, const char *name, bp_err *err
     const char *role = name == w->conn_name_bclient ? "bclient"
                        : name == w->conn_name_sub   ? "subscriber"
                                                     : "client";
+    char route[600];
     long long id;
 
-    if (bp_conn_open(out, &w->spec->cfg->redis, w->spec->tls_ctx, name, err) != 0)
+    /* on Redis Cluster every connection of this worker lives on its queue's node */
+    bp_queue_key(&w->q, "id", route, sizeof(route));
+    if (bp_conn_open_route(out, &w->spec->cfg->redis, w->spec->tls_ctx, name, route, err) != 0)
         return -1;
     /* the master closes this connection on the server side if this process dies, before it
      * moves its jobs: Redis must not serve a dead worker's pull (bp_housekeeping.c) */

@@ -8,6 +8,12 @@
 //
 // Redis: 127.0.0.1:$BP_TLS_PORT over TLS, CA $BP_CERTS/ca.crt (tests/support/redis.sh), or
 // $BP_REDIS_PORT for plain TCP. Batches of $BP_ADD_BATCH (default 1000) jobs per addBulk.
+// Sentinel: $BP_SENTINELS ("port,port,...") and $BP_SENTINEL_NAME (ioredis in sentinel
+// mode, TLS to sentinels and master). Cluster: $BP_CLUSTER_NODES ("port,port,...") with
+// ioredis Cluster clients through Bull's createClient, and prefix $BP_PREFIX (e.g. {bull}).
+// $BP_PRODUCER_WAIT=N: after each add, WAIT for N replicas (an add the master acknowledged
+// but no replica had is what a kill -9 failover can lose; this is the producer's part).
+// drip retries an add that fails (failover) and counts the retries ("add errors").
 //
 // audit prints {"added", "completed", "failed", "waiting", "active", "delayed", "paused",
 // "lost", "duplicated", "reruns", "stalled", "retried", "mismatched", "lost_ids", ...}:
@@ -21,6 +27,55 @@
 'use strict';
 const fs = require('fs');
 const Queue = require('bull');
+
+function tlsOpts() {
+  return { ca: fs.readFileSync(`${process.env.BP_CERTS}/ca.crt`), servername: 'localhost' };
+}
+
+function ports(v) {
+  return v.split(',').filter(Boolean).map((p) => ({ host: '127.0.0.1', port: Number(p) }));
+}
+
+function queueOpts() {
+  const prefix = process.env.BP_PREFIX ? { prefix: process.env.BP_PREFIX } : {};
+  if (process.env.BP_CLUSTER_NODES) {
+    const Redis = require('ioredis');
+    const nodes = ports(process.env.BP_CLUSTER_NODES);
+    return {
+      ...prefix,
+      createClient: (type) =>
+        new Redis.Cluster(nodes, {
+          redisOptions: {
+            tls: tlsOpts(),
+            // Bull's blocking and subscriber clients must not give up on a command
+            ...(type === 'client' ? {} : { maxRetriesPerRequest: null, enableReadyCheck: false }),
+          },
+          slotsRefreshTimeout: 2000,
+        }),
+    };
+  }
+  if (process.env.BP_SENTINELS) {
+    return {
+      ...prefix,
+      redis: {
+        sentinels: ports(process.env.BP_SENTINELS),
+        name: process.env.BP_SENTINEL_NAME || 'mymaster',
+        enableTLSForSentinelMode: true,
+        sentinelTLS: tlsOpts(),
+        tls: tlsOpts(),
+      },
+    };
+  }
+  return { ...prefix, redis: redisOpts() };
+}
+
+async function producerWait(q) {
+  const n = Number(process.env.BP_PRODUCER_WAIT || 0);
+  if (n > 0) {
+    const got = await q.client.wait(n, 2000);
+    if (got < n) throw new Error(`only ${got} of ${n} replicas acknowledged the add`);
+  }
+}
 
 function redisOpts() {
   if (process.env.BP_REDIS_PORT) return { host: '127.0.0.1', port: Number(process.env.BP_REDIS_PORT) };
@@ -45,6 +100,7 @@ async function add(q, n, name, data, opts) {
     const jobs = [];
     for (let i = 0; i < k; i++) jobs.push({ name, data, opts: { ...opts } });
     const res = await q.addBulk(jobs);
+    await producerWait(q);
     fs.writeSync(out, res.map((j) => j.id).join('\n') + '\n');
     added += k;
   }
@@ -54,13 +110,24 @@ async function add(q, n, name, data, opts) {
 
 async function drip(q, n, gapMs, name, data) {
   const out = fs.openSync(idsFile(), 'a');
+  let errors = 0;
   for (let i = 0; i < n; i++) {
-    const j = await q.add(name, data);
+    let j = null;
+    while (j === null) {
+      try {
+        j = await q.add(name, data);
+        await producerWait(q);
+      } catch (e) {
+        errors++; // the add may or may not have happened: it is not counted as added
+        if (j !== null) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     fs.writeSync(out, `${j.id}\n`);
     await new Promise((r) => setTimeout(r, gapMs));
   }
   fs.closeSync(out);
-  console.log(`added ${n} ${name} jobs, one every ${gapMs} ms`);
+  console.log(`added ${n} ${name} jobs, one every ${gapMs} ms, ${errors} add errors retried`);
 }
 
 async function audit(q, echo) {
@@ -125,7 +192,7 @@ async function audit(q, echo) {
 
 async function main() {
   const [cmd, queueName, ...rest] = process.argv.slice(2);
-  const q = new Queue(queueName, { redis: redisOpts() });
+  const q = new Queue(queueName, queueOpts());
   try {
     if (cmd === 'add') {
       await add(q, Number(rest[0]), rest[1], JSON.parse(rest[2]), rest[3] ? JSON.parse(rest[3]) : {});

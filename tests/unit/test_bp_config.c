@@ -468,6 +468,73 @@ static void test_queue_errors(void **state)
         "queues[0].name: is empty; give a value or remove the key");
 }
 
+#define Q1 "queues = ( { name = \"q\"; handlers = ( { job = \"*\"; type = \"echo\"; } ); } );\n"
+
+static void test_topology(void **state)
+{
+    bp_config *cfg;
+
+    (void)state;
+    cfg = load_text("redis = { url = \"rediss://u:pw@ignored/2\";\n"
+                    "  sentinel = { master_name = \"mymaster\";\n"
+                    "    nodes = [ \"10.0.0.1:26379\", \"[fd00::1]:26380\" ]; }; };\n" Q1);
+    assert_string_equal(cfg->redis.sentinel.master_name, "mymaster");
+    assert_int_equal(cfg->redis.sentinel.n_nodes, 2);
+    assert_string_equal(cfg->redis.sentinel.nodes[0].host, "10.0.0.1");
+    assert_int_equal(cfg->redis.sentinel.nodes[0].port, 26379);
+    assert_string_equal(cfg->redis.sentinel.nodes[1].host, "fd00::1");
+    assert_int_equal(cfg->redis.sentinel.nodes[1].port, 26380);
+    assert_null(cfg->redis.sentinel.password);
+    assert_int_equal(cfg->redis.db, 2);
+    assert_int_equal(cfg->redis.replica_acks, 0);
+    assert_int_equal(cfg->redis.replica_ack_timeout_ms, 1000);
+    assert_int_equal(cfg->redis.cluster.n_nodes, 0);
+    bp_config_free(cfg);
+
+    cfg = load_text(
+        "redis = { replica_acks = 2; replica_ack_timeout_ms = 250;\n"
+        "  cluster = { nodes = [ \"h1:7000\" ]; }; };\n"
+        "queues = ( { name = \"q\"; prefix = \"{bull}\"; handlers = ( { job = "
+        "\"*\"; type = \"echo\"; } ); },\n"
+        "  { name = \"{emails}\"; handlers = ( { job = \"*\"; type = \"echo\"; } ); } );\n");
+    assert_int_equal(cfg->redis.cluster.n_nodes, 1);
+    assert_string_equal(cfg->redis.cluster.nodes[0].host, "h1");
+    assert_int_equal(cfg->redis.cluster.nodes[0].port, 7000);
+    assert_int_equal(cfg->redis.replica_acks, 2);
+    assert_int_equal(cfg->redis.replica_ack_timeout_ms, 250);
+    bp_config_free(cfg);
+
+    expect_error("redis = { sentinel = { nodes = [ \"h:1\" ]; }; };\n" Q1, 1,
+                 "redis.sentinel.master_name: missing; add master_name = ...; (the master's name "
+                 "in the sentinels' configuration)");
+    expect_error("redis = { sentinel = { master_name = \"m\"; nodes = [ \"h\" ]; }; };\n" Q1, 1,
+                 "redis.sentinel.nodes[0]: \"h\" is not \"host:port\"; write e.g. "
+                 "\"10.0.0.1:26379\" or \"[fd00::1]:26379\"");
+    expect_error("redis = { sentinel = { master_name = \"m\"; nodes = [ \"h:0\" ]; }; };\n" Q1, 1,
+                 "redis.sentinel.nodes[0]: \"h:0\" is not \"host:port\"; write e.g. "
+                 "\"10.0.0.1:26379\" or \"[fd00::1]:26379\"");
+    expect_error("redis = { cluster = { nodes = [ ]; }; };\n" Q1, 1,
+                 "redis.cluster.nodes: is empty; give at least one \"host:port\"");
+    expect_error("redis = { cluster = { nodes = [ \"h:1\" ]; };\n"
+                 "  sentinel = { master_name = \"m\"; nodes = [ \"h:2\" ]; }; };\n" Q1,
+                 1,
+                 "redis.cluster: given together with redis.sentinel; a Redis is either watched "
+                 "by sentinels or a cluster: keep one of them");
+    expect_error("redis = { cluster = { nodes = [ \"h:1\" ]; }; };\n" Q1, 2,
+                 "queues[0].prefix: \"bull\" (queue 'q') has no hash tag, but on Redis Cluster "
+                 "Bull's keys of one queue must share a slot for its scripts; write prefix = "
+                 "\"{bull}\"; in this queue and in Bull's producers (new Queue(name, { prefix: "
+                 "'{bull}' }))");
+    expect_error("redis = { url = \"redis://h/1\"; cluster = { nodes = [ \"h:1\" ]; }; };\n"
+                 "queues = ( { name = \"q\"; prefix = \"{b}\"; handlers = ( { job = \"*\"; "
+                 "type = \"echo\"; } ); } );\n",
+                 1,
+                 "redis.url: selects database 1, but a Redis Cluster has only database 0; drop "
+                 "the /1 from the URL");
+    expect_error("redis = { replica_acks = 17; };\n" Q1, 1,
+                 "redis.replica_acks: 17 is out of range; use a value from 0 to 16");
+}
+
 static void test_handler_errors(void **state)
 {
     (void)state;
@@ -1135,18 +1202,31 @@ static void test_docs_cover_every_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_full),
-        cmocka_unit_test(test_example_loads),   cmocka_unit_test(test_syntax_error),
-        cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_unknown_key),
-        cmocka_unit_test(test_type_errors),     cmocka_unit_test(test_range_errors),
-        cmocka_unit_test(test_queue_errors),    cmocka_unit_test(test_handler_errors),
-        cmocka_unit_test(test_enums),           cmocka_unit_test(test_tls_pair),
-        cmocka_unit_test(test_password_file),   cmocka_unit_test(test_env_overrides),
-        cmocka_unit_test(test_url_env),         cmocka_unit_test(test_confine_keys),
-        cmocka_unit_test(test_bad_url),         cmocka_unit_test(test_control_key),
-        cmocka_unit_test(test_print_redacts),   cmocka_unit_test(test_print_round_trip),
-        cmocka_unit_test(test_route),           cmocka_unit_test(test_include),
-        cmocka_unit_test(test_limiter_metrics), cmocka_unit_test(test_docs_cover_every_key),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_example_loads),
+        cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_type_errors),
+        cmocka_unit_test(test_range_errors),
+        cmocka_unit_test(test_queue_errors),
+        cmocka_unit_test(test_handler_errors),
+        cmocka_unit_test(test_enums),
+        cmocka_unit_test(test_tls_pair),
+        cmocka_unit_test(test_password_file),
+        cmocka_unit_test(test_env_overrides),
+        cmocka_unit_test(test_url_env),
+        cmocka_unit_test(test_confine_keys),
+        cmocka_unit_test(test_bad_url),
+        cmocka_unit_test(test_control_key),
+        cmocka_unit_test(test_print_redacts),
+        cmocka_unit_test(test_print_round_trip),
+        cmocka_unit_test(test_route),
+        cmocka_unit_test(test_include),
+        cmocka_unit_test(test_limiter_metrics),
+        cmocka_unit_test(test_topology),
+        cmocka_unit_test(test_docs_cover_every_key),
     };
 
     return cmocka_run_group_tests_name("bp_config", tests, setup, teardown);
