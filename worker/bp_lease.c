@@ -37,6 +37,9 @@ void bp_lease_init(bp_worker *w)
         max = by_lock > 1 ? by_lock : 1;
     if (w->q.limiter_max > 0)
         max = 1; /* a rate limiter: every job passes take.lua's limiter, one at a time */
+    if (w->spec->cfg->redis.replica_acks > 0)
+        max = 1; /* redis.replica_acks: each take and completion waits for its replicas (WAIT)
+                    on the one-job path; a batch would count results no replica has yet */
     l->max = max < 1 ? 1 : (max > BP_LEASE_CAP ? BP_LEASE_CAP : max);
 }
 
