@@ -451,10 +451,16 @@ static void watch_start(const bp_redis_config *rc, SSL_CTX *tls)
 {
     topo_watch *w;
 
-    if (topo_watcher != NULL)
+    /* the main thread and the keeper open connections at the same time: one watcher only
+     * (a second one would never be joined, and its subscription would leak at exit) */
+    pthread_mutex_lock(&topo_lock);
+    if (topo_watcher != NULL) {
+        pthread_mutex_unlock(&topo_lock);
         return;
+    }
     w = watch_copy(rc, tls);
     if (w == NULL) {
+        pthread_mutex_unlock(&topo_lock);
         bp_log_warn("sentinel watcher: out of memory; failovers are noticed by errors only");
         return;
     }
@@ -467,6 +473,7 @@ static void watch_start(const bp_redis_config *rc, SSL_CTX *tls)
     } else {
         topo_watcher = w; /* stopped and freed by topo_at_exit() */
     }
+    pthread_mutex_unlock(&topo_lock);
 }
 
 /* ---- opening ------------------------------------------------------------------------ */

@@ -37,6 +37,10 @@ void bp_lease_init(bp_worker *w)
         max = by_lock > 1 ? by_lock : 1;
     if (w->q.limiter_max > 0)
         max = 1; /* a rate limiter: every job passes take.lua's limiter, one at a time */
+    if (w->spec->cfg->redis.cluster.n_nodes > 0)
+        max = 1; /* Redis Cluster: a pipelined batch that meets MOVED or ASK after a failover
+                    is not redirected (the one-job path is), so its results would wait for
+                    the stalled check */
     if (w->spec->cfg->redis.replica_acks > 0)
         max = 1; /* redis.replica_acks: each take and completion waits for its replicas (WAIT)
                     on the one-job path; a batch would count results no replica has yet */

@@ -52,7 +52,7 @@ r=$(http_get /healthz)
 r=$(http_get /readyz)
 [ "$r" = "200 ready" ] || bp_fail "/readyz on a ready pool: $r"
 stats_says live True && stats_says ready True || bp_fail "stats does not say live and ready: $(stats_json)"
-"$BULLPEN_BIN" stats -c "$conf" | grep -Eq ' yes +yes +2 of 2 connected$' || bp_fail "stats table: $("$BULLPEN_BIN" stats -c "$conf")"
+"$BULLPEN_BIN" stats -c "$conf" | grep -Eq ' yes +yes +([0-9.]+ +)?2 of 2 connected$' || bp_fail "stats table: $("$BULLPEN_BIN" stats -c "$conf")"
 "$BULLPEN_BIN" ctl -c "$conf" status | grep -q 'live: yes, ready: yes' ||
     bp_fail "ctl status: $("$BULLPEN_BIN" ctl -c "$conf" status 2>&1)"
 echo "ok: ready pool: /healthz 200, /readyz 200, stats and ctl status say live and ready"
