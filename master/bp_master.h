@@ -257,7 +257,7 @@ void bp_housekeeping_on_delayed(bp_master *m, const char *channel, const char *m
 void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool timeout,
                              bool outside);
 void bp_housekeeping_flush(bp_master *m, bool all); /* due ones (all: every one, at exit) */
-void bp_housekeeping_on_sub_up(bp_master *m); /* promote at once: messages may be lost */
+void bp_housekeeping_on_sub_up(bp_master *m);       /* promote at once: messages may be lost */
 /* bp_housekeeping_recover.c: a worker's token in the host's registry while it runs, so a
  * new master recovers its jobs at once if the whole pool died; the start-up sweep. */
 void bp_housekeeping_register(bp_master *m, const bp_slot *s);

@@ -749,6 +749,9 @@ int bp_worker_main(const bp_worker_spec *spec)
     }
     w.keeper_started = 1;
     main_loop(&w);
+    /* a last heartbeat over the link with the final counts: the master reads the link when it
+     * reaps this process, so the jobs done since the previous heartbeat reach its metrics */
+    bp_worker_heartbeat(&w, false);
     bp_log_notice("worker %d (pid %ld) stopped: %lld jobs done, %lld failed, %llu Redis commands "
                   "sent",
                   spec->index, (long)getpid(), atomic_load(&w.jobs_done),
