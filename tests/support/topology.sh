@@ -12,8 +12,10 @@
 #
 # Nodes present client.crt when they dial each other (the cluster bus always asks for a
 # client certificate; server.crt is for serverAuth only); repl-diskless-sync-delay 0 (default
-# 5 s) so replicas are in sync before a test kills anything. Sentinel timing: down-after-milliseconds 1000 and failover-timeout 5000 (defaults 30 s
-# and 180 s) so a test sees a failover within seconds; the pool's own settings stay Bull's.
+# 5 s) so replicas are in sync before a test kills anything. Sentinel timing: down-after-milliseconds 2000 and failover-timeout 20000 (defaults 30 s
+# and 180 s) so a test sees a failover within seconds (1000 and 5000 made the sentinels fail
+# over a second time on a loaded machine, losing acknowledged writes); the pool's own settings
+# stay Bull's.
 set -u
 BP_MASTER_NAME=${BP_MASTER_NAME:-mymaster}
 BP_DATA_PORTS=()
@@ -77,8 +79,8 @@ bp_sentinel_start() {
         mkdir -p "$BP_TMP/sentinel$i"
         cat >"$BP_TMP/sentinel$i/sentinel.conf" <<CONF
 sentinel monitor $BP_MASTER_NAME 127.0.0.1 $mport 2
-sentinel down-after-milliseconds $BP_MASTER_NAME 1000
-sentinel failover-timeout $BP_MASTER_NAME 5000
+sentinel down-after-milliseconds $BP_MASTER_NAME 2000
+sentinel failover-timeout $BP_MASTER_NAME 20000
 sentinel parallel-syncs $BP_MASTER_NAME 1
 CONF
         bp_node_start "$BP_TMP/sentinel$i" "$port" "$BP_TMP/sentinel$i/sentinel.conf" --sentinel
