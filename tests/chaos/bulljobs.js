@@ -19,7 +19,8 @@
 // "lost", "duplicated", "reruns", "stalled", "retried", "mismatched", "lost_ids", ...}:
 // lost = ids in none of completed, failed, wait, active, delayed, paused (or with no hash);
 // duplicated = ids in two of those at once; reruns = stalledCounter > 0 or attemptsMade > 0;
-// with --echo, mismatched = completed jobs whose returnvalue is not their data.
+// with --echo, mismatched = completed jobs whose returnvalue is not their data;
+// latency_ms = {median, p95, max} of finishedOn - timestamp over the completed jobs.
 // $BP_CRASHES (optional): a file with one job id per crash of a RUNNING job (the master's
 // recovery lines); a job that failed "stalled more than allowable limit" after at most one
 // such crash was failed by a crash that should have cost a rerun: it counts as lost
@@ -156,8 +157,10 @@ async function audit(q, echo) {
     }
   }
   const pipe = c.pipeline();
-  for (const id of ids) pipe.hmget(k(id), 'data', 'returnvalue', 'stalledCounter', 'attemptsMade', 'failedReason', 'name');
+  for (const id of ids) pipe.hmget(k(id), 'data', 'returnvalue', 'stalledCounter', 'attemptsMade', 'failedReason', 'name',
+    'timestamp', 'finishedOn');
   const fields = await pipe.exec();
+  const waits = []; // added -> finished, ms, of the completed jobs (Bull's own timestamps)
   ids.forEach((id, i) => {
     const [err, f] = fields[i];
     const places = Object.keys(sets).filter((s) => sets[s].has(id));
@@ -186,7 +189,11 @@ async function audit(q, echo) {
       r.failed_reasons[reason] = (r.failed_reasons[reason] || 0) + 1;
     }
     if (echo && places[0] === 'completed' && f[1] !== f[0]) r.mismatched++;
+    if (places[0] === 'completed' && f[6] && f[7]) waits.push(Number(f[7]) - Number(f[6]));
   });
+  waits.sort((a, b) => a - b);
+  const pct = (p) => waits[Math.min(waits.length - 1, Math.floor((waits.length * p) / 100))];
+  r.latency_ms = waits.length ? { median: pct(50), p95: pct(95), max: waits[waits.length - 1] } : null;
   console.log(JSON.stringify(r));
 }
 
