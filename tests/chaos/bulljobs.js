@@ -70,11 +70,34 @@ function queueOpts() {
   return { ...prefix, redis: redisOpts() };
 }
 
+// The connection WAIT must go to: the master itself, or on a cluster the master serving
+// the queue's slot (WAIT has no key for ioredis to route by).
+function waitTarget(q) {
+  if (!process.env.BP_CLUSTER_NODES) return q.client;
+  const slot = require('cluster-key-slot')(`${q.keyPrefix}:${q.name}:id`);
+  const nodes = q.client.slots[slot];
+  return (nodes && q.client.connectionPool.getInstanceByKey(nodes[0])) || q.client;
+}
+
+// WAIT, bounded: a cluster node's own connection to a killed master queues the command
+// until the node is back, which may be never. No reply within 5 s counts as a failed WAIT
+// (drip retries it); the slot map is refreshed so the next try goes to the new master.
 async function producerWait(q) {
   const n = Number(process.env.BP_PRODUCER_WAIT || 0);
   if (n > 0) {
-    const got = await q.client.wait(n, 2000);
-    if (got < n) throw new Error(`only ${got} of ${n} replicas acknowledged the add`);
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('WAIT: no reply within 5 s')), 5000);
+    });
+    try {
+      const got = await Promise.race([waitTarget(q).wait(n, 2000), late]);
+      if (got < n) throw new Error(`only ${got} of ${n} replicas acknowledged the add`);
+    } catch (e) {
+      if (process.env.BP_CLUSTER_NODES) q.client.refreshSlotsCache();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
@@ -114,13 +137,14 @@ async function drip(q, n, gapMs, name, data) {
   let errors = 0;
   for (let i = 0; i < n; i++) {
     let j = null;
-    while (j === null) {
+    for (let tries = 1; ; tries++) {
       try {
-        j = await q.add(name, data);
+        if (j === null) j = await q.add(name, data);
         await producerWait(q);
+        break;
       } catch (e) {
         errors++; // the add may or may not have happened: it is not counted as added
-        if (j !== null) break;
+        if (j !== null && tries >= 20) break; // added, its replication never confirmed
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -211,11 +235,12 @@ async function main() {
       throw new Error(`unknown command '${cmd}': add | drip | audit`);
     }
   } finally {
-    await q.close();
+    // bounded: an ioredis Cluster client can wait forever on a node that was killed
+    await Promise.race([q.close(), new Promise((r) => setTimeout(r, 5000).unref())]);
   }
 }
 
-main().catch((e) => {
+main().then(() => process.exit(0), (e) => {
   console.error(`bulljobs.js: ${e.stack || e}`);
   process.exit(1);
 });
