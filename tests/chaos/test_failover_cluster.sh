@@ -17,7 +17,8 @@ acks=${BP_REPLICA_ACKS:-1}
 chaos_init "failover_cluster_${mode}_acks$acks"
 jobs=${BP_CHAOS_JOBS:-200}
 bp_cluster_start
-export BP_CLUSTER_NODES=$(IFS=,; echo "${BP_CLUSTER_PORTS[*]}") BP_PREFIX='{bull}' BP_PRODUCER_WAIT=$acks
+BP_CLUSTER_NODES=$(IFS=,; echo "${BP_CLUSTER_PORTS[*]}")
+export BP_CLUSTER_NODES BP_PREFIX='{bull}' BP_PRODUCER_WAIT=$acks
 runs=$BP_TMP/runs
 : >"$runs"
 live=${BP_CLUSTER_PORTS[0]}
