@@ -19,7 +19,8 @@
 // "lost", "duplicated", "reruns", "stalled", "retried", "mismatched", "lost_ids", ...}:
 // lost = ids in none of completed, failed, wait, active, delayed, paused (or with no hash);
 // duplicated = ids in two of those at once; reruns = stalledCounter > 0 or attemptsMade > 0;
-// with --echo, mismatched = completed jobs whose returnvalue is not their data.
+// with --echo, mismatched = completed jobs whose returnvalue is not their data;
+// latency_ms = {median, p95, max} of finishedOn - timestamp over the completed jobs.
 // $BP_CRASHES (optional): a file with one job id per crash of a RUNNING job (the master's
 // recovery lines); a job that failed "stalled more than allowable limit" after at most one
 // such crash was failed by a crash that should have cost a rerun: it counts as lost
@@ -69,11 +70,34 @@ function queueOpts() {
   return { ...prefix, redis: redisOpts() };
 }
 
+// The connection WAIT must go to: the master itself, or on a cluster the master serving
+// the queue's slot (WAIT has no key for ioredis to route by).
+function waitTarget(q) {
+  if (!process.env.BP_CLUSTER_NODES) return q.client;
+  const slot = require('cluster-key-slot')(`${q.keyPrefix}:${q.name}:id`);
+  const nodes = q.client.slots[slot];
+  return (nodes && q.client.connectionPool.getInstanceByKey(nodes[0])) || q.client;
+}
+
+// WAIT, bounded: a cluster node's own connection to a killed master queues the command
+// until the node is back, which may be never. No reply within 5 s counts as a failed WAIT
+// (drip retries it); the slot map is refreshed so the next try goes to the new master.
 async function producerWait(q) {
   const n = Number(process.env.BP_PRODUCER_WAIT || 0);
   if (n > 0) {
-    const got = await q.client.wait(n, 2000);
-    if (got < n) throw new Error(`only ${got} of ${n} replicas acknowledged the add`);
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('WAIT: no reply within 5 s')), 5000);
+    });
+    try {
+      const got = await Promise.race([waitTarget(q).wait(n, 2000), late]);
+      if (got < n) throw new Error(`only ${got} of ${n} replicas acknowledged the add`);
+    } catch (e) {
+      if (process.env.BP_CLUSTER_NODES) q.client.refreshSlotsCache();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
@@ -113,13 +137,14 @@ async function drip(q, n, gapMs, name, data) {
   let errors = 0;
   for (let i = 0; i < n; i++) {
     let j = null;
-    while (j === null) {
+    for (let tries = 1; ; tries++) {
       try {
-        j = await q.add(name, data);
+        if (j === null) j = await q.add(name, data);
         await producerWait(q);
+        break;
       } catch (e) {
         errors++; // the add may or may not have happened: it is not counted as added
-        if (j !== null) break;
+        if (j !== null && tries >= 20) break; // added, its replication never confirmed
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -156,8 +181,10 @@ async function audit(q, echo) {
     }
   }
   const pipe = c.pipeline();
-  for (const id of ids) pipe.hmget(k(id), 'data', 'returnvalue', 'stalledCounter', 'attemptsMade', 'failedReason', 'name');
+  for (const id of ids) pipe.hmget(k(id), 'data', 'returnvalue', 'stalledCounter', 'attemptsMade', 'failedReason', 'name',
+    'timestamp', 'finishedOn');
   const fields = await pipe.exec();
+  const waits = []; // added -> finished, ms, of the completed jobs (Bull's own timestamps)
   ids.forEach((id, i) => {
     const [err, f] = fields[i];
     const places = Object.keys(sets).filter((s) => sets[s].has(id));
@@ -186,7 +213,11 @@ async function audit(q, echo) {
       r.failed_reasons[reason] = (r.failed_reasons[reason] || 0) + 1;
     }
     if (echo && places[0] === 'completed' && f[1] !== f[0]) r.mismatched++;
+    if (places[0] === 'completed' && f[6] && f[7]) waits.push(Number(f[7]) - Number(f[6]));
   });
+  waits.sort((a, b) => a - b);
+  const pct = (p) => waits[Math.min(waits.length - 1, Math.floor((waits.length * p) / 100))];
+  r.latency_ms = waits.length ? { median: pct(50), p95: pct(95), max: waits[waits.length - 1] } : null;
   console.log(JSON.stringify(r));
 }
 
@@ -204,11 +235,12 @@ async function main() {
       throw new Error(`unknown command '${cmd}': add | drip | audit`);
     }
   } finally {
-    await q.close();
+    // bounded: an ioredis Cluster client can wait forever on a node that was killed
+    await Promise.race([q.close(), new Promise((r) => setTimeout(r, 5000).unref())]);
   }
 }
 
-main().catch((e) => {
+main().then(() => process.exit(0), (e) => {
   console.error(`bulljobs.js: ${e.stack || e}`);
   process.exit(1);
 });

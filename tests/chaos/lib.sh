@@ -138,7 +138,9 @@ chaos_report() {
           `waiting ${r.waiting} active ${r.active} delayed ${r.delayed} lost ${r.lost} ` +
           `duplicated ${r.duplicated} reruns ${r.reruns} (stalled ${r.stalled}, retried ${r.retried})` +
           (r.failed_after_one_crash ? ` failed_after_one_crash ${r.failed_after_one_crash}` : "") +
-          (r.mismatched ? ` mismatched ${r.mismatched}` : "") + (reasons ? ` | failed: ${reasons}` : ""));
+          (r.mismatched ? ` mismatched ${r.mismatched}` : "") + (reasons ? ` | failed: ${reasons}` : "") +
+          (r.latency_ms ? ` | added->finished median ${r.latency_ms.median} ms, p95 ${r.latency_ms.p95} ms, ` +
+            `max ${r.latency_ms.max} ms` : ""));
         if (r.lost_ids.length) console.log(`lost ids: ${r.lost_ids.join(" ")}`);
         if (r.duplicated_ids.length) console.log(`duplicated: ${r.duplicated_ids.join(" ")}`);
     ' "${CHAOS_KILLS:-0}" "$json")
