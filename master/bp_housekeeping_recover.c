@@ -52,6 +52,11 @@
  * the master's connection broke (the caller retries later). */
 static int kill_conns(bp_master *m, const long long *ids, int n)
 {
+    /* Redis Cluster numbers clients per node, and the master's connection may sit on another
+     * node than the worker's queue: an id there could name somebody else's connection. Not
+     * sent; the sweep of unlocked jobs after a death still puts back what the pull took. */
+    if (m->cfg->redis.cluster.n_nodes > 0)
+        return 0;
     for (int i = 0; i < n && !m->client_kill_refused; i++) {
         bp_err err;
         redisReply *r = bp_conn_command(m->client, &err, "CLIENT KILL ID %lld", ids[i]);
