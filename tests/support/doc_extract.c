@@ -136,7 +136,7 @@ int main(int argc, char **argv)
                    : bp_doc_extract(fd, argv[optind], type, &lim, NULL, NULL, &doc, &err) != 0) {
         json_t *e = json_pack("{s:s}", "error", err.msg);
         char *s = json_dumps(e, JSON_COMPACT);
-        printf("%s\n", s);
+        fprintf(stdout, "%s\n", s);
         free(s);
         json_decref(e);
         close(fd);
@@ -158,12 +158,12 @@ int main(int argc, char **argv)
     free(enc);
     bp_doc_free(&doc);
     if (quiet) {
-        printf("format=%s pages=%zu words=%zu bytes=%zu", bp_doc_format_name(back.format),
-               back.n_pages, back.text.words, back.text.len);
+        fprintf(stdout, "format=%s pages=%zu words=%zu bytes=%zu", bp_doc_format_name(back.format),
+                back.n_pages, back.text.words, back.text.len);
         if (in_sandbox)
-            printf(" sandbox_wall_us=%lld confine_us=%lld child_cpu_us=%llu", (long long)wall_us,
-                   (long long)confine_us, (unsigned long long)cpu_us);
-        printf("\n");
+            fprintf(stdout, " sandbox_wall_us=%lld confine_us=%lld child_cpu_us=%llu",
+                    (long long)wall_us, (long long)confine_us, (unsigned long long)cpu_us);
+        fprintf(stdout, "\n");
         bp_doc_free(&back);
         return 0;
     }
@@ -206,7 +206,7 @@ int main(int argc, char **argv)
         json_object_set_new(o, "chunks", chunks);
     }
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    printf("%s\n", s);
+    fprintf(stdout, "%s\n", s);
     free(s);
     json_decref(o);
     bp_doc_free(&back);

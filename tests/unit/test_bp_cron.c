@@ -49,9 +49,10 @@ static int check_row(const json_t *row, size_t line)
             int64_t want = (int64_t)json_number_value(json_array_get(next, i));
 
             if (rc != 1 || got != want) {
-                printf("line %zu: '%s' tz %s from %" PRId64 " step %zu: want %" PRId64
-                       ", got rc %d %" PRId64 " (%s)\n",
-                       line, cron, tz, from, i, want, rc, got, err.msg);
+                fprintf(stdout,
+                        "line %zu: '%s' tz %s from %" PRId64 " step %zu: want %" PRId64
+                        ", got rc %d %" PRId64 " (%s)\n",
+                        line, cron, tz, from, i, want, rc, got, err.msg);
                 bad++;
                 break;
             }
@@ -59,13 +60,14 @@ static int check_row(const json_t *row, size_t line)
             continue;
         }
         if (error != NULL && (rc != -1 || strcmp(err.msg, error) != 0)) {
-            printf("line %zu: '%s' tz %s: want error '%s', got rc %d '%s' %" PRId64 "\n", line,
-                   cron, tz, error, rc, err.msg, got);
+            fprintf(stdout, "line %zu: '%s' tz %s: want error '%s', got rc %d '%s' %" PRId64 "\n",
+                    line, cron, tz, error, rc, err.msg, got);
             bad++;
         } else if (none != NULL && (rc != 0 || strcmp(err.msg, none) != 0)) {
-            printf("line %zu: '%s' tz %s from %" PRId64 ": want no next ('%s'), got rc %d '%s' "
-                   "%" PRId64 "\n",
-                   line, cron, tz, from, none, rc, err.msg, got);
+            fprintf(stdout,
+                    "line %zu: '%s' tz %s from %" PRId64 ": want no next ('%s'), got rc %d '%s' "
+                    "%" PRId64 "\n",
+                    line, cron, tz, from, none, rc, err.msg, got);
             bad++;
         }
         /* neither: the steps ran out; the next call is not part of the row */
@@ -106,9 +108,10 @@ static void test_against_cron_parser(void **state)
     }
     free(line);
     fclose(f);
-    printf("cron table: %zu rows (%zu rejected by cron-parser, %zu without a next), %d "
-           "mismatches\n",
-           n, errors, nones, bad);
+    fprintf(stdout,
+            "cron table: %zu rows (%zu rejected by cron-parser, %zu without a next), %d "
+            "mismatches\n",
+            n, errors, nones, bad);
     assert_true(n > 1000); /* the whole table was read */
     assert_true(errors > 20 && nones > 5);
     assert_int_equal(bad, 0);

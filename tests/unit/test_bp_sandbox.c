@@ -664,11 +664,12 @@ static int bench(int n)
         free(out.output);
     }
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    printf("sandboxed no-op task, %d runs: %.0f us wall each (fork to confined %.0f us); CPU "
-           "per run: worker %.0f us, extractor and child %.0f us\n",
-           n, (double)total / n, (double)confine / n,
-           ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - cpu0) * 1e6 / n,
-           (proc_cpu_s(bp_sandbox_pid(sb)) - ext0) * 1e6 / n);
+    fprintf(stdout,
+            "sandboxed no-op task, %d runs: %.0f us wall each (fork to confined %.0f us); CPU "
+            "per run: worker %.0f us, extractor and child %.0f us\n",
+            n, (double)total / n, (double)confine / n,
+            ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - cpu0) * 1e6 / n,
+            (proc_cpu_s(bp_sandbox_pid(sb)) - ext0) * 1e6 / n);
     (void)t0;
     bp_sandbox_free(sb);
     close(doc_fd);
