@@ -515,8 +515,10 @@ static void conn_home_after(bp_conn *c, const bp_conn *h)
         c->broken = true;
 }
 
-/* bp_conn_command() on a router: format, split back into arguments, route. */
-static redisReply *conn_cluster_vcommand(bp_conn *c, bp_err *err, const char *fmt, va_list ap)
+/* bp_conn_command() on a router: format, split back into arguments, route (by key, or to
+ * node when it is not NULL). */
+static redisReply *conn_cluster_vcommand(bp_conn *c, const char *node, bp_err *err, const char *fmt,
+                                         va_list ap)
 {
     char *cmd = NULL, *p, *end;
     const char **argv = NULL;
@@ -545,7 +547,8 @@ static redisReply *conn_cluster_vcommand(bp_conn *c, bp_err *err, const char *fm
         argv[i] = p + 2;
         p += 2 + lens[i];
     }
-    r = bp_cluster_command(c, (int)argc, argv, lens, -1, -1, err);
+    r = node != NULL ? bp_cluster_command_node(c, node, (int)argc, argv, lens, err)
+                     : bp_cluster_command(c, (int)argc, argv, lens, -1, -1, err);
 out:
     free(argv);
     free(lens);
@@ -703,9 +706,37 @@ redisReply *bp_conn_command(bp_conn *c, bp_err *err, const char *fmt, ...)
         redisReply *r;
 
         va_start(ap, fmt);
-        r = conn_cluster_vcommand(c, err, fmt, ap);
+        r = conn_cluster_vcommand(c, NULL, err, fmt, ap);
         va_end(ap);
         return r;
+    }
+    if (conn_check_idle(c, err) != 0)
+        return NULL;
+    va_start(ap, fmt);
+    rv = conn_append_vfmt(c, err, fmt, ap);
+    va_end(ap);
+    if (rv != 0)
+        return NULL;
+    return conn_roundtrip(c, -1, conn_deadline(c->command_timeout_ms), c->command_timeout_ms, err);
+}
+
+redisReply *bp_conn_command_at(bp_conn *c, const char *node, bp_err *err, const char *fmt, ...)
+{
+    char own[300];
+    va_list ap;
+    redisReply *r;
+    int rv;
+
+    if (c->cluster != NULL) {
+        va_start(ap, fmt);
+        r = conn_cluster_vcommand(c, node, err, fmt, ap);
+        va_end(ap);
+        return r;
+    }
+    bp_conn_node(c, own, sizeof(own));
+    if (strcmp(node, own) != 0) {
+        bp_err_set(err, BP_ERR_NONE, 0, "not sent: '%s' talks to %s, not %s", c->url, own, node);
+        return NULL;
     }
     if (conn_check_idle(c, err) != 0)
         return NULL;
@@ -806,6 +837,29 @@ int bp_conn_fd(const bp_conn *c)
         return h != NULL ? h->fd : -1;
     }
     return c->fd;
+}
+
+void bp_conn_node(const bp_conn *c, char *buf, size_t len)
+{
+    if (c->cluster != NULL) {
+        bp_cluster_node_addr(c, -1, buf, len);
+        return;
+    }
+    if (c->host[0] == '\0')
+        snprintf(buf, len, "%s", c->url); /* "unix:///run/redis.sock" */
+    else
+        snprintf(buf, len, "%s:%d", c->host, c->port);
+}
+
+int bp_conn_servers(const bp_conn *c, int i, char *buf, size_t len)
+{
+    if (c->cluster != NULL)
+        return bp_cluster_node_addr(c, i, buf, len);
+    if (i == 0)
+        bp_conn_node(c, buf, len);
+    else if (len > 0)
+        buf[0] = '\0';
+    return 1;
 }
 
 const char *bp_conn_describe(const bp_conn *c)

@@ -46,6 +46,26 @@ int bp_conn_fd(const bp_conn *c);
 /* "rediss://host:6380 — TLSv1.3, verified CN=host" (or "unverified"), for start-up logs. */
 const char *bp_conn_describe(const bp_conn *c);
 
+/* The server c's keyless commands reach, as "host:port" in buf (on Redis Cluster the home
+ * master; elsewhere the node dialled, which after a Sentinel failover is the new master;
+ * "unix://PATH" for a unix socket). CLIENT IDs are numbered per server: an id means something only
+ * together with this. */
+void bp_conn_node(const bp_conn *c, char *buf, size_t len);
+
+/* Redis Cluster: "host:port" of server i of those c's slot map has named (its masters, and
+ * masters since demoted by a failover), for commands every server must run (CLIENT LIST).
+ * Returns how many there are; on any other connection 1, server 0 being bp_conn_node(c).
+ * i out of range leaves buf "". */
+int bp_conn_servers(const bp_conn *c, int i, char *buf, size_t len);
+
+/* As bp_conn_command(), run on the server named node ("host:port" from bp_conn_node() or
+ * bp_conn_servers()). On Redis Cluster the member connection to node is opened on first
+ * use; a node that cannot be reached fails with kind BP_ERR_IO and leaves c usable (unless
+ * node is c's home: then c is broken, as for any command). On any other connection, node
+ * must be c's own server: else it fails with kind BP_ERR_NONE (not sent: that server is
+ * not the one c talks to, e.g. the master before a Sentinel failover). */
+redisReply *bp_conn_command_at(bp_conn *c, const char *node, bp_err *err, const char *fmt, ...);
+
 /* Run one command and wait for its reply within command_timeout_ms. Returns the reply
  * (caller frees with freeReplyObject()), or NULL with err set. A Redis error reply is
  * returned as NULL with kind BP_ERR_REPLY and the error text in err (the connection stays

@@ -67,6 +67,13 @@ int bp_cluster_open(bp_conn **out, const bp_redis_config *rc, SSL_CTX *tls, cons
 redisReply *bp_cluster_command(bp_conn *router, int argc, const char **argv, const size_t *argvlen,
                                int block_s, int wake_fd, bp_err *err);
 
+/* bp_conn_command_at() on a router: one command on the member at node ("host:port"). */
+redisReply *bp_cluster_command_node(bp_conn *router, const char *node, int argc, const char **argv,
+                                    const size_t *argvlen, bp_err *err);
+
+/* "host:port" of known node i (-1: the home) into buf; returns the number of known nodes. */
+int bp_cluster_node_addr(const bp_conn *router, int i, char *buf, size_t len);
+
 /* The home member (pub/sub, pipelines, fd to poll), or NULL when the router is broken. */
 bp_conn *bp_cluster_home(bp_conn *router);
 

@@ -352,6 +352,61 @@ redisReply *bp_cluster_command(bp_conn *router, int argc, const char **argv, con
     return NULL;
 }
 
+redisReply *bp_cluster_command_node(bp_conn *router, const char *node, int argc, const char **argv,
+                                    const size_t *argvlen, bp_err *err)
+{
+    bp_cluster *cl = router->cluster;
+    const char *colon = strrchr(node, ':');
+    char host[256];
+    cluster_node *nd;
+    int i;
+
+    if (router->broken) {
+        bp_err_set(err, BP_ERR_IO, 0,
+                   "cluster connection '%s' is broken by an earlier error; close and reopen it",
+                   router->desc);
+        return NULL;
+    }
+    if (colon == NULL || colon == node || (size_t)(colon - node) >= sizeof(host)) {
+        bp_err_set(err, BP_ERR_IO, 0, "cluster: '%s' is not a node address (host:port)", node);
+        return NULL;
+    }
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - node), node);
+    i = cluster_node_index(cl, host, atoi(colon + 1));
+    if (i < 0) {
+        bp_err_set(err, BP_ERR_IO, 0, "cluster: cannot address node %s (too many nodes)", node);
+        return NULL;
+    }
+    if (i == cl->home) {
+        bp_conn *m = cluster_member(router, i, err);
+        return m != NULL ? bp_conn_command_argv(m, argc, argv, argvlen, err) : NULL;
+    }
+    /* another node: its loss (a master killed in a failover) is not the router's */
+    nd = &cl->nodes[i];
+    if (nd->conn != NULL && !bp_conn_ok(nd->conn)) {
+        bp_conn_close(nd->conn);
+        nd->conn = NULL;
+    }
+    if (nd->conn == NULL && cluster_open_member(cl, nd->host, nd->port, &nd->conn, err) != 0) {
+        nd->conn = NULL;
+        return NULL;
+    }
+    return bp_conn_command_argv(nd->conn, argc, argv, argvlen, err);
+}
+
+int bp_cluster_node_addr(const bp_conn *router, int i, char *buf, size_t len)
+{
+    const bp_cluster *cl = router->cluster;
+
+    if (i < 0)
+        i = cl->home;
+    if (i < cl->n_nodes)
+        snprintf(buf, len, "%s:%d", cl->nodes[i].host, cl->nodes[i].port);
+    else if (len > 0)
+        buf[0] = '\0';
+    return cl->n_nodes;
+}
+
 void bp_cluster_free(bp_cluster *cl, bool abandon)
 {
     if (cl == NULL)

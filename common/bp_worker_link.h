@@ -5,10 +5,13 @@
  * One datagram is one message: "<kind> <payload>" in text, at most BP_LINK_MSG_MAX bytes,
  * kind a short lower-case word. Kinds in use (add new ones here, one line each):
  *
- *   conn <role> <client id>   a worker opened a Redis connection (role client, subscriber or
- *                             bclient) whose CLIENT ID is <client id>; sent at every (re)open,
- *                             so the master can CLIENT KILL a dead worker's connections
- *                             before it moves the worker's jobs (exact recovery)
+ *   conn <role> <client id> <node>
+ *                             a worker opened a Redis connection (role client, subscriber or
+ *                             bclient) whose CLIENT ID is <client id> on server <node>
+ *                             ("host:port", bp_conn_node(); ids are numbered per server); sent
+ *                             at every (re)open, so the master can CLIENT KILL a dead worker's
+ *                             connections on their server before it moves the worker's jobs
+ *                             (exact recovery)
  *   hb <json>                 the worker's heartbeat every heartbeat_ms (bp_keeper.c,
  *                             read by bp_health.c): state, job, last ping seen, loop and
  *                             pull times, counters; its absence for hung_after_ms is the

@@ -48,20 +48,30 @@
 
 /* --- connections --------------------------------------------------------------------- */
 
-/* CLIENT KILL ID for each id. 0 when done (or CLIENT is refused: a managed Redis), -1 when
- * the master's connection broke (the caller retries later). */
-static int kill_conns(bp_master *m, const long long *ids, int n)
+/* CLIENT KILL ID for each connection, on the server that numbered it. Returns how many
+ * were closed (one already gone counts 0; CLIENT refused by a managed Redis: 0, once
+ * warned), or -1 when the master's connection broke (the caller retries later). A
+ * connection on a server the master does not talk to (the master before a Sentinel
+ * failover) or cannot reach (a Cluster node killed in a failover) went with that server.
+ * whose names the owner for one summary line (NULL: the caller logs). */
+static int kill_conns(bp_master *m, const bp_conn_ref *conns, int n, const char *whose)
 {
-    /* Redis Cluster numbers clients per node, and the master's connection may sit on another
-     * node than the worker's queue: an id there could name somebody else's connection. Not
-     * sent; the sweep of unlocked jobs after a death still puts back what the pull took. */
-    if (m->cfg->redis.cluster.n_nodes > 0)
-        return 0;
+    int killed = 0;
+
     for (int i = 0; i < n && !m->client_kill_refused; i++) {
         bp_err err;
-        redisReply *r = bp_conn_command(m->client, &err, "CLIENT KILL ID %lld", ids[i]);
+        redisReply *r;
+
+        if (conns[i].node[0] == '\0')
+            continue; /* not known where: an id alone could name somebody else's connection */
+        r = bp_conn_command_at(m->client, conns[i].node, &err, "CLIENT KILL ID %lld", conns[i].id);
         if (r != NULL) {
+            killed += r->type == REDIS_REPLY_INTEGER && r->integer > 0;
             freeReplyObject(r);
+            continue;
+        }
+        if (err.kind == BP_ERR_NONE || (err.kind != BP_ERR_REPLY && bp_conn_ok(m->client))) {
+            bp_log_info("Redis client %lld of a dead worker not closed: %s", conns[i].id, err.msg);
             continue;
         }
         if (err.kind != BP_ERR_REPLY) {
@@ -74,7 +84,11 @@ static int kill_conns(bp_master *m, const long long *ids, int n)
                     "may count one stall more",
                     err.msg);
     }
-    return 0;
+    if (whose != NULL && n > 0)
+        bp_log_info("%s: %d of %d Redis connections closed (CLIENT KILL ID on %s) before its "
+                    "jobs are moved",
+                    whose, killed, n, conns[n - 1].node);
+    return killed;
 }
 
 /* Is pid a live bullpen process on this host? Unknown counts as alive (never kill a live
@@ -128,23 +142,27 @@ static pid_t pid_in_name(const char *name, size_t len, const char *host)
     return 0;
 }
 
-/* Start-up: close every connection named for a bullpen process of this host that is dead.
- * Returns how many were closed, or -1 when the connection broke. */
-static int kill_dead_pool_conns(bp_master *m)
+/* Start-up, on one server: close every connection named for a bullpen process of this host
+ * that is dead. Returns how many were closed, or -1 when the master's connection broke. */
+static int kill_dead_pool_conns_on(bp_master *m, const char *node)
 {
     bp_err err;
-    redisReply *r = bp_conn_command(m->client, &err, "CLIENT LIST TYPE normal");
+    redisReply *r = bp_conn_command_at(m->client, node, &err, "CLIENT LIST TYPE normal");
     const char *line;
     int killed = 0;
 
     if (r == NULL) {
+        if (err.kind == BP_ERR_NONE || (err.kind != BP_ERR_REPLY && bp_conn_ok(m->client))) {
+            bp_log_info("start-up: clients of %s not listed: %s", node, err.msg);
+            return 0; /* a Cluster node that is down took its connections with it */
+        }
         if (err.kind != BP_ERR_REPLY) {
             bp_master_redis_drop(m, err.msg);
             return -1;
         }
-        bp_log_warn("start-up: cannot list Redis clients (%s); connections of a dead pool are "
-                    "left for Redis to notice",
-                    err.msg);
+        bp_log_warn("start-up: cannot list Redis clients on %s (%s); connections of a dead "
+                    "pool are left for Redis to notice",
+                    node, err.msg);
         return 0;
     }
     for (line = r->type == REDIS_REPLY_STRING ? r->str : ""; *line != '\0';) {
@@ -157,18 +175,42 @@ static int kill_dead_pool_conns(bp_master *m)
             while (ne < eol && *ne != ' ')
                 ne++;
             pid_t pid = pid_in_name(name + 6, (size_t)(ne - name - 6), m->hostname);
-            long long cid = atoll(id + 3);
+            bp_conn_ref c = {.id = atoll(id + 3)};
             if (pid > 0 && !bullpen_alive(pid)) {
-                if (kill_conns(m, &cid, 1) != 0)
+                snprintf(c.node, sizeof(c.node), "%s", node);
+                int k = kill_conns(m, &c, 1, NULL);
+                if (k < 0)
                     break;
-                killed++;
-                bp_log_info("start-up: closed Redis client %lld '%.*s' of dead pid %ld", cid,
-                            (int)(ne - name - 6), name + 6, (long)pid);
+                killed += k;
+                bp_log_info("start-up: closed Redis client %lld '%.*s' of dead pid %ld on %s", c.id,
+                            (int)(ne - name - 6), name + 6, (long)pid, node);
             }
         }
         line = nl != NULL ? nl + 1 : eol;
     }
     freeReplyObject(r);
+    return m->client != NULL ? killed : -1;
+}
+
+/* Start-up: the same on every server the master knows (each master of a Cluster: a worker's
+ * connections sit on its queue's node). Returns how many were closed, or -1. */
+static int kill_dead_pool_conns(bp_master *m)
+{
+    char node[BP_NODE_ADDR_MAX];
+    int killed = 0;
+    int n = bp_conn_servers(m->client, 0, node, sizeof(node));
+
+    for (int i = 0; i < n && m->client != NULL; i++) {
+        int k;
+
+        bp_conn_servers(m->client, i, node, sizeof(node));
+        if (node[0] == '\0')
+            continue;
+        k = kill_dead_pool_conns_on(m, node);
+        if (k < 0)
+            return -1;
+        killed += k;
+    }
     return m->client != NULL ? killed : -1;
 }
 
@@ -262,7 +304,7 @@ static int do_recover(bp_master *m, const bp_recovery *p)
 
     if (m->client == NULL)
         return -1;
-    if (kill_conns(m, p->conn_ids, p->n_conn_ids) != 0)
+    if (kill_conns(m, p->conn_ids, p->n_conn_ids, "dead worker") < 0)
         return -1;   /* Redis may still serve its pull: do not move anything yet */
     if (p->leases) { /* jobs it leased but never started: back without a stall, first */
         int k = bp_queue_lease_return_token(m->client, &p->q, p->q.token, p->running, &err);
@@ -387,7 +429,7 @@ void bp_housekeeping_recover(bp_master *m, bp_slot *s, const char *reason, bool 
     else
         snprintf(p.reason, sizeof(p.reason), "%s", reason);
     if (outside) {
-        if (m->client != NULL && kill_conns(m, p.conn_ids, p.n_conn_ids) == 0)
+        if (m->client != NULL && kill_conns(m, p.conn_ids, p.n_conn_ids, "dead worker") >= 0)
             p.n_conn_ids = 0; /* closed: Redis serves it nothing more */
         p.due_mono = bp_mono_ms() + BP_RECOVER_GRACE_MS;
     } else if (m->n_recoveries == 0 && do_recover(m, &p) == 0) {

@@ -24,18 +24,26 @@
 
 typedef struct ssl_ctx_st SSL_CTX;
 
-#define BP_SLOT_CONN_IDS 8 /* CLIENT IDs kept per worker: its 3 roles plus reopened ones */
+#define BP_SLOT_CONN_IDS 8   /* CLIENT IDs kept per worker: its 3 roles plus reopened ones */
+#define BP_NODE_ADDR_MAX 128 /* "host:port" of the server a connection is on */
+
+/* One Redis connection of a worker: its CLIENT ID and the server that numbered it (ids are
+ * per server: after a failover, or on another Cluster node, the same id is someone else). */
+typedef struct bp_conn_ref {
+    long long id;
+    char node[BP_NODE_ADDR_MAX];
+} bp_conn_ref;
 
 /* A dead worker's job recovery that Redis could not take yet (outage): retried later. */
 typedef struct bp_recovery {
-    bp_queue q;                           /* its queue and the dead worker's token */
-    char reason[512];                     /* failedReason if the job fails */
-    bool timeout;                         /* a timeout kill: fail by the retry rules */
-    long long conn_ids[BP_SLOT_CONN_IDS]; /* its Redis connections, closed first */
-    int n_conn_ids;                       /* entries used (0 once they are closed) */
-    int64_t due_mono;                     /* not before (a death from outside: grace) */
-    bool leases;                          /* its queue leases jobs (lease_max > 1) */
-    char running[256];                    /* the job its handler ran, "" = none */
+    bp_queue q;                             /* its queue and the dead worker's token */
+    char reason[512];                       /* failedReason if the job fails */
+    bool timeout;                           /* a timeout kill: fail by the retry rules */
+    bp_conn_ref conn_ids[BP_SLOT_CONN_IDS]; /* its Redis connections, closed first */
+    int n_conn_ids;                         /* entries used (0 once they are closed) */
+    int64_t due_mono;                       /* not before (a death from outside: grace) */
+    bool leases;                            /* its queue leases jobs (lease_max > 1) */
+    char running[256];                      /* the job its handler ran, "" = none */
 } bp_recovery;
 
 #define BP_RECOVERY_MAX 256 /* more waiting than this are left to the stalled check */
@@ -73,8 +81,6 @@ typedef enum bp_kill_cause {
     BP_KILL_SHUTDOWN, /* fast stop, or graceful stop past shutdown_timeout_ms */
 } bp_kill_cause;
 
-#define BP_SLOT_CONN_IDS 8 /* CLIENT IDs kept per worker: its 3 roles plus reopened ones */
-
 /* One worker process slot. */
 typedef struct bp_slot {
     int in_use;               /* slot holds a worker (running or waiting to respawn) */
@@ -94,8 +100,8 @@ typedef struct bp_slot {
     int64_t soft_signal_mono; /* job timeout: when the soft signal went */
     int recycle_after;        /* jobs before recycling (with jitter), 0 = never */
     bp_worker_link link;      /* local channel to the running worker (master end open) */
-    long long conn_ids[BP_SLOT_CONN_IDS]; /* Redis CLIENT IDs it reported (newest last) */
-    int n_conn_ids;                       /* entries used */
+    bp_conn_ref conn_ids[BP_SLOT_CONN_IDS]; /* Redis connections it reported (newest last) */
+    int n_conn_ids;                         /* entries used */
     /* from the last heartbeat */
     int64_t last_hb_mono;   /* 0 = none yet */
     int connected;          /* a heartbeat has been seen: its connections are up */

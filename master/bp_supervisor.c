@@ -334,18 +334,22 @@ static void on_link_message(bp_master *m, bp_slot *s, const bp_link_msg *msg)
     if (strcmp(msg->kind, "hb") == 0) {
         bp_health_on_link_heartbeat(m, s, msg->payload);
     } else if (strcmp(msg->kind, "conn") == 0) {
-        char role[32];
+        char role[32], node[BP_NODE_ADDR_MAX] = "";
         long long id;
-        if (sscanf(msg->payload, "%31s %lld", role, &id) != 2 || id < 0)
+        /* "<role> <id> <host:port>"; a node too long to keep is never matched, so never
+         * killed on a guess */
+        if (sscanf(msg->payload, "%31s %lld %127s", role, &id, node) < 2 || id < 0)
             return;
         if (s->n_conn_ids == BP_SLOT_CONN_IDS) { /* keep the newest: the old ones are closed */
             memmove(&s->conn_ids[0], &s->conn_ids[1],
                     sizeof(s->conn_ids[0]) * (BP_SLOT_CONN_IDS - 1));
             s->n_conn_ids--;
         }
-        s->conn_ids[s->n_conn_ids++] = id;
-        bp_log_debug("worker %d (pid %ld): %s connection is Redis client %lld", s->index,
-                     (long)s->pid, role, id);
+        s->conn_ids[s->n_conn_ids].id = id;
+        snprintf(s->conn_ids[s->n_conn_ids].node, BP_NODE_ADDR_MAX, "%s", node);
+        s->n_conn_ids++;
+        bp_log_debug("worker %d (pid %ld): %s connection is Redis client %lld on %s", s->index,
+                     (long)s->pid, role, id, node);
     } else {
         bp_log_debug("worker %d (pid %ld): unknown link message '%s'", s->index, (long)s->pid,
                      msg->kind);

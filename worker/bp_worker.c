@@ -104,7 +104,7 @@ int bp_worker_connect(bp_worker *w, bp_conn **out, const char *name, bp_err *err
     const char *role = name == w->conn_name_bclient ? "bclient"
                        : name == w->conn_name_sub   ? "subscriber"
                                                     : "client";
-    char route[600];
+    char route[600], node[300];
     long long id;
 
     /* on Redis Cluster every connection of this worker lives on its queue's node */
@@ -114,8 +114,9 @@ int bp_worker_connect(bp_worker *w, bp_conn **out, const char *name, bp_err *err
     /* the master closes this connection on the server side if this process dies, before it
      * moves its jobs: Redis must not serve a dead worker's pull (bp_housekeeping.c) */
     id = client_id(*out);
-    if (id >= 0)
-        bp_worker_link_send(w->spec->link_fd, "conn", "%s %lld", role, id);
+    bp_conn_node(*out, node, sizeof(node));
+    if (id >= 0) /* ids are per server: the master sends the kill to that one */
+        bp_worker_link_send(w->spec->link_fd, "conn", "%s %lld %s", role, id, node);
     if (name == w->conn_name_bclient)
         w->bclient_id = id; /* a blocked pull is answered with CLIENT UNBLOCK <id> */
     return 0;
