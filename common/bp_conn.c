@@ -461,11 +461,13 @@ static int conn_check_usable(bp_conn *c, bp_err *err)
 
 /* An error reply that means "this node does not serve us any more": a master turned
  * replica (READONLY, also from inside a script), a node loading its data set or cut off
- * from its master (LOADING, MASTERDOWN), and on Cluster a slot served elsewhere or a
- * cluster not ready (MOVED, ASK, TRYAGAIN, CLUSTERDOWN). Such a reply breaks the
- * connection with kind BP_ERR_IO: every role then reopens through bp_topology (the
- * sentinels or the slot map are asked again) with its one backoff, as after any outage,
- * and never counts it as the job's or the command's own failure. */
+ * from its master (LOADING, MASTERDOWN), a master refusing writes for want of replicas
+ * (NOREPLICAS: its min-replicas-to-write, set by an operator so that a master cut off from
+ * its replicas, or left behind by a failover, stops taking writes), and on Cluster a slot
+ * served elsewhere or a cluster not ready (MOVED, ASK, TRYAGAIN, CLUSTERDOWN). Such a reply
+ * breaks the connection with kind BP_ERR_IO: every role then reopens through bp_topology
+ * (the sentinels or the slot map are asked again) with its one backoff, as after any
+ * outage, and never counts it as the job's or the command's own failure. */
 static bool conn_reply_rediscover(bp_conn *c, const redisReply *r, bp_err *err)
 {
     static const char *const codes[] = {"READONLY", "LOADING",  "MASTERDOWN", "MOVED",
@@ -486,6 +488,8 @@ static bool conn_reply_rediscover(bp_conn *c, const redisReply *r, bp_err *err)
     }
     if (hit == NULL && strstr(r->str, "READONLY You can't write") != NULL)
         hit = "READONLY"; /* a script's write refused on a replica */
+    if (hit == NULL && strstr(r->str, "NOREPLICAS") != NULL)
+        hit = "NOREPLICAS"; /* min-replicas-to-write unmet: wait for the replicas, retry */
     if (hit == NULL)
         return false;
     bp_err_set(err, BP_ERR_IO, 0, "'%s' answered %.*s; finding where Redis is now", c->url,
