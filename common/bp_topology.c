@@ -177,6 +177,35 @@ const char *bp_topology_mode(const bp_redis_config *rc)
     return "single";
 }
 
+const char *bp_topology_describe(const bp_redis_config *rc, char *buf, size_t len)
+{
+    const bp_redis_node *nodes =
+        rc->sentinel.master_name != NULL ? rc->sentinel.nodes : rc->cluster.nodes;
+    size_t n = rc->sentinel.master_name != NULL ? rc->sentinel.n_nodes : rc->cluster.n_nodes;
+    size_t used;
+    int w;
+
+    if (len == 0)
+        return buf;
+    if (n == 0) {
+        snprintf(buf, len, "%s", rc->url_redacted != NULL ? rc->url_redacted : "(no redis.url)");
+        return buf;
+    }
+    if (rc->sentinel.master_name != NULL)
+        w = snprintf(buf, len, "Sentinel master '%s' (sentinels", rc->sentinel.master_name);
+    else
+        w = snprintf(buf, len, "Redis Cluster (seeds");
+    used = w > 0 ? (size_t)w : 0;
+    for (size_t i = 0; i < n && used < len; i++) {
+        w = snprintf(buf + used, len - used, "%s %s:%d", i > 0 ? "," : "", nodes[i].host,
+                     nodes[i].port);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (used < len)
+        snprintf(buf + used, len - used, ")");
+    return buf;
+}
+
 /* rc as seen by a connection to sentinel node i: its address, the sentinels' password,
  * no user and no SELECT. */
 static bp_redis_config sentinel_rc(const bp_redis_config *rc, const bp_redis_node *node,

@@ -20,6 +20,13 @@
 /* The topology mode of rc, for messages: "single", "sentinel" or "cluster". */
 const char *bp_topology_mode(const bp_redis_config *rc);
 
+/* Where rc points, for messages, into buf (returned): the redacted redis.url for one Redis;
+ * "Sentinel master 'mymaster' (sentinels 10.0.0.1:26379, 10.0.0.2:26379)" or "Redis Cluster
+ * (seeds 10.0.0.1:6379, ...)", whose redis.url host is not used. */
+const char *bp_topology_describe(const bp_redis_config *rc, char *buf, size_t len);
+/* The same in a buffer that lives until the end of the enclosing block, for a log call. */
+#define BP_TOPOLOGY_DESC(rc) bp_topology_describe((rc), (char[600]){0}, 600)
+
 /* For `bullpen check`: on Cluster, the slot map (bp_topology_cluster_check()); on Sentinel, ask
  * every sentinel for the master of redis.sentinel.master_name and print what each said, whether
  * they agree, and the master's replicas (ROLE), one line each ("ok      ...", "warning ...",

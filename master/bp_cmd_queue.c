@@ -19,6 +19,7 @@
 
 #include "bp_queue.h"
 #include "bp_tls.h"
+#include "bp_topology.h"
 
 #define BP_SCAN_COUNT "100" /* keys per SCAN step: a handful of hosts in practice */
 
@@ -103,8 +104,8 @@ int bp_cmd_enqueue(const bp_config *cfg, const char *queue, const char *name, co
     if (qc == NULL)
         return EX_USAGE;
     if (bp_cmd_connect(cfg, "enqueue", &c, &tls, &err) != 0) {
-        fprintf(stderr, "bullpen enqueue: cannot connect to %s: %s\n", cfg->redis.url_redacted,
-                err.msg);
+        fprintf(stderr, "bullpen enqueue: cannot connect to %s: %s\n",
+                BP_TOPOLOGY_DESC(&cfg->redis), err.msg);
         return bp_err_exit_code(&err);
     }
     bp_queue_init(&q, qc->prefix, qc->name, NULL, qc->lock_duration_ms, qc->stalled_interval_ms,
@@ -252,7 +253,7 @@ int bp_cmd_stats(const bp_config *cfg, const char *queue, bool json)
         goto out_free_json;
     }
     if (bp_cmd_connect(cfg, "stats", &c, &tls, &err) != 0) {
-        fprintf(stderr, "bullpen stats: cannot connect to %s: %s\n", cfg->redis.url_redacted,
+        fprintf(stderr, "bullpen stats: cannot connect to %s: %s\n", BP_TOPOLOGY_DESC(&cfg->redis),
                 err.msg);
         rc = bp_err_exit_code(&err);
         goto out_free_json;

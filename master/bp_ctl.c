@@ -18,6 +18,7 @@
 #include "bp_ctl_msg.h"
 #include "bp_time.h"
 #include "bp_tls.h"
+#include "bp_topology.h"
 
 #define BP_CTL_MAX_REPLIES 1024 /* masters answering one command; more are counted, not kept */
 
@@ -97,8 +98,8 @@ static int publish(ctl_run *run, const char *text)
     bp_err err;
 
     if (bp_cmd_connect(run->cfg, "ctl", &pub, &tls, &err) != 0) {
-        fprintf(stderr, "bullpen ctl: cannot connect to %s: %s\n", run->cfg->redis.url_redacted,
-                err.msg);
+        fprintf(stderr, "bullpen ctl: cannot connect to %s: %s\n",
+                BP_TOPOLOGY_DESC(&run->cfg->redis), err.msg);
         return bp_err_exit_code(&err);
     }
     r = bp_conn_command(pub, &err, "PUBLISH %s %s", channel, text);
@@ -116,7 +117,7 @@ static int publish(ctl_run *run, const char *text)
         fprintf(stderr,
                 "bullpen ctl: no master is listening on '%s' at %s; is bullpen running against "
                 "this Redis with the same pool.control_channel?\n",
-                channel, run->cfg->redis.url_redacted);
+                channel, BP_TOPOLOGY_DESC(&run->cfg->redis));
         return EX_UNAVAILABLE;
     }
     return 0;
@@ -129,8 +130,8 @@ static int subscribe(ctl_run *run)
     bp_err err;
 
     if (bp_cmd_connect(run->cfg, "ctl-subscriber", &run->sub, &run->sub_tls, &err) != 0) {
-        fprintf(stderr, "bullpen ctl: cannot connect to %s: %s\n", run->cfg->redis.url_redacted,
-                err.msg);
+        fprintf(stderr, "bullpen ctl: cannot connect to %s: %s\n",
+                BP_TOPOLOGY_DESC(&run->cfg->redis), err.msg);
         return bp_err_exit_code(&err);
     }
     r = bp_conn_command(run->sub, &err, "SUBSCRIBE %s", run->msg.reply);

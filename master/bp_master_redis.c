@@ -12,6 +12,7 @@
 #include "bp_log.h"
 #include "bp_master.h"
 #include "bp_metrics.h"
+#include "bp_topology.h"
 
 #define BP_MASTER_RECONNECT_BASE_MS 200   /* first reconnect within 0.2 s */
 #define BP_MASTER_RECONNECT_MAX_MS  10000 /* then at most every 10 s */
@@ -21,7 +22,7 @@ void bp_master_redis_drop(bp_master *m, const char *why)
     if (m->client == NULL && m->sub == NULL)
         return;
     bp_log_warn("lost Redis at %s: %s; health verdicts suspended, reconnecting",
-                m->cfg->redis.url_redacted, why);
+                BP_TOPOLOGY_DESC(&m->cfg->redis), why);
     bp_conn_close(m->client);
     bp_conn_close(m->sub);
     m->client = m->sub = NULL;
@@ -108,8 +109,8 @@ int bp_master_redis_tick(bp_master *m)
         }
     }
     bp_log(m->redis_backoff.attempt == 0 ? BP_LOG_WARN : BP_LOG_DEBUG,
-           "master: cannot connect to %s: %s; retrying with backoff", m->cfg->redis.url_redacted,
-           err.msg);
+           "master: cannot connect to %s: %s; retrying with backoff",
+           BP_TOPOLOGY_DESC(&m->cfg->redis), err.msg);
     bp_conn_close(m->client);
     bp_conn_close(m->sub);
     m->client = m->sub = NULL;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "bp_master.h"
+#include "bp_topology.h"
 
 void bp_master_health(const bp_master *m, bp_pool_health *h)
 {
@@ -30,7 +31,7 @@ void bp_master_health(const bp_master *m, bp_pool_health *h)
                  "a worker exited 78: the configuration must be fixed");
     else if (!h->live)
         snprintf(h->why_not_live, sizeof(h->why_not_live), "Redis at %.100s unreachable: %.120s",
-                 m->cfg->redis.url_redacted,
+                 BP_TOPOLOGY_DESC(&m->cfg->redis),
                  m->redis_err.msg[0] != '\0' ? m->redis_err.msg : "connecting");
     h->ready = h->live && !m->stopping && h->up >= h->want;
     h->why_not_ready[0] = '\0';

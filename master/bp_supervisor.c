@@ -25,6 +25,7 @@
 #include "bp_metrics.h"
 #include "bp_pidfile.h"
 #include "bp_signals.h"
+#include "bp_topology.h"
 
 #define BP_RESPAWN_BASE_MS     100   /* first respawn after a quick death within 0.1 s */
 #define BP_RESPAWN_MAX_MS      30000 /* a crash-looping slot forks at most every 30 s */
@@ -432,7 +433,7 @@ static void on_worker_exit(bp_master *m, bp_slot *s, int status, const struct ru
             m->breaker_open = 1;
             bp_log_error("Redis at %s is unreachable for new workers: pausing respawns until it "
                          "answers the master again",
-                         m->cfg->redis.url_redacted);
+                         BP_TOPOLOGY_DESC(&m->cfg->redis));
         }
     } else if (s->connected) {
         m->start_failures = 0;

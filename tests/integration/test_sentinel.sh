@@ -102,6 +102,10 @@ echo "ok: SENTINEL FAILOVER $old -> $new: all connections moved, 5 more jobs com
 # no crash loop: the same two workers, never exited with 78, nothing alarming
 [ "$(pgrep -P "$master" | wc -l)" -eq 2 ] || bp_fail "worker count changed"
 if grep -E '\[(alert|crit)\]|Sanitizer|exited with status 78' "$log"; then bp_fail "bad lines in the log"; fi
+# the log names the sentinels and the master name, never the unused host of redis.url
+grep -q "lost Redis at Sentinel master '$BP_MASTER_NAME' (sentinels 127.0.0.1:" "$log" ||
+    { grep 'lost Redis' "$log"; bp_fail "the master's outage line does not name the sentinels"; }
+if grep 'not-used.invalid' "$log"; then bp_fail "the unused redis.url host reached the log"; fi
 kill -TERM "$master"
 BP_WAIT_S=15 bp_wait_for bash -c "! kill -0 $master" || bp_fail "master did not stop"
 echo "ok: sentinel test passed"
