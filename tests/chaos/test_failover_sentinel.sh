@@ -2,10 +2,13 @@
 # Chaos: a master failover under load on Redis Sentinel (1 master + 2 replicas + 3
 # sentinels, TLS). Bull (ioredis in sentinel mode) adds jobs one by one while the pool
 # works them; once a third are done the master is killed (BP_FAILOVER=kill: SIGKILL, the
-# default) or handed over: BP_FAILOVER=graceful is the README's planned switchover (CLIENT
-# PAUSE WRITE on the old master, then SENTINEL FAILOVER); BP_FAILOVER=graceful-unpaused is
-# SENTINEL FAILOVER alone, which loses the writes the old master takes until Sentinel
-# demotes it (about 10 s later; Redis issue #4819): measured, never asserted. Counted at the end:
+# default) or handed over: BP_FAILOVER=graceful is a planned switchover (CLIENT PAUSE WRITE
+# on the old master, SENTINEL FAILOVER, REPLICAOF by hand once the sentinels name the new
+# master, CLIENT KILL TYPE normal, CLIENT UNPAUSE); BP_FAILOVER=graceful-unpaused is SENTINEL
+# FAILOVER alone, which loses the writes the old master takes until Sentinel demotes it
+# (10-15 s later; Redis issue #4819): measured, never asserted. Not in scripts/test: in 2 of
+# 5 runs of the paused switchover Bull's producer (ioredis in sentinel mode) hung for good
+# after its connection was closed (see the README). Counted at the end:
 # lost (added, acknowledged to Bull, and in no list), run twice (the exec handler appends
 # each run's job id to a file), stuck (still waiting or active after the deadline).
 #
@@ -73,9 +76,17 @@ for r in $(seq 1 "$rounds"); do
         # reconfiguration (or get READONLY when the pause ends) and retry on the new master.
         bp_cli_port "$old" CLIENT PAUSE 60000 WRITE >/dev/null
         bp_cli_port "${BP_SENTINEL_PORTS[0]}" SENTINEL FAILOVER "$BP_MASTER_NAME" >/dev/null
+        # the pause also holds the sentinels' own reconfiguration of the old master (a
+        # MULTI ... REPLICAOF ... EXEC): demote it by hand once they name the new one
+        named() { [ "$(bp_sentinel_master_port)" != "$old" ]; }
+        BP_WAIT_S=60 bp_wait_for named || bp_fail "round $r: no failover from $old"
+        bp_cli_port "$old" REPLICAOF 127.0.0.1 "$(bp_sentinel_master_port)" >/dev/null
         demoted() { bp_cli_port "$old" ROLE 2>/dev/null | head -1 | grep -q slave; }
-        BP_WAIT_S=60 bp_wait_for demoted || bp_fail "round $r: the sentinels never demoted $old"
-        bp_cli_port "$old" CLIENT UNPAUSE >/dev/null # held writes now get READONLY
+        BP_WAIT_S=60 bp_wait_for demoted || bp_fail "round $r: $old not demoted"
+        # as the sentinels' reconfiguration does: close its clients (their held writes are
+        # dropped, never run), so they ask the sentinels again, then lift the pause
+        bp_cli_port "$old" CLIENT KILL TYPE normal >/dev/null
+        bp_cli_port "$old" CLIENT UNPAUSE >/dev/null
     elif [ "$mode" = graceful-unpaused ]; then
         bp_cli_port "${BP_SENTINEL_PORTS[0]}" SENTINEL FAILOVER "$BP_MASTER_NAME" >/dev/null
     else
