@@ -701,55 +701,48 @@ static int conn_check_idle(bp_conn *c, bp_err *err)
     return 0;
 }
 
-redisReply *bp_conn_command(bp_conn *c, bp_err *err, const char *fmt, ...)
+/* One formatted command on c (on a router: by its key, or on node when not NULL; elsewhere
+ * node, when given, must be c's own server). */
+static redisReply *conn_vcommand(bp_conn *c, const char *node, bp_err *err, const char *fmt,
+                                 va_list ap)
 {
-    va_list ap;
-    int rv;
+    char own[300];
 
-    if (c->cluster != NULL) {
-        redisReply *r;
-
-        va_start(ap, fmt);
-        r = conn_cluster_vcommand(c, NULL, err, fmt, ap);
-        va_end(ap);
-        return r;
+    if (c->cluster != NULL)
+        return conn_cluster_vcommand(c, node, err, fmt, ap);
+    if (node != NULL) {
+        bp_conn_node(c, own, sizeof(own));
+        if (strcmp(node, own) != 0) {
+            bp_err_set(err, BP_ERR_NONE, 0, "not sent: '%s' talks to %s, not %s", c->url, own,
+                       node);
+            return NULL;
+        }
     }
-    if (conn_check_idle(c, err) != 0)
-        return NULL;
-    va_start(ap, fmt);
-    rv = conn_append_vfmt(c, err, fmt, ap);
-    va_end(ap);
-    if (rv != 0)
+    if (conn_check_idle(c, err) != 0 || conn_append_vfmt(c, err, fmt, ap) != 0)
         return NULL;
     return conn_roundtrip(c, -1, conn_deadline(c->command_timeout_ms), c->command_timeout_ms, err);
 }
 
-redisReply *bp_conn_command_at(bp_conn *c, const char *node, bp_err *err, const char *fmt, ...)
+redisReply *bp_conn_command(bp_conn *c, bp_err *err, const char *fmt, ...)
 {
-    char own[300];
     va_list ap;
     redisReply *r;
-    int rv;
 
-    if (c->cluster != NULL) {
-        va_start(ap, fmt);
-        r = conn_cluster_vcommand(c, node, err, fmt, ap);
-        va_end(ap);
-        return r;
-    }
-    bp_conn_node(c, own, sizeof(own));
-    if (strcmp(node, own) != 0) {
-        bp_err_set(err, BP_ERR_NONE, 0, "not sent: '%s' talks to %s, not %s", c->url, own, node);
-        return NULL;
-    }
-    if (conn_check_idle(c, err) != 0)
-        return NULL;
     va_start(ap, fmt);
-    rv = conn_append_vfmt(c, err, fmt, ap);
+    r = conn_vcommand(c, NULL, err, fmt, ap);
     va_end(ap);
-    if (rv != 0)
-        return NULL;
-    return conn_roundtrip(c, -1, conn_deadline(c->command_timeout_ms), c->command_timeout_ms, err);
+    return r;
+}
+
+redisReply *bp_conn_command_at(bp_conn *c, const char *node, bp_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+
+    va_start(ap, fmt);
+    r = conn_vcommand(c, node, err, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 redisReply *bp_conn_command_argv(bp_conn *c, int argc, const char **argv, const size_t *argvlen,
