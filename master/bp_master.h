@@ -25,7 +25,7 @@
 typedef struct ssl_ctx_st SSL_CTX;
 
 #define BP_SLOT_CONN_IDS 8   /* CLIENT IDs kept per worker: its 3 roles plus reopened ones */
-#define BP_NODE_ADDR_MAX 128 /* "host:port" of the server a connection is on */
+#define BP_NODE_ADDR_MAX 300 /* "host:port" of its server (a 253-byte host name fits) */
 
 /* One Redis connection of a worker: its CLIENT ID and the server that numbered it (ids are
  * per server: after a failover, or on another Cluster node, the same id is someone else). */

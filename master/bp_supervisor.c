@@ -339,7 +339,7 @@ static void on_link_message(bp_master *m, bp_slot *s, const bp_link_msg *msg)
         long long id;
         /* "<role> <id> <host:port>"; a node too long to keep is never matched, so never
          * killed on a guess */
-        if (sscanf(msg->payload, "%31s %lld %127s", role, &id, node) < 2 || id < 0)
+        if (sscanf(msg->payload, "%31s %lld %299s", role, &id, node) < 2 || id < 0)
             return;
         if (s->n_conn_ids == BP_SLOT_CONN_IDS) { /* keep the newest: the old ones are closed */
             memmove(&s->conn_ids[0], &s->conn_ids[1],
