@@ -21,6 +21,7 @@
 
 #include "bp_conn.h"
 #include "bp_handler.h"
+#include "bp_poppler.h"
 #include "bp_scripts.h"
 #include "bp_time.h"
 #include "bp_tls.h"
@@ -366,10 +367,25 @@ static void check_exec_env(const bp_config *cfg, const bp_queue_config *q,
     }
 }
 
+/* PDF support: poppler-glib is opened with dlopen() where a PDF is parsed (bp_poppler.h),
+ * so a machine without it starts, and only its PDF jobs fail: say so before they do. This
+ * loads it into this short-lived process, never into the pool's. */
+static void check_pdf_support(FILE *out)
+{
+    bp_err err = {0};
+
+    if (bp_poppler_get(&err) != NULL)
+        fprintf(out, "ok      PDF support: %s loads\n", BP_POPPLER_GLIB_SONAME);
+    else
+        fprintf(out, "warning PDF jobs will fail: %s\n", err.msg);
+}
+
 /* Load every queue's handlers as `bullpen run` would (plugins: dlopen, ABI, init), so a bad
  * plugin is caught here and not at start. */
 static int check_handlers(const bp_config *cfg, FILE *out)
 {
+    bool pdf_checked = false;
+
     for (size_t i = 0; i < cfg->n_queues; i++) {
         bp_handlers *h = NULL;
         bp_err err = {0};
@@ -382,6 +398,10 @@ static int check_handlers(const bp_config *cfg, FILE *out)
                 cfg->queues[i].n_handlers);
         for (size_t j = 0; j < cfg->queues[i].n_handlers; j++) {
             const bp_handler_config *hc = &cfg->queues[i].handlers[j];
+            if (hc->type == BP_HANDLER_DOCUMENT && !pdf_checked) {
+                check_pdf_support(out);
+                pdf_checked = true;
+            }
             if (hc->type == BP_HANDLER_DOCUMENT)
                 check_allowed_dirs(cfg, &cfg->queues[i], hc, out);
             else if (hc->type == BP_HANDLER_EXEC)

@@ -5,19 +5,21 @@
  * API (poppler-glib), and its GPL-2.0-or-later/GPL-3.0 licence lets bullpen stay free
  * software (GPL-3.0-or-later, see LICENSE), while MuPDF would impose the AGPL.
  *
- * The bytes are handed to poppler without a copy (g_bytes_new_static over the mapping).
- * Each page's text comes from poppler_page_get_text(), which orders it the way pdftotext
- * does (columns and blocks in reading order, not the drawing order of the content stream).
- * A page yielding no words is listed in empty_pages: a scanned page, an image, or blank.
+ * poppler-glib is opened with dlopen() at the first PDF (bp_poppler.h): every call goes
+ * through its table, pp. The bytes are handed to poppler without a copy
+ * (g_bytes_new_static over the mapping). Each page's text comes from
+ * poppler_page_get_text(), which orders it the way pdftotext does (columns and blocks in
+ * reading order, not the drawing order of the content stream). A page yielding no words is
+ * listed in empty_pages: a scanned page, an image, or blank.
  * The outline (bookmarks) gives the headings: each entry is placed on its target page,
  * at its title's words when they occur there, else at the page start. Title and author
  * come from the document information dictionary (or XMP, as poppler reads it). */
 #include <errno.h>
-#include <poppler.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bp_doc_int.h"
+#include "bp_poppler.h"
 
 #define BP_PDF_OUTLINE_DEPTH 32 /* deeper bookmark trees are cut: levels stop meaning much */
 
@@ -35,7 +37,7 @@ typedef struct outline {
     size_t max;       /* entries kept at most */
 } outline;
 
-static int target_page(PopplerDocument *doc, PopplerAction *a)
+static int target_page(const bp_poppler *pp, PopplerDocument *doc, PopplerAction *a)
 {
     PopplerDest *dest, *found = NULL;
     int page = 0;
@@ -44,17 +46,18 @@ static int target_page(PopplerDocument *doc, PopplerAction *a)
         return 0;
     dest = a->goto_dest.dest;
     if (dest->type == POPPLER_DEST_NAMED && dest->named_dest != NULL) {
-        found = poppler_document_find_dest(doc, dest->named_dest);
+        found = pp->document_find_dest(doc, dest->named_dest);
         if (found != NULL)
             page = found->page_num;
-        poppler_dest_free(found);
+        pp->dest_free(found);
     } else {
         page = dest->page_num;
     }
     return page;
 }
 
-static void walk(PopplerDocument *doc, PopplerIndexIter *it, int level, outline *o)
+static void walk(const bp_poppler *pp, PopplerDocument *doc, PopplerIndexIter *it, int level,
+                 outline *o)
 {
     if (level > BP_PDF_OUTLINE_DEPTH)
         return;
@@ -65,15 +68,15 @@ static void walk(PopplerDocument *doc, PopplerIndexIter *it, int level, outline 
 
         if (o->n >= o->max)
             return;
-        a = poppler_index_iter_get_action(it);
-        page = target_page(doc, a);
+        a = pp->index_iter_get_action(it);
+        page = target_page(pp, doc, a);
         if (page > 0 && a->any.title != NULL) {
             char *t = NULL;
             if (o->n == o->cap) {
                 size_t nc = o->cap ? o->cap * 2 : 32;
                 outline_entry *nv = realloc(o->v, nc * sizeof(*nv));
                 if (nv == NULL) {
-                    poppler_action_free(a);
+                    pp->action_free(a);
                     return;
                 }
                 o->v = nv;
@@ -84,13 +87,13 @@ static void walk(PopplerDocument *doc, PopplerIndexIter *it, int level, outline 
                 o->n++;
             }
         }
-        poppler_action_free(a);
-        child = poppler_index_iter_get_child(it);
+        pp->action_free(a);
+        child = pp->index_iter_get_child(it);
         if (child != NULL) {
-            walk(doc, child, level + 1, o);
-            poppler_index_iter_free(child);
+            walk(pp, doc, child, level + 1, o);
+            pp->index_iter_free(child);
         }
-    } while (poppler_index_iter_next(it));
+    } while (pp->index_iter_next(it));
 }
 
 static int by_page(const void *a, const void *b)
@@ -122,16 +125,22 @@ static size_t find_title(const bp_doc *d, size_t from, size_t end, const char *t
 
 int bp_doc_pdf_extract(const bp_doc_src *src, bp_doc *d, bp_err *err)
 {
-    GBytes *bytes = g_bytes_new_static(src->in, src->n);
+    const bp_poppler *pp = bp_poppler_get(err);
+    GBytes *bytes;
     GError *gerr = NULL;
-    PopplerDocument *doc = poppler_document_new_from_bytes(bytes, NULL, &gerr);
+    PopplerDocument *doc;
     PopplerIndexIter *it;
     outline o = {.max = src->lim.max_marks};
     size_t next_heading = 0;
     int n, rc = -1;
 
+    if (pp == NULL)
+        return -1; /* err says which package to install */
+    bytes = pp->bytes_new_static(src->in, src->n);
+    doc = pp->document_new_from_bytes(bytes, NULL, &gerr);
     if (doc == NULL) {
-        if (gerr != NULL && gerr->domain == POPPLER_ERROR && gerr->code == POPPLER_ERROR_ENCRYPTED)
+        if (gerr != NULL && gerr->domain == pp->error_quark() &&
+            gerr->code == POPPLER_ERROR_ENCRYPTED)
             bp_err_set(err, BP_ERR_PROTOCOL, 0,
                        "PDF '%s' is encrypted with a password: cannot read its text; send it "
                        "without the password",
@@ -139,11 +148,12 @@ int bp_doc_pdf_extract(const bp_doc_src *src, bp_doc *d, bp_err *err)
         else
             bp_err_set(err, BP_ERR_PROTOCOL, 0, "PDF '%s' is damaged beyond repair: %s", src->name,
                        gerr != NULL ? gerr->message : "poppler could not open it");
-        g_clear_error(&gerr);
-        g_bytes_unref(bytes);
+        if (gerr != NULL)
+            pp->error_free(gerr);
+        pp->bytes_unref(bytes);
         return -1;
     }
-    n = poppler_document_get_n_pages(doc);
+    n = pp->document_get_n_pages(doc);
     if (n < 0 || (unsigned)n > src->lim.max_pages) {
         bp_err_set(err, BP_ERR_PROTOCOL, 0,
                    "PDF '%s' has %d pages, over the limit of %u (handlers.max_pages)", src->name, n,
@@ -151,23 +161,23 @@ int bp_doc_pdf_extract(const bp_doc_src *src, bp_doc *d, bp_err *err)
         goto out_free;
     }
     {
-        gchar *t = poppler_document_get_title(doc), *a = poppler_document_get_author(doc);
+        gchar *t = pp->document_get_title(doc), *a = pp->document_get_author(doc);
         int r1 = t != NULL ? bp_doc_set_string(&d->title, t, strlen(t)) : 0;
         int r2 = a != NULL ? bp_doc_set_string(&d->author, a, strlen(a)) : 0;
-        g_free(t);
-        g_free(a);
+        pp->free(t);
+        pp->free(a);
         if (r1 != 0 || r2 != 0)
             goto out_oom;
     }
-    it = poppler_index_iter_new(doc);
+    it = pp->index_iter_new(doc);
     if (it != NULL) {
-        walk(doc, it, 1, &o);
-        poppler_index_iter_free(it);
+        walk(pp, doc, it, 1, &o);
+        pp->index_iter_free(it);
         if (o.n > 1)
             qsort(o.v, o.n, sizeof(o.v[0]), by_page);
     }
     for (int i = 0; i < n; i++) {
-        PopplerPage *page = poppler_document_get_page(doc, i);
+        PopplerPage *page = pp->document_get_page(doc, i);
         size_t start, from;
         char *text;
 
@@ -175,11 +185,11 @@ int bp_doc_pdf_extract(const bp_doc_src *src, bp_doc *d, bp_err *err)
             goto out_oom;
         start = bp_doc_here(d);
         if (page != NULL) {
-            text = poppler_page_get_text(page);
+            text = pp->page_get_text(page);
             if (text != NULL)
                 bp_text_append(&d->text, text, strlen(text));
-            g_free(text);
-            g_object_unref(page);
+            pp->free(text);
+            pp->object_unref(page);
         }
         if (d->text.oom)
             goto out_free; /* the caller words the limit or the lack of memory */
@@ -205,7 +215,7 @@ out_free:
     for (size_t i = 0; i < o.n; i++)
         free(o.v[i].title);
     free(o.v);
-    g_object_unref(doc);
-    g_bytes_unref(bytes);
+    pp->object_unref(doc);
+    pp->bytes_unref(bytes);
     return d->text.oom ? 0 : rc; /* oom and limits are worded by the caller */
 }

@@ -9,7 +9,6 @@
 #include "bp_sandbox_extract.h"
 
 #include <errno.h>
-#include <poppler.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,8 @@
 #include <unistd.h>
 
 #include <libxml/parser.h>
+
+#include "bp_poppler.h"
 
 #define BP_SBX_DETECT_HEAD                                       \
     (64 * 1024) /* bytes mapped to name the format of a file the \
@@ -141,13 +142,14 @@ void bp_sandbox_extract_init(void)
         "4 0 obj<</Length 36>>stream\nBT /F1 12 Tf 20 100 Td (warm) Tj ET\nendstream endobj\n"
         "5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\n"
         "trailer<</Root 1 0 R/Size 6>>\n%%EOF\n";
+    const bp_poppler *pp;
     bp_doc d;
     bp_err err;
 
     /* libxml2 sets up its tables, the text path loads its iconv converters and uchardet,
-     * poppler its global parameters, lcms2 the time zone (tzset: /etc/localtime): each
-     * child inherits them instead of opening files after it is confined, which seccomp
-     * would answer with SIGSYS */
+     * poppler-glib is opened (dlopen: bp_poppler.h) and builds its global parameters, lcms2 the
+     * time zone (tzset: /etc/localtime): each child inherits them instead of opening files after it
+     * is confined, which seccomp would answer with SIGSYS */
     xmlInitParser();
     tzset();
     for (size_t i = 0; i < sizeof(warm_encodings) / sizeof(warm_encodings[0]); i++)
@@ -167,10 +169,10 @@ void bp_sandbox_extract_init(void)
     /* poppler-glib frees its GlobalParams with the last open document and builds them again
      * (scanning /usr/share/poppler) for the next: one document kept open for the life of
      * the extractor keeps them built for every child */
-    if (kept_pdf == NULL) {
-        GBytes *bytes = g_bytes_new_static(pdf, sizeof(pdf) - 1);
-        kept_pdf = poppler_document_new_from_bytes(bytes, NULL, NULL);
-        g_bytes_unref(bytes);
+    if (kept_pdf == NULL && (pp = bp_poppler_get(&err)) != NULL) {
+        GBytes *bytes = pp->bytes_new_static(pdf, sizeof(pdf) - 1);
+        kept_pdf = pp->document_new_from_bytes(bytes, NULL, NULL);
+        pp->bytes_unref(bytes);
     }
     if (bp_doc_extract_mem("# warm *up*", 11, "warm.md", "markdown", NULL, NULL, NULL, &d, &err) ==
         0)
