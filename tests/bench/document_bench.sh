@@ -21,8 +21,9 @@ cc -std=gnu11 -O2 -g -D_GNU_SOURCE -o "$out/document_bench" "$src/tests/bench/do
     "$h/bp_result.c" "$src/common/bp_confine.c" "$sb"/*.c "$src/common/bp_log.c" "$src/common/bp_err.c" \
     "$src/common/bp_time.c" \
     -I"$h" -I"$x" -I"$sb" -I"$src/worker" -I"$src/common" -I"$src/config" \
-    $(pkg-config --cflags --libs libxml-2.0 hiredis jansson libcrypto poppler-glib libzip \
-        uchardet libseccomp) -lpthread
+    $(pkg-config --cflags poppler-glib) \
+    $(pkg-config --cflags --libs libxml-2.0 hiredis jansson libcrypto libzip uchardet libseccomp) \
+    -lpthread -ldl # poppler-glib: headers only, opened with dlopen() as bullpen does
 
 "$out/document_bench" throughput "$docs"
 echo "the same with sandbox.text_in_worker = true (UTF-8 text and Markdown in the worker):"

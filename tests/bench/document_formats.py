@@ -9,11 +9,12 @@
 # Corpus (made here with ReportLab and python-docx): 40 PDFs of 25 text pages (1,000
 # pages), one PDF of 1,000 pages, 40 DOCX files of 25 pages (~340k words). Figures are CPU
 # seconds (user + system) so a loaded machine does not skew them: pages/s and MB/s of input,
-# and peak RSS (one worker process for bullpen and Node, which read all files one after the
-# other; the largest single process for the command-line tools, which run once per file and
-# so also pay their start-up per file). Peak RSS comes from GNU time around each process:
-# ru_maxrss seen by this Python process would include its own size, inherited through fork
-# by every child before exec. bullpen's and Node's CPU is their jobs' (startup excluded),
+# and peak RSS (one worker for bullpen and one process for Node, which read all files one
+# after the other; the largest single process for the command-line tools, which run once per
+# file and so also pay their start-up per file). Peak RSS comes from GNU time around each
+# process: ru_maxrss seen by this Python process would include its own size, inherited
+# through fork by every child before exec. bullpen's worker is three processes (the worker,
+# its extractor, the parse child of each document): its peak is the three peaks added up. bullpen's and Node's CPU is their jobs' (startup excluded),
 # the tools' is whole processes. The document handler runs whole: extraction, chunking
 # (200 words, 40 overlap), SHA-256, the chunk commands formatted as for Redis.
 #
@@ -93,13 +94,24 @@ def timed(cmd, stdout):
     return float(u) + float(s), int(m)
 
 
+def children_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def per_process(cmd_of, files):
-    """Run one process per file; CPU of all, peak RSS of the largest."""
-    cpu, peak = 0.0, 0
+    """Run one process per file; CPU of all, peak RSS of the largest. The CPU is read from
+    this process's RUSAGE_CHILDREN around direct runs (microseconds): GNU time truncates its
+    own figures to 10 ms per process, most of a 25-page file's run, and adds its own start-up
+    to each. Peak RSS comes from a second run of each file under GNU time."""
+    before = children_cpu_s()
     for f in files:
-        c, m = timed(cmd_of(f), subprocess.DEVNULL)
-        cpu += c
-        peak = max(peak, m)
+        r = subprocess.run(cmd_of(f), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"{cmd_of(f)[:2]} failed: {r.stderr[-500:]}")
+    cpu = children_cpu_s() - before
+    peak = max(timed(cmd_of(f), subprocess.DEVNULL)[1] for f in files)
     return {"cpu_s": cpu, "maxrss_kb": peak}
 
 
@@ -108,7 +120,9 @@ def one_process(cmd):
     with open(out, "w") as f:
         _, peak = timed(cmd, f)
     r = json.loads(open(out).read().strip().splitlines()[-1])
-    r["maxrss_kb"] = peak
+    # bullpen reports its three processes' peaks added up, which GNU time (the worker's
+    # alone) does not see; Node reports its own, which GNU time sees too: the larger counts
+    r["maxrss_kb"] = max(peak, r.get("maxrss_kb", 0))
     return r
 
 
@@ -126,7 +140,10 @@ def row(name, files, r, pages):
     words = r.get("words")
     print(f"  {name:34} {pages / cpu:8.0f} pages/s {mb / cpu:7.1f} MB/s "
           f"{r['maxrss_kb'] / 1024:7.1f} MB peak"
-          + (f" {words / cpu / 1000:7.0f}k words/s" if words else ""))
+          + (f" {words / cpu / 1000:7.0f}k words/s" if words else "")
+          + (f" (worker {r['worker_rss_kb'] / 1024:.1f} + extractor "
+             f"{r['extractor_rss_kb'] / 1024:.1f} + parse child {r['parser_rss_kb'] / 1024:.1f})"
+             if "extractor_rss_kb" in r else ""))
     return pages / cpu, r["maxrss_kb"]
 
 

@@ -34,11 +34,12 @@
 #define BP_SBX_PIPE_BYTES   (1 << 20) /* result pipe buffer: fewer wake-ups on big documents */
 
 struct bp_sandbox {
-    char exe[4096];   /* program exec'd */
-    int stderr_fd;    /* extractor's stderr, -1 = /dev/null */
-    pid_t pid;        /* extractor, 0 = not running */
-    int chan;         /* our end of the channel, -1 = none */
-    int landlock_abi; /* from HELLO */
+    char exe[4096];     /* program exec'd */
+    int stderr_fd;      /* extractor's stderr, -1 = /dev/null */
+    pid_t pid;          /* extractor, 0 = not running */
+    int chan;           /* our end of the channel, -1 = none */
+    int landlock_abi;   /* from HELLO */
+    long child_peak_kb; /* largest peak RSS of a child so far */
 };
 
 bp_sandbox *bp_sandbox_new(const bp_sandbox_options *o)
@@ -89,6 +90,11 @@ void bp_sandbox_free(bp_sandbox *sb)
 long bp_sandbox_pid(const bp_sandbox *sb)
 {
     return sb != NULL ? (long)sb->pid : 0;
+}
+
+long bp_sandbox_child_peak_kb(const bp_sandbox *sb)
+{
+    return sb != NULL ? sb->child_peak_kb : 0;
 }
 
 /* The environment of the extractor: only the sanitizer settings of a test build, so no
@@ -622,6 +628,8 @@ static int run_once(bp_sandbox *sb, unsigned fn, int doc_fd, const void *arg, si
     if (r.lost)
         stop_extractor(sb);
     classify(&r, out);
+    if (out->maxrss_kb > sb->child_peak_kb)
+        sb->child_peak_kb = out->maxrss_kb;
     out->wall_us = bp_mono_us() - t0;
     if (out->status == BP_SANDBOX_OK) {
         out->output = r.out;

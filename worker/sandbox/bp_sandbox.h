@@ -133,4 +133,8 @@ int bp_sandbox_run(bp_sandbox *sb, unsigned fn, int doc_fd, const void *arg, siz
 /* The extractor's pid (0 when none is running), for tests and logs. */
 long bp_sandbox_pid(const bp_sandbox *sb);
 
+/* The largest peak RSS (KB) of a parse child of this handle so far, as the extractor read
+ * it from wait4() when it reaped the child: the memory one document cost, for benches. */
+long bp_sandbox_child_peak_kb(const bp_sandbox *sb);
+
 #endif /* BP_SANDBOX_H */
