@@ -74,6 +74,7 @@ typedef struct topo_watch {
     int wake[2];          /* pipe: a byte written at exit ends every wait of the thread */
     pthread_t thread;     /* joined at exit */
     pid_t pid;            /* the process it runs in */
+    bool paused;          /* no thread: stopped by bp_topology_watch_pause() */
 } topo_watch;
 
 static topo_watch *topo_watcher;        /* this process's watcher, NULL = none started */
@@ -102,6 +103,19 @@ static void topo_child(void)
 
 static void watch_free_copy(topo_watch *w);
 
+/* Wake this process's watcher thread and join it; its subscription is closed here. */
+static void watch_stop(topo_watch *w)
+{
+    char drain[16];
+
+    (void)!write(w->wake[1], "x", 1);
+    pthread_join(w->thread, NULL);
+    bp_conn_close(w->sub);
+    w->sub = NULL;
+    while (read(w->wake[0], drain, sizeof(drain)) > 0) /* the pipe is non-blocking */
+        ;
+}
+
 /* At exit, before OpenSSL's own atexit cleanup (registered earlier, so run later): stop
  * and join this process's watcher, so it never touches a TLS object being torn down. */
 static void topo_at_exit(void)
@@ -111,10 +125,46 @@ static void topo_at_exit(void)
     if (w == NULL || w->pid != getpid())
         return;
     topo_watcher = NULL;
-    (void)!write(w->wake[1], "x", 1);
-    pthread_join(w->thread, NULL);
-    bp_conn_close(w->sub);
+    if (!w->paused)
+        watch_stop(w);
     watch_free_copy(w);
+}
+
+static void *watch_main(void *arg);
+
+void bp_topology_watch_pause(void)
+{
+    topo_watch *w;
+
+    pthread_mutex_lock(&topo_lock);
+    w = topo_watcher;
+    if (w == NULL || w->pid != getpid() || w->paused) {
+        pthread_mutex_unlock(&topo_lock);
+        return;
+    }
+    w->paused = true; /* still this process's watcher: no second one starts meanwhile */
+    pthread_mutex_unlock(&topo_lock);
+    watch_stop(w); /* not under topo_lock: the thread takes it on +switch-master */
+}
+
+void bp_topology_watch_resume(void)
+{
+    topo_watch *w, *failed = NULL;
+
+    pthread_mutex_lock(&topo_lock);
+    w = topo_watcher;
+    if (w != NULL && w->pid == getpid() && w->paused) {
+        w->paused = false;
+        if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+            bp_log_warn("sentinel watcher: cannot start a thread again: %s; failovers are "
+                        "noticed by errors only",
+                        strerror(errno));
+            topo_watcher = NULL;
+            failed = w;
+        }
+    }
+    pthread_mutex_unlock(&topo_lock);
+    watch_free_copy(failed);
 }
 
 static void topo_init_atfork(void)

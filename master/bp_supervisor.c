@@ -272,6 +272,7 @@ void bp_supervisor_spawn_due(bp_master *m)
 {
     int64_t now = bp_mono_ms();
     int budget = BP_SPAWNS_PER_TICK;
+    bool watcher_paused = false;
 
     if (m->stopping || m->halted)
         return;
@@ -292,10 +293,15 @@ void bp_supervisor_spawn_due(bp_master *m)
         bp_slot *s = &m->slots[i];
         if (s->in_use && !s->retiring && s->pid == 0 && s->generation == m->generation &&
             s->respawn_at_mono <= now) {
+            if (!watcher_paused) /* once per batch of forks: see bp_topology.h */
+                bp_topology_watch_pause();
+            watcher_paused = true;
             if (spawn(m, s) == 0)
                 budget--;
         }
     }
+    if (watcher_paused)
+        bp_topology_watch_resume();
 }
 
 static void describe_status(int status, char *buf, size_t cap)

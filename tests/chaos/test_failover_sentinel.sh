@@ -18,11 +18,6 @@
 # only reports. BP_CHAOS_JOBS (default 200), BP_CHAOS_ROUNDS failovers (default 1).
 set -euo pipefail
 . "$BP_SOURCE_DIR/tests/chaos/lib.sh"
-# a known leak at exit of the sentinel watcher's TLS session (see the file): suppressed here
-# only, so every other test still fails on any leak
-export LSAN_OPTIONS="suppressions=$BP_SOURCE_DIR/tests/support/lsan-sentinel-watcher.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-# (full stacks through libcrypto, which has no frame pointers, so the suppression can match)
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 . "$BP_SOURCE_DIR/tests/support/topology.sh"
 mode=${BP_FAILOVER:-kill}
 acks=${BP_REPLICA_ACKS:-1}
