@@ -189,7 +189,7 @@ def main():
     for label in ["40 x 25 pages", "1 x 1000 pages"]:
         b = res[label, "bullpen"]
         floor = max(res[label, "pdftotext"][0], res[label, "mutool"][0])
-        line_ = f"  PDF {label}: floor/bullpen time {floor / b[0]:.2f}x"
+        line_ = f"  PDF {label}: bullpen takes {floor / b[0]:.2f}x the time of the faster CLI floor"
         for key, name in [("node", "pdf-parse 1.1.1"), ("node2", "pdf-parse 2.4.5")]:
             if (label, key) in res:
                 n = res[label, key]
