@@ -58,8 +58,10 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "bullpen maintainers <dev@bullpen.invalid>")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Debian 12 runtime packages of the libraries in the dependency table (README.md)
+# libpoppler-glib8, libsystemd0 and libmicrohttpd12 are opened with dlopen() (bp_dl.h), so
+# dpkg-shlibdeps would not see them: they are listed here
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6, libhiredis0.14, libssl3, libconfig9, libjansson4, libxml2, libseccomp2, libsystemd0, libmicrohttpd12, adduser")
+    "libc6, libhiredis0.14, libssl3, libconfig9, libjansson4, libxml2, libseccomp2, libzip4, libuchardet0, libpoppler-glib8, libsystemd0, libmicrohttpd12, adduser")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "redis-tools, logrotate")
 # maintainer scripts: the bullpen system user, systemd reload, conffiles
 set(BP_DEB_DIR ${CMAKE_BINARY_DIR}/deb)

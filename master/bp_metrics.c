@@ -8,9 +8,10 @@
  *
  * The listening socket is ours: we resolve, bind and listen ourselves so a taken port or a
  * bad address gets a precise message, then hand the socket to libmicrohttpd, which owns it
- * from then on and closes it in MHD_stop_daemon(). A forked worker inherits that socket and
- * the server's memory but not its thread; bp_metrics_forget() closes the socket and parks
- * the server's pointer where LeakSanitizer still sees it, without touching the server. */
+ * from then on and closes it in MHD_stop_daemon(). libmicrohttpd itself is opened with
+ * dlopen() here, at start (bp_mhd.h), so no other process maps it. A forked worker inherits that
+ * socket and the server's memory but not its thread; bp_metrics_forget() closes the socket and
+ * parks the server's pointer where LeakSanitizer still sees it, without touching the server. */
 #include "bp_metrics.h"
 
 #include <errno.h>
@@ -26,7 +27,7 @@
 #include "bp_time.h"
 
 #ifdef BP_HAVE_MHD
-#include <microhttpd.h>
+#include "bp_mhd.h"
 #if MHD_VERSION < 0x00097002
 typedef int bp_mhd_result; /* before 0.9.71 handlers returned int */
 #else
@@ -99,6 +100,7 @@ struct bp_metrics {
     char why_not_live[192];   /* /healthz's 503 body */
     char why_not_ready[192];  /* /readyz's 503 body */
     void *daemon;             /* struct MHD_Daemon *, NULL when not serving */
+    const struct bp_mhd *mhd; /* libmicrohttpd's functions, set by bp_metrics_start() */
     int listen_fd;            /* the server's socket (owned by the daemon), -1 when none */
     int port;                 /* bound TCP port, 0 when not serving */
 };
@@ -573,6 +575,7 @@ out_free_res:
 /* /healthz or /readyz: 200 or 503, with a one-line body saying why. */
 static bp_mhd_result send_health(struct MHD_Connection *conn, bp_metrics *m, bool readiness)
 {
+    const bp_mhd *mhd = m->mhd;
     char why[256];
     struct MHD_Response *r;
     bp_mhd_result rc;
@@ -583,29 +586,30 @@ static bp_mhd_result send_health(struct MHD_Connection *conn, bp_metrics *m, boo
     ok = health_locked(m, readiness, why, sizeof(why));
     pthread_mutex_unlock(&m->lock);
     len = strlen(why);
-    r = MHD_create_response_from_buffer(len, why, MHD_RESPMEM_MUST_COPY);
+    r = mhd->create_response_from_buffer(len, why, MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    rc = MHD_queue_response(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, r);
-    MHD_destroy_response(r);
+    mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    mhd->add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    rc = mhd->queue_response(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, r);
+    mhd->destroy_response(r);
     return rc;
 }
 
-static bp_mhd_result send_text(struct MHD_Connection *conn, unsigned status, const char *text)
+static bp_mhd_result send_text(const bp_mhd *mhd, struct MHD_Connection *conn, unsigned status,
+                               const char *text)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
-                                                             MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = mhd->create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
+                                                              MHD_RESPMEM_PERSISTENT);
     bp_mhd_result rc;
 
     if (r == NULL)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-    rc = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
+        mhd->add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    rc = mhd->queue_response(conn, status, r);
+    mhd->destroy_response(r);
     return rc;
 }
 
@@ -616,6 +620,7 @@ static bp_mhd_result handle_request(void *cls, struct MHD_Connection *conn, cons
                                     void **req_cls)
 {
     bp_metrics *m = cls;
+    const bp_mhd *mhd = m->mhd;
     struct MHD_Response *r;
     bp_mhd_result rc;
     char *text;
@@ -626,34 +631,35 @@ static bp_mhd_result handle_request(void *cls, struct MHD_Connection *conn, cons
     (void)upload_data_size;
     (void)req_cls;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+        return send_text(mhd, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
     if (strcmp(url, "/healthz") == 0)
         return send_health(conn, m, false);
     if (strcmp(url, "/readyz") == 0)
         return send_health(conn, m, true);
     if (strcmp(url, "/") == 0)
-        return send_text(conn, MHD_HTTP_OK,
+        return send_text(mhd, conn, MHD_HTTP_OK,
                          "bullpen: /metrics (Prometheus), /healthz (liveness), /readyz "
                          "(readiness)\n");
     if (strcmp(url, "/metrics") != 0)
-        return send_text(conn, MHD_HTTP_NOT_FOUND,
+        return send_text(mhd, conn, MHD_HTTP_NOT_FOUND,
                          "not found: try /metrics, /healthz or /readyz\n");
     if (bp_metrics_render(m, &text, &len, NULL) < 0)
-        return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-    r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        return send_text(mhd, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    r = mhd->create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (r == NULL) {
         free(text);
         return MHD_NO;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8");
-    rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
+    mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                             "text/plain; version=0.0.4; charset=utf-8");
+    rc = mhd->queue_response(conn, MHD_HTTP_OK, r);
+    mhd->destroy_response(r);
     return rc;
 }
 
 int bp_metrics_start(bp_metrics *m, const char *listen_addr, bp_err *err)
 {
+    const bp_mhd *mhd;
     struct MHD_Daemon *d;
     unsigned flags;
     int fd, port;
@@ -662,18 +668,21 @@ int bp_metrics_start(bp_metrics *m, const char *listen_addr, bp_err *err)
         bp_err_set(err, BP_ERR_CONFIG, 0, "the metrics server already listens on port %d", m->port);
         return -1;
     }
+    if ((mhd = bp_mhd_get(err)) == NULL)
+        return -1;
+    m->mhd = mhd; /* before the server's thread can call handle_request() */
     if (open_listener(listen_addr, &fd, &port, err) < 0)
         return -1;
     /* epoll, not poll: MHD's poll loop callocs its pollfd array around every poll() call, and
      * a worker forked while the thread waits inherits that block with no thread to free it
      * (LeakSanitizer reports it at the worker's exit); the epoll loop allocates nothing */
-    flags = MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+    flags = mhd->is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
                 ? MHD_USE_EPOLL_INTERNAL_THREAD
                 : MHD_USE_INTERNAL_POLLING_THREAD;
-    d = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, m, MHD_OPTION_LISTEN_SOCKET, fd,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)BP_METRICS_MAX_CONNS,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)BP_METRICS_CONN_TIMEOUT_S,
-                         MHD_OPTION_END);
+    d = mhd->start_daemon(flags, 0, NULL, NULL, handle_request, m, MHD_OPTION_LISTEN_SOCKET, fd,
+                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)BP_METRICS_MAX_CONNS,
+                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)BP_METRICS_CONN_TIMEOUT_S,
+                          MHD_OPTION_END);
     if (d == NULL) {
         bp_err_set(err, BP_ERR_IO, errno, "cannot start the metrics server on '%s': %s",
                    listen_addr, errno ? strerror(errno) : "libmicrohttpd refused");
@@ -688,9 +697,11 @@ int bp_metrics_start(bp_metrics *m, const char *listen_addr, bp_err *err)
 
 void bp_metrics_stop(bp_metrics *m)
 {
+    const bp_mhd *mhd = m->mhd;
+
     if (m->daemon == NULL)
         return;
-    MHD_stop_daemon(m->daemon); /* joins its thread, closes the listening socket */
+    mhd->stop_daemon(m->daemon); /* joins its thread, closes the listening socket */
     m->daemon = NULL;
     m->listen_fd = -1;
     m->port = 0;

@@ -19,7 +19,7 @@ sb=$src/worker/sandbox
 cc -std=gnu11 -O2 -g -D_GNU_SOURCE -o "$out/document_bench" "$src/tests/bench/document_bench.c" \
     "$h/bp_document.c" "$h/bp_docdata.c" "$h/bp_docresult.c" "$h/bp_chunk.c" "$x"/*.c \
     "$h/bp_result.c" "$src/common/bp_confine.c" "$sb"/*.c "$src/common/bp_log.c" "$src/common/bp_err.c" \
-    "$src/common/bp_time.c" \
+    "$src/common/bp_time.c" "$src/common/bp_dl.c" \
     -I"$h" -I"$x" -I"$sb" -I"$src/worker" -I"$src/common" -I"$src/config" \
     $(pkg-config --cflags poppler-glib) \
     $(pkg-config --cflags --libs libxml-2.0 hiredis jansson libcrypto libzip uchardet libseccomp) \

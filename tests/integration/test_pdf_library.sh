@@ -66,7 +66,7 @@ hide() { # hide CMD...: run CMD in a mount namespace where the library is an emp
     unshare "${u[@]}" -m --propagation private /bin/sh -c 'mount --bind /dev/null "$0" && exec "$@"' "$libpath" "$@"
 }
 hide "$BULLPEN_BIN" check -c "$conf" >"$BP_TMP/check.out" 2>&1 || true
-grep -q "^warning PDF jobs will fail: PDF support needs poppler's GLib library, which cannot be loaded (.*); install it: apt-get install libpoppler-glib8$" "$BP_TMP/check.out" ||
+grep -q "^warning PDF jobs will fail: PDF support needs poppler's GLib library, and libpoppler-glib.so.8 cannot be loaded (.*); install it: apt-get install libpoppler-glib8 (poppler-glib 22.02 or newer)$" "$BP_TMP/check.out" ||
     bp_fail "check did not warn: $(cat "$BP_TMP/check.out")"
 "$BULLPEN_BIN" check -c "$conf" | grep -q '^ok      PDF support: libpoppler-glib.so.8 loads$' ||
     bp_fail "check with the library: $("$BULLPEN_BIN" check -c "$conf" 2>&1)"
@@ -81,7 +81,7 @@ bp_wait_for grep -q 'pool ready: 1 worker on docs' "$log2" || { cat "$log2"; bp_
 id=$(run "$log2" "{\"path\": \"$docs/report2.pdf\"}")
 reason=$(field "$id" failedReason)
 case $reason in
-    *"$docs/report2.pdf"*"PDF support needs poppler's GLib library, which cannot be loaded ("*"); install it: apt-get install libpoppler-glib8"*) ;;
+    *"$docs/report2.pdf"*"PDF support needs poppler's GLib library, and libpoppler-glib.so.8 cannot be loaded ("*"); install it: apt-get install libpoppler-glib8"*) ;;
     *) bp_fail "PDF without the library: returnvalue '$(field "$id" returnvalue)', reason '$reason'" ;;
 esac
 id=$(run "$log2" "{\"path\": \"$docs/handbook.docx\"}")
