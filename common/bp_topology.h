@@ -46,8 +46,10 @@ int bp_topology_cluster_check(const bp_redis_config *rc, SSL_CTX *tls, const cha
  * random generators) is reachable only from that thread's thread-local storage, which a
  * forked child has no thread for: without the pause, every worker carried the master
  * watcher's as unreachable memory (9.6 kB, reported as a leak at exit). Between the two
- * the master learns of a failover from its own connection's errors only. Both do nothing
- * outside Sentinel mode, or when no watcher runs. Not for fork + exec. */
+ * the master learns of a failover from its own connection's errors only. pause waits for a
+ * connection attempt of the thread in progress (at most redis.connect_timeout_ms, when a
+ * sentinel does not answer). Both do nothing outside Sentinel mode, or when no watcher
+ * runs. Not for fork + exec. */
 void bp_topology_watch_pause(void);
 void bp_topology_watch_resume(void);
 

@@ -6,10 +6,10 @@
 # on the old master, SENTINEL FAILOVER, REPLICAOF by hand once the sentinels name the new
 # master, CLIENT KILL TYPE normal, CLIENT UNPAUSE); BP_FAILOVER=graceful-unpaused is SENTINEL
 # FAILOVER alone, which loses the writes the old master takes until Sentinel demotes it
-# (10-15 s later; Redis issue #4819): measured, never asserted. In about 1 of 10 paused
-# switchovers Bull's producer (ioredis in sentinel mode) hangs for good once the old master
-# closes its connection: the drip reports it and retries that add on a new Queue (same
-# jobId), so the pool's side is still counted. Counted at the end:
+# (10-15 s later; Redis issue #4819): measured, never asserted. Bull's producer (ioredis in
+# sentinel mode) reconnects on READONLY (bulljobs.js): without it, in about 1 of 5 paused
+# switchovers it reconnected to the old master, now a replica, and failed every add from
+# then on. Counted at the end:
 # lost (added, acknowledged to Bull, and in no list), run twice (the exec handler appends
 # each run's job id to a file), stuck (still waiting or active after the deadline).
 #
