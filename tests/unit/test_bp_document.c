@@ -175,7 +175,8 @@ static int fake_progress(void *worker, const char *json)
 }
 
 /* Run a document job with data; returns the result (caller clears it). */
-static bp_result run(fixture *fx, const char *data)
+/* Run the handler on len bytes of job data (which may hold a NUL byte). */
+static bp_result run_len(fixture *fx, const char *data, size_t len)
 {
     static volatile int cancel;
     bp_job_ctx ctx = {.queue = "docs",
@@ -183,7 +184,7 @@ static bp_result run(fixture *fx, const char *data)
                       .job_id = "17",
                       .job_name = "index",
                       .data = data,
-                      .data_len = strlen(data),
+                      .data_len = len,
                       .attempt = 1,
                       .cancel = &cancel,
                       .worker = &fx->redis,
@@ -195,6 +196,11 @@ static bp_result run(fixture *fx, const char *data)
     fake_free(&fx->redis);
     bp_handlers_run(fx->h, &ctx, &res);
     return res;
+}
+
+static bp_result run(fixture *fx, const char *data)
+{
+    return run_len(fx, data, strlen(data));
 }
 
 static void expect_error(fixture *fx, const char *data, const char *want)
@@ -447,6 +453,12 @@ static void test_errors(void **state)
     assert_non_null(res.error);
     assert_non_null(strstr(res.error, "document job data is not valid JSON: "));
     assert_non_null(strstr(res.error, "(at byte 9)"));
+    bp_result_clear(&res);
+    /* a raw NUL byte, which jansson alone would take after a number (found by fuzz_document) */
+    res = run_len(fx, "{\"text\": 5\0}", 12);
+    assert_non_null(res.error);
+    assert_string_equal(res.error, "document job data is not valid JSON: a NUL byte at byte 10 "
+                                   "(inside a string it is written \\u0000)");
     bp_result_clear(&res);
 }
 

@@ -157,12 +157,23 @@ static int doc_parse(doc_job *d, bp_result *res)
 {
     json_error_t jerr;
     json_t *data;
+    const char *nul;
     int rc = bp_docdata_scan(d->ctx->data, d->ctx->data_len, &d->data);
 
     if (rc > 0)
         return doc_fields(d, &d->data, res);
     if (rc < 0) {
         bp_result_error(res, "out of memory reading the job data of a document job");
+        return -1;
+    }
+    /* JSON has no raw NUL byte (inside a string it is \u0000); jansson takes one after a
+     * number, so it cannot word this case */
+    nul = memchr(d->ctx->data, '\0', d->ctx->data_len);
+    if (nul != NULL) {
+        bp_result_error(res,
+                        "document job data is not valid JSON: a NUL byte at byte %zu (inside a "
+                        "string it is written \\u0000)",
+                        (size_t)(nul - d->ctx->data));
         return -1;
     }
     data = json_loadb(d->ctx->data, d->ctx->data_len, JSON_ALLOW_NUL, &jerr);
