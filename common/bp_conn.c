@@ -706,7 +706,7 @@ static int conn_check_idle(bp_conn *c, bp_err *err)
 static redisReply *conn_vcommand(bp_conn *c, const char *node, bp_err *err, const char *fmt,
                                  va_list ap)
 {
-    char own[300];
+    char own[BP_CONN_NODE_MAX];
 
     if (c->cluster != NULL)
         return conn_cluster_vcommand(c, node, err, fmt, ap);

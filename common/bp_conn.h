@@ -51,6 +51,7 @@ const char *bp_conn_describe(const bp_conn *c);
  * "unix://PATH" for a unix socket). CLIENT IDs are numbered per server: an id means something only
  * together with this. */
 void bp_conn_node(const bp_conn *c, char *buf, size_t len);
+#define BP_CONN_NODE_MAX 300 /* a buffer for bp_conn_node() (a 253-byte host name fits) */
 
 /* Redis Cluster: "host:port" of server i of those c's slot map has named (its masters, and
  * masters since demoted by a failover), for commands every server must run (CLIENT LIST).

@@ -196,7 +196,7 @@ static int kill_dead_pool_conns_on(bp_master *m, const char *node)
  * connections sit on its queue's node). Returns how many were closed, or -1. */
 static int kill_dead_pool_conns(bp_master *m)
 {
-    char node[BP_NODE_ADDR_MAX];
+    char node[BP_CONN_NODE_MAX];
     int killed = 0;
     int n = bp_conn_servers(m->client, 0, node, sizeof(node));
 

@@ -24,14 +24,13 @@
 
 typedef struct ssl_ctx_st SSL_CTX;
 
-#define BP_SLOT_CONN_IDS 8   /* CLIENT IDs kept per worker: its 3 roles plus reopened ones */
-#define BP_NODE_ADDR_MAX 300 /* "host:port" of its server (a 253-byte host name fits) */
+#define BP_SLOT_CONN_IDS 8 /* CLIENT IDs kept per worker: its 3 roles plus reopened ones */
 
 /* One Redis connection of a worker: its CLIENT ID and the server that numbered it (ids are
  * per server: after a failover, or on another Cluster node, the same id is someone else). */
 typedef struct bp_conn_ref {
     long long id;
-    char node[BP_NODE_ADDR_MAX];
+    char node[BP_CONN_NODE_MAX];
 } bp_conn_ref;
 
 /* A dead worker's job recovery that Redis could not take yet (outage): retried later. */

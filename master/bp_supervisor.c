@@ -341,10 +341,10 @@ static void on_link_message(bp_master *m, bp_slot *s, const bp_link_msg *msg)
     if (strcmp(msg->kind, "hb") == 0) {
         bp_health_on_link_heartbeat(m, s, msg->payload);
     } else if (strcmp(msg->kind, "conn") == 0) {
-        char role[32], node[BP_NODE_ADDR_MAX] = "";
+        char role[32], node[BP_CONN_NODE_MAX] = "";
         long long id;
         /* "<role> <id> <host:port>"; a node too long to keep is never matched, so never
-         * killed on a guess */
+         * killed on a guess (299: BP_CONN_NODE_MAX - 1) */
         if (sscanf(msg->payload, "%31s %lld %299s", role, &id, node) < 2 || id < 0)
             return;
         if (s->n_conn_ids == BP_SLOT_CONN_IDS) { /* keep the newest: the old ones are closed */
@@ -353,7 +353,7 @@ static void on_link_message(bp_master *m, bp_slot *s, const bp_link_msg *msg)
             s->n_conn_ids--;
         }
         s->conn_ids[s->n_conn_ids].id = id;
-        snprintf(s->conn_ids[s->n_conn_ids].node, BP_NODE_ADDR_MAX, "%s", node);
+        snprintf(s->conn_ids[s->n_conn_ids].node, BP_CONN_NODE_MAX, "%s", node);
         s->n_conn_ids++;
         bp_log_debug("worker %d (pid %ld): %s connection is Redis client %lld on %s", s->index,
                      (long)s->pid, role, id, node);

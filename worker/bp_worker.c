@@ -104,7 +104,7 @@ int bp_worker_connect(bp_worker *w, bp_conn **out, const char *name, bp_err *err
     const char *role = name == w->conn_name_bclient ? "bclient"
                        : name == w->conn_name_sub   ? "subscriber"
                                                     : "client";
-    char route[600], node[300];
+    char route[600], node[BP_CONN_NODE_MAX];
     long long id;
 
     /* on Redis Cluster every connection of this worker lives on its queue's node */
