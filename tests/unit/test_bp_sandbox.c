@@ -187,6 +187,12 @@ static int fn_fail(const bp_sandbox_task *t)
     bp_sandbox_fail(t, "PDF is encrypted (password required)");
 }
 
+/* A parser that finds this host lacks a library it needs: not the input's fault. */
+static int fn_fail_host(const bp_sandbox_task *t)
+{
+    bp_sandbox_fail_host(t, "PDF support needs libpoppler-glib.so.8; install it");
+}
+
 static int fn_garbage(const bp_sandbox_task *t)
 {
     static const unsigned char junk[64] = {0xEE, 0, 0xFF, 0xFF};
@@ -234,6 +240,7 @@ enum {
     FN_FLOOD,
     FN_HANG,
     FN_FAIL,
+    FN_FAIL_HOST,
     FN_GARBAGE,
     FN_INSPECT,
     FN_NOOP,
@@ -254,6 +261,7 @@ static const bp_sandbox_fn_entry test_fns[] = {
     [FN_FLOOD] = {"flood", fn_flood},
     [FN_HANG] = {"hang", fn_hang},
     [FN_FAIL] = {"fail", fn_fail},
+    [FN_FAIL_HOST] = {"fail_host", fn_fail_host},
     [FN_GARBAGE] = {"garbage", fn_garbage},
     [FN_INSPECT] = {"inspect", fn_inspect},
     [FN_NOOP] = {"noop", fn_noop},
@@ -499,6 +507,20 @@ static void test_fail_reason_passes(void **state)
     assert_still_serves();
 }
 
+/* A failure of the host (a library missing) is transient: the job is not discarded as a
+ * bad input, and the next request is served as usual. */
+static void test_fail_host_is_transient(void **state)
+{
+    bp_sandbox_outcome out = run_fn(FN_FAIL_HOST, NULL, NULL, NULL);
+
+    (void)state;
+    assert_int_equal(out.status, BP_SANDBOX_TRANSIENT);
+    assert_string_equal(out.reason, "PDF support needs libpoppler-glib.so.8; install it");
+    out = run_fn(FN_FAIL, NULL, NULL, NULL); /* the flag does not stick to the next run */
+    assert_int_equal(out.status, BP_SANDBOX_FAILED);
+    assert_still_serves();
+}
+
 static void test_garbage_records(void **state)
 {
     bp_sandbox_outcome out = run_fn(FN_GARBAGE, NULL, NULL, NULL);
@@ -695,6 +717,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hang_hits_wall_clock),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_fail_reason_passes),
+        cmocka_unit_test(test_fail_host_is_transient),
         cmocka_unit_test(test_garbage_records),
         cmocka_unit_test(test_no_secret_crosses),
         cmocka_unit_test(test_extractor_replaced_after_kill),

@@ -258,6 +258,7 @@ typedef struct sbx_run {
     int oom, signo, sig_oom;
     long syscall_nr;
     char error[BP_SANDBOX_TEXT_MAX + 1];
+    int error_host; /* the error is the host's (BP_SBX_ERROR_HOST), not the input's */
     int64_t confine_us;
 } sbx_run;
 
@@ -299,6 +300,7 @@ static void on_record(sbx_run *r, const bp_sbx_rec *rec, const char *text, bp_sa
         break;
     case BP_SBX_REC_ERROR:
         clean_text(r->error, sizeof(r->error), text, rec->len);
+        r->error_host = (rec->flags & BP_SBX_ERROR_HOST) != 0;
         break;
     case BP_SBX_REC_OOM:
         r->oom = 1;
@@ -511,6 +513,8 @@ static void classify(sbx_run *r, bp_sandbox_outcome *out)
         snprintf(out->reason, sizeof(out->reason), "%s",
                  r->error[0] != '\0' ? r->error : "cannot confine the parser");
     } else if (WIFEXITED(st) && WEXITSTATUS(st) == BP_SBX_EXIT_FAILED && r->error[0] != '\0') {
+        if (r->error_host)
+            out->status = BP_SANDBOX_TRANSIENT;
         snprintf(out->reason, sizeof(out->reason), "%s", r->error);
     } else if (WIFEXITED(st)) {
         snprintf(out->reason, sizeof(out->reason), "%s exited with status %d%s", parser,

@@ -93,6 +93,8 @@ static int child_extract(const bp_sandbox_task *t)
                        &err) != 0) {
         if (err.sys_errno == ENOMEM)
             bp_sandbox_fail_oom(t);
+        if (err.kind == BP_ERR_CONFIG) /* this host lacks a library: not the input's fault */
+            bp_sandbox_fail_host(t, "%s", err.msg);
         bp_sandbox_fail(t, "%s", err.msg);
     }
     if (bp_doc_encode(&doc, &buf, &len) != 0)

@@ -42,7 +42,8 @@ typedef struct bp_sbx_msg {
 enum bp_sbx_rec_kind {
     BP_SBX_REC_PROGRESS = 1, /* a = done, b = total, len 0; unit in flags */
     BP_SBX_REC_FORMAT,       /* text: the format name ("PDF") */
-    BP_SBX_REC_ERROR,        /* text: the input failed (deterministic) */
+    BP_SBX_REC_ERROR,        /* text: the task failed; flags BP_SBX_ERROR_HOST when the host,
+                              * not the input, lacks something (not deterministic) */
     BP_SBX_REC_OOM,          /* the task ran out of memory (a = limit) */
     BP_SBX_REC_SIGNAL,       /* a fatal signal: a = signo, b = 1 when the address space was
                               * exhausted at that moment (out of memory) */
@@ -57,6 +58,8 @@ typedef struct bp_sbx_rec {
     uint32_t pad;  /* zero */
     uint64_t a, b; /* per kind */
 } bp_sbx_rec;
+
+#define BP_SBX_ERROR_HOST 1 /* ERROR flags: a retry after the host is fixed may succeed */
 
 /* Exit codes of the child beside 0 (done) and death by a signal. */
 #define BP_SBX_PROGRESS_US                                        \

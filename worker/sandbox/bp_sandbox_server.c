@@ -110,16 +110,30 @@ int bp_sandbox_write(const bp_sandbox_task *t, const void *buf, size_t n)
     return write_all(t->out_fd, buf, n);
 }
 
-void bp_sandbox_fail(const bp_sandbox_task *t, const char *fmt, ...)
+static void __attribute__((noreturn))
+fail_with(const bp_sandbox_task *t, int flags, const char *fmt, va_list ap)
 {
     char text[BP_SANDBOX_TEXT_MAX + 1];
+
+    vsnprintf(text, sizeof(text), fmt, ap);
+    send_rec(t->progress_fd, BP_SBX_REC_ERROR, flags, 0, 0, text);
+    _exit(BP_SBX_EXIT_FAILED);
+}
+
+void bp_sandbox_fail(const bp_sandbox_task *t, const char *fmt, ...)
+{
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    send_rec(t->progress_fd, BP_SBX_REC_ERROR, 0, 0, 0, text);
-    _exit(BP_SBX_EXIT_FAILED);
+    fail_with(t, 0, fmt, ap);
+}
+
+void bp_sandbox_fail_host(const bp_sandbox_task *t, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fail_with(t, BP_SBX_ERROR_HOST, fmt, ap);
 }
 
 void bp_sandbox_fail_oom(const bp_sandbox_task *t)
