@@ -24,6 +24,10 @@ cc -std=gnu11 -O2 -g -D_GNU_SOURCE -o "$out/document_bench" "$src/tests/bench/do
     $(pkg-config --cflags poppler-glib) \
     $(pkg-config --cflags --libs libxml-2.0 hiredis jansson libcrypto libzip uchardet libseccomp) \
     -lpthread -ldl # poppler-glib: headers only, opened with dlopen() as bullpen does
+# the library alone, for the PDF rows' floor of memory (poppler_floor.c)
+# shellcheck disable=SC2046
+cc -std=gnu11 -O2 -o "$out/poppler_floor" "$src/tests/bench/poppler_floor.c" \
+    $(pkg-config --cflags --libs poppler-glib)
 
 "$out/document_bench" throughput "$docs"
 echo "the same with sandbox.text_in_worker = true (UTF-8 text and Markdown in the worker):"
@@ -61,5 +65,6 @@ if [ "${BP_BENCH_FORMATS:-1}" != 0 ]; then
         (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
     fi
     corpus=${BP_BENCH_CORPUS:-$out/corpus}
-    /usr/bin/python3 "$src/tests/bench/document_formats.py" "$corpus" "$out/document_bench" "$node_dir"
+    /usr/bin/python3 "$src/tests/bench/document_formats.py" "$corpus" "$out/document_bench" "$node_dir" \
+        "$out/poppler_floor"
 fi

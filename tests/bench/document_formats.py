@@ -4,7 +4,7 @@
 # command-line tools of the PDF engines (pdftotext of poppler, the library bullpen links,
 # and mutool of MuPDF) as the floor, on the same generated files in one run.
 #
-#   document_formats.py WORKDIR DOCUMENT_BENCH_BINARY NODE_DIR
+#   document_formats.py WORKDIR DOCUMENT_BENCH_BINARY NODE_DIR [POPPLER_FLOOR_BINARY]
 #
 # Corpus (made here with ReportLab and python-docx): 40 PDFs of 25 text pages (1,000
 # pages), one PDF of 1,000 pages, 40 DOCX files of 25 pages (~340k words). Figures are CPU
@@ -17,6 +17,9 @@
 # its extractor, the parse child of each document): its peak is the three peaks added up. bullpen's and Node's CPU is their jobs' (startup excluded),
 # the tools' is whole processes. The document handler runs whole: extraction, chunking
 # (200 words, 40 overlap), SHA-256, the chunk commands formatted as for Redis.
+# POPPLER_FLOOR_BINARY (poppler_floor.c) is the library alone: one process reading the text
+# of each page with poppler-glib and nothing else, the least memory a worker built on it
+# can have.
 #
 # The machine is shared: one measurement of the same work varies by +-25% here. Every row is
 # measured BP_BENCH_ROUNDS times (default 3), the rows taking turns within a round, and the
@@ -29,6 +32,7 @@ import subprocess
 import sys
 
 WORK, BENCH, NODE = sys.argv[1], sys.argv[2], sys.argv[3]
+FLOOR = sys.argv[4] if len(sys.argv) > 4 else None
 WORDS = ("the queue worker processes documents quickly and stores chunks in redis data "
          "results report section figure table value customer service policy request").split()
 PAGES_PER_FILE, FILES, LINES, WORDS_PER_LINE = 25, 40, 46, 8
@@ -165,6 +169,9 @@ def main():
             (label, "mutool", "mutool draw -F txt (MuPDF CLI)", files,
              lambda fs: per_process(lambda f: ["mutool", "draw", "-q", "-F", "txt", "-o",
                                                "/dev/null", f], fs))]
+        if FLOOR:
+            cases.append((label, "library", "poppler-glib alone (library floor)", files,
+                          lambda fs: one_process([FLOOR, *fs])))
         if node_ok:
             cases.append((label, "node", "pdf-parse 1.1.1 (Node)", files,
                           lambda fs: one_process(["node", node_js, "pdf", *fs])))
@@ -195,6 +202,16 @@ def main():
                 n = res[label, key]
                 line_ += f"; {b[0] / n[0]:.1f}x {name} speed, {b[1] / n[1]:.2f} of its memory"
         print(line_)
+        # what the library and the CLI floor alone take, against the same Node peak: the
+        # memory target cannot be below the library's own
+        if (label, "node") in res:
+            n = res[label, "node"][1]
+            line_ = f"  PDF {label}, memory of the floors against pdf-parse 1.1.1:"
+            for key, name in [("library", "poppler-glib alone"), ("pdftotext", "pdftotext"),
+                              ("mutool", "mutool")]:
+                if (label, key) in res:
+                    line_ += f" {name} {res[label, key][1] / n:.2f};"
+            print(line_ + f" bullpen {b[1] / n:.2f}")
     if ("docx", "node") in res:
         b, n = res["docx", "bullpen"], res["docx", "node"]
         print(f"  DOCX: {b[0] / n[0]:.1f}x mammoth speed, {b[1] / n[1]:.2f} of its memory")
