@@ -27,6 +27,7 @@
 
 #include "bp_log.h"
 #include "bp_queue_lease.h"
+#include "bp_sandbox_extract.h"
 #include "bp_worker_internal.h"
 #include "bp_worker_link.h"
 
@@ -466,6 +467,7 @@ static bp_job *run_job(bp_worker *w, bp_job *job, bool leased, int64_t locked_mo
         .cancel = &w->cancel,
         .worker = w,
         .sandbox = w->sandbox,
+        .sandbox_pdf = w->sandbox_pdf,
         .progress = ctx_progress,
         .log = ctx_log,
         .command = ctx_command,
@@ -598,6 +600,7 @@ static void worker_cleanup(bp_worker *w)
     bp_conn_close(w->bclient);
     bp_conn_close(w->client);
     bp_sandbox_free(w->sandbox);
+    bp_sandbox_free(w->sandbox_pdf);
     close(w->wake_pipe[0]);
     close(w->wake_pipe[1]);
     close(w->keeper_pipe[0]);
@@ -727,7 +730,12 @@ int bp_worker_main(const bp_worker_spec *spec)
         return EX_OSERR;
     }
     install_worker_signals(w.wake_pipe[1]);
-    w.sandbox = bp_sandbox_new(NULL); /* NULL: document jobs then fail, saying so */
+    /* two extractors, each started at its first document: PDFs, and every other format
+     * (bp_sandbox_extract.h); NULL: document jobs then fail, saying so */
+    w.sandbox = bp_sandbox_new(
+        &(bp_sandbox_options){.log_stderr_fd = 2, .profile = BP_SANDBOX_PROFILE_OTHER});
+    w.sandbox_pdf = bp_sandbox_new(
+        &(bp_sandbox_options){.log_stderr_fd = 2, .profile = BP_SANDBOX_PROFILE_PDF});
     atomic_store(&w.paused, spec->start_paused ? 1 : 0);
     atomic_store(&w.loop_moved_ms, (long long)bp_now_ms());
     worker_names(&w);

@@ -74,7 +74,8 @@ typedef struct bp_worker {
     long long bclient_id;        /* CLIENT ID of the bclient, -1 when unknown */
     bp_conn *subscriber;         /* keeper thread only */
     bp_backoff reconnect;        /* main thread's reconnect pacing */
-    bp_sandbox *sandbox;         /* document parsing: its extractor starts at first use */
+    bp_sandbox *sandbox;         /* document parsing but PDF: its extractor starts at first use */
+    bp_sandbox *sandbox_pdf;     /* PDF parsing: the same (bp_sandbox_extract.h) */
 
     int wake_pipe[2];   /* anyone -> main thread: stop blocking now */
     int keeper_pipe[2]; /* main thread -> keeper: job changed, stop */

@@ -33,7 +33,9 @@
 #include "bp_sandbox.h"
 #include "bp_sandbox_extract.h"
 
-static bp_sandbox *sandbox; /* the worker's extractor, started at the first document */
+/* the worker's extractors, for PDFs and for every other format, as bp_worker.c makes them:
+ * each started at its first document */
+static bp_sandbox *sandbox, *sandbox_pdf;
 
 static size_t bytes_sent; /* formatted command bytes, so the work cannot be optimised away */
 
@@ -53,12 +55,12 @@ static redisReply *bench_command(void *worker, int argc, const char **argv, cons
     return r;
 }
 
-/* CPU seconds of the extractor and of the parse children it reaped (clock ticks). */
-static double sandbox_cpu_s(void)
+/* CPU seconds of an extractor and of the parse children it reaped (clock ticks). */
+static double extractor_cpu_s(bp_sandbox *sb)
 {
     char path[64], buf[1024];
     unsigned long long ut, st, cut, cst;
-    long pid = bp_sandbox_pid(sandbox);
+    long pid = bp_sandbox_pid(sb);
     FILE *f;
     char *p;
     size_t n;
@@ -79,6 +81,11 @@ static double sandbox_cpu_s(void)
     return (double)(ut + st + cut + cst) / (double)sysconf(_SC_CLK_TCK);
 }
 
+static double sandbox_cpu_s(void)
+{
+    return extractor_cpu_s(sandbox) + extractor_cpu_s(sandbox_pdf);
+}
+
 /* CPU seconds of this process and of its sandbox: on a shared, loaded machine wall time
  * measures the others. */
 static double now_s(void)
@@ -92,10 +99,10 @@ static double now_s(void)
 /* Peak RSS (KB) of the extractor process itself: VmHWM of its own image. (Its ru_maxrss, as
  * this process would read it once the extractor ended, also counts the copy of this
  * process it was forked as before its exec.) */
-static long extractor_hwm_kb(void)
+static long extractor_hwm_kb(bp_sandbox *sb)
 {
     char path[64], line[256];
-    long pid = bp_sandbox_pid(sandbox), kb = 0;
+    long pid = bp_sandbox_pid(sb), kb = 0;
     FILE *f;
 
     if (pid <= 0)
@@ -108,6 +115,20 @@ static long extractor_hwm_kb(void)
             break;
     fclose(f);
     return kb;
+}
+
+/* Both extractors' peaks added up (one that never started counts 0). */
+static long extractors_hwm_kb(void)
+{
+    return extractor_hwm_kb(sandbox) + extractor_hwm_kb(sandbox_pdf);
+}
+
+/* The largest parse child of either extractor. */
+static long child_peak_kb(void)
+{
+    long a = bp_sandbox_child_peak_kb(sandbox), b = bp_sandbox_child_peak_kb(sandbox_pdf);
+
+    return a > b ? a : b;
 }
 
 static char handler_job[] = "*";
@@ -155,6 +176,7 @@ static int run_one(const bp_handler_config *hc, const bp_confine *roots, const c
                       .attempt = 1,
                       .cancel = &cancel,
                       .sandbox = sandbox,
+                      .sandbox_pdf = sandbox_pdf,
                       .command = bench_command};
     bp_result res = {0};
     int rc;
@@ -285,8 +307,8 @@ static int rss(const char *path)
     fprintf(stdout,
             "%s: %.2f s CPU, peak RSS %ld MB in the worker (before the job %ld MB), %ld MB in "
             "the parse child, %ld MB in the extractor, %zu MB sent as commands\n",
-            path, t0, after.ru_maxrss / 1024, before.ru_maxrss / 1024,
-            bp_sandbox_child_peak_kb(sandbox) / 1024, extractor_hwm_kb() / 1024, bytes_sent >> 20);
+            path, t0, after.ru_maxrss / 1024, before.ru_maxrss / 1024, child_peak_kb() / 1024,
+            extractors_hwm_kb() / 1024, bytes_sent >> 20);
     return 0;
 }
 
@@ -337,7 +359,7 @@ static int files(int n, char **paths)
      * same time): the worker, its extractor and the largest parse child. Pages they share
      * (the libraries' code, the extractor's pages a child has not written) count in each:
      * an upper bound of what one worker holds. */
-    long child_kb = bp_sandbox_child_peak_kb(sandbox), extractor_kb = extractor_hwm_kb();
+    long child_kb = child_peak_kb(), extractor_kb = extractors_hwm_kb();
     fprintf(stdout,
             "{\"files\":%d,\"pages\":%ld,\"words\":%ld,\"bytes\":%.0f,\"cpu_s\":%.4f,"
             "\"maxrss_kb\":%ld,\"worker_rss_kb\":%ld,\"extractor_rss_kb\":%ld,"
@@ -349,10 +371,13 @@ static int files(int n, char **paths)
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+    if ((argc == 2 || argc == 3) && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
         return bp_sandbox_server_main(bp_sandbox_extract_fns, bp_sandbox_extract_n_fns,
-                                      bp_sandbox_extract_init);
-    sandbox = bp_sandbox_new(NULL);
+                                      bp_sandbox_extract_init, argc == 3 ? argv[2] : NULL);
+    sandbox = bp_sandbox_new(
+        &(bp_sandbox_options){.log_stderr_fd = 2, .profile = BP_SANDBOX_PROFILE_OTHER});
+    sandbox_pdf = bp_sandbox_new(
+        &(bp_sandbox_options){.log_stderr_fd = 2, .profile = BP_SANDBOX_PROFILE_PDF});
     bp_log_open(BP_LOG_WARN, NULL, false, BP_LOG_TEXT); /* no "extractor up" lines */
     if (argc >= 3 && strcmp(argv[1], "files") == 0)
         return files(argc - 2, argv + 2);

@@ -102,9 +102,9 @@ int main(int argc, char **argv)
     char *enc;
     size_t enc_len;
 
-    if (argc == 2 && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+    if ((argc == 2 || argc == 3) && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
         return bp_sandbox_server_main(bp_sandbox_extract_fns, bp_sandbox_extract_n_fns,
-                                      bp_sandbox_extract_init);
+                                      bp_sandbox_extract_init, argc == 3 ? argv[2] : NULL);
 
     while ((opt = getopt(argc, argv, "t:L:c:qE:")) != -1) {
         if (opt == 't')

@@ -609,9 +609,9 @@ int main(int argc, char **argv)
     };
     int rc;
 
-    if (argc == 2 && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+    if ((argc == 2 || argc == 3) && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
         return bp_sandbox_server_main(bp_sandbox_extract_fns, bp_sandbox_extract_n_fns,
-                                      bp_sandbox_extract_init);
+                                      bp_sandbox_extract_init, argc == 3 ? argv[2] : NULL);
     sandbox = bp_sandbox_new(NULL);
     rc = cmocka_run_group_tests_name("bp_document", tests, NULL, NULL);
     bp_sandbox_free(sandbox);

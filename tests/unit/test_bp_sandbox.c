@@ -727,8 +727,9 @@ int main(int argc, char **argv)
 
     memcpy(fns, test_fns, sizeof(test_fns));
     fns[FN_NOOP + 1] = bp_sandbox_extract_fns[BP_SANDBOX_FN_EXTRACT];
-    if (argc == 2 && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
-        return bp_sandbox_server_main(fns, sizeof(fns) / sizeof(fns[0]), bp_sandbox_extract_init);
+    if ((argc == 2 || argc == 3) && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+        return bp_sandbox_server_main(fns, sizeof(fns) / sizeof(fns[0]), bp_sandbox_extract_init,
+                                      argc == 3 ? argv[2] : NULL);
     if (argc == 3 && strcmp(argv[1], "--bench") == 0)
         return bench(atoi(argv[2]));
     return cmocka_run_group_tests_name("bp_sandbox", tests, group_setup, group_teardown);

@@ -255,12 +255,18 @@ static bool looks_html(const char *in, size_t n)
     return false;
 }
 
+bool bp_doc_is_pdf(const char *in, size_t n)
+{
+    size_t head = n < BP_DOC_PDF_HEAD ? n : BP_DOC_PDF_HEAD;
+
+    /* the header may follow some junk (the spec allows 1,024 bytes) */
+    return head >= 5 && memmem(in, head, "%PDF-", 5) != NULL;
+}
+
 bp_doc_format bp_doc_detect(const char *in, size_t n)
 {
-    size_t head = n < 1024 ? n : 1024;
-
-    if (head >= 5 && memmem(in, head, "%PDF-", 5) != NULL)
-        return BP_FMT_PDF; /* the header may follow some junk (the spec allows 1,024 bytes) */
+    if (bp_doc_is_pdf(in, n))
+        return BP_FMT_PDF;
     if (n >= 4 && memcmp(in, "PK\3\4", 4) == 0)
         return bp_doc_zip_detect(in, n);
     if (n >= 5 && memcmp(in, "{\\rtf", 5) == 0)

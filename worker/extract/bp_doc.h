@@ -119,6 +119,11 @@ int bp_doc_extract_mem(const char *in, size_t n, const char *name, const char *t
  * as BP_FMT_TEXT or BP_FMT_HTML (Markdown needs the name's extension). */
 bp_doc_format bp_doc_detect(const char *in, size_t n);
 
+/* Whether bp_doc_detect() calls in PDF: "%PDF-" within its first BP_DOC_PDF_HEAD bytes, which
+ * is all it looks at (the worker routes a document to its PDF extractor with this). */
+#define BP_DOC_PDF_HEAD 1024
+bool bp_doc_is_pdf(const char *in, size_t n);
+
 /* "pdf" -> BP_FMT_PDF etc. Returns 0, or -1 when the name is unknown. */
 int bp_doc_format_parse(const char *name, bp_doc_format *out);
 const char *bp_doc_format_name(bp_doc_format f);  /* "pdf", "docx", ... ("unknown") */

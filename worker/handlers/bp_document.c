@@ -429,6 +429,22 @@ static bool doc_in_worker(const doc_job *d)
            bp_utf8_check((const unsigned char *)d->in, d->in_len) == d->in_len;
 }
 
+/* The worker's extractor for the document on fd: its PDF one when the job's type or the
+ * first bytes say PDF, the one for every other format otherwise (bp_sandbox_extract.h). */
+static bp_sandbox *doc_sandbox(const doc_job *d, int fd)
+{
+    char head[BP_DOC_PDF_HEAD];
+    ssize_t n;
+
+    if (d->ctx->sandbox_pdf == NULL)
+        return d->ctx->sandbox;
+    do
+        n = pread(fd, head, sizeof(head), 0);
+    while (n < 0 && errno == EINTR);
+    return bp_sandbox_extract_wants_pdf(d->type, head, n > 0 ? (size_t)n : 0) ? d->ctx->sandbox_pdf
+                                                                              : d->ctx->sandbox;
+}
+
 /* Extract the input into d->doc, in the sandbox: the worker's extractor forks a confined
  * child that parses d->fd (or the text, through a memfd) and hands back what
  * bp_doc_encode() wrote; bp_doc_decode() checks every byte of it. Returns 0, or -1 with
@@ -447,6 +463,7 @@ static int doc_extract(doc_job *d, bp_result *res)
     bp_sandbox_extract_arg arg;
     char name[300];
     bp_sandbox_outcome out;
+    bp_sandbox *sb;
     bp_err err = {0};
     int fd, rc = -1;
 
@@ -467,7 +484,8 @@ static int doc_extract(doc_job *d, bp_result *res)
         snprintf(name, sizeof(name), "document '%.256s'", d->path);
     else
         snprintf(name, sizeof(name), "document (\"text\" of job %.100s)", d->ctx->job_id);
-    if (d->ctx->sandbox == NULL) {
+    sb = doc_sandbox(d, fd);
+    if (sb == NULL) {
         bp_result_error(res, "%s: no extraction sandbox in this worker", name);
         goto out_close;
     }
@@ -477,8 +495,8 @@ static int doc_extract(doc_job *d, bp_result *res)
         d->in = NULL;
     }
     bp_sandbox_extract_arg_set(&arg, &dl, d->type, d->path != NULL ? d->path : "job text");
-    if (bp_sandbox_run(d->ctx->sandbox, BP_SANDBOX_FN_EXTRACT, fd, &arg, sizeof(arg), &lim,
-                       doc_progress, d, d->ctx->cancel, &out, &err) != 0) {
+    if (bp_sandbox_run(sb, BP_SANDBOX_FN_EXTRACT, fd, &arg, sizeof(arg), &lim, doc_progress, d,
+                       d->ctx->cancel, &out, &err) != 0) {
         bp_result_error(res, "%s: cannot parse it: %s", name, err.msg);
         goto out_close;
     }

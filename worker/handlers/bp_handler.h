@@ -20,16 +20,18 @@ typedef struct bp_sandbox bp_sandbox; /* worker/sandbox/bp_sandbox.h */
 
 /* What the worker gives a handler for one job. */
 typedef struct bp_job_ctx {
-    const char *queue;    /* queue name */
-    const char *prefix;   /* key prefix ("bull") */
-    const char *job_id;   /* job id */
-    const char *job_name; /* job name */
-    const char *data;     /* job data, JSON text as stored (NUL-terminated) */
-    size_t data_len;      /* bytes in data */
-    int attempt;          /* 1 for the first run */
-    volatile int *cancel; /* non-zero when the job must stop (timeout, ctl cancel, shutdown) */
-    void *worker;         /* the worker, for the callbacks below */
-    bp_sandbox *sandbox;  /* the worker's extraction sandbox (document handler); may be NULL */
+    const char *queue;       /* queue name */
+    const char *prefix;      /* key prefix ("bull") */
+    const char *job_id;      /* job id */
+    const char *job_name;    /* job name */
+    const char *data;        /* job data, JSON text as stored (NUL-terminated) */
+    size_t data_len;         /* bytes in data */
+    int attempt;             /* 1 for the first run */
+    volatile int *cancel;    /* non-zero when the job must stop (timeout, ctl cancel, shutdown) */
+    void *worker;            /* the worker, for the callbacks below */
+    bp_sandbox *sandbox;     /* the worker's extraction sandbox (document handler); may be NULL */
+    bp_sandbox *sandbox_pdf; /* its extractor for PDFs (bp_sandbox_extract.h); NULL: sandbox
+                              * serves PDFs too */
     /* Set the job's progress (JSON text) and publish the progress event. */
     int (*progress)(void *worker, const char *json);
     /* Append a line to the job's logs. */

@@ -34,12 +34,13 @@
 #define BP_SBX_PIPE_BYTES   (1 << 20) /* result pipe buffer: fewer wake-ups on big documents */
 
 struct bp_sandbox {
-    char exe[4096];     /* program exec'd */
-    int stderr_fd;      /* extractor's stderr, -1 = /dev/null */
-    pid_t pid;          /* extractor, 0 = not running */
-    int chan;           /* our end of the channel, -1 = none */
-    int landlock_abi;   /* from HELLO */
-    long child_peak_kb; /* largest peak RSS of a child so far */
+    char exe[4096];                       /* program exec'd */
+    char profile[BP_SANDBOX_PROFILE_MAX]; /* its argv[2], "" = none */
+    int stderr_fd;                        /* extractor's stderr, -1 = /dev/null */
+    pid_t pid;                            /* extractor, 0 = not running */
+    int chan;                             /* our end of the channel, -1 = none */
+    int landlock_abi;                     /* from HELLO */
+    long child_peak_kb;                   /* largest peak RSS of a child so far */
 };
 
 bp_sandbox *bp_sandbox_new(const bp_sandbox_options *o)
@@ -51,6 +52,8 @@ bp_sandbox *bp_sandbox_new(const bp_sandbox_options *o)
     snprintf(sb->exe, sizeof(sb->exe), "%s",
              o != NULL && o->exe != NULL ? o->exe : "/proc/self/exe");
     sb->stderr_fd = o != NULL ? o->log_stderr_fd : 2;
+    snprintf(sb->profile, sizeof(sb->profile), "%s",
+             o != NULL && o->profile != NULL ? o->profile : "");
     sb->chan = -1;
     return sb;
 }
@@ -126,7 +129,8 @@ static void __attribute__((noreturn))
 exec_extractor(const bp_sandbox *sb, int chan, int devnull, pid_t parent, char **env)
 {
     static char name[] = "bullpen-extractor", mode[] = BP_SANDBOX_ARGV1;
-    char *argv[] = {name, mode, NULL};
+    char profile[BP_SANDBOX_PROFILE_MAX];
+    char *argv[] = {name, mode, NULL, NULL}; /* argv[2]: the profile, if any */
     sigset_t none;
     struct sigaction dfl;
 
@@ -151,6 +155,9 @@ exec_extractor(const bp_sandbox *sb, int chan, int devnull, pid_t parent, char *
         (void)sigaction(sig, &dfl, NULL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    memcpy(profile, sb->profile, sizeof(profile));
+    if (profile[0] != '\0')
+        argv[2] = profile;
     execve(sb->exe, argv, env);
     _exit(127);
 }
@@ -220,13 +227,14 @@ static int start_extractor(bp_sandbox *sb, bp_err *err)
     }
     sb->landlock_abi = hello.status;
     if (hello.status > 0)
-        bp_log_info("sandbox: extractor pid %ld up (Landlock ABI %d: no file access by path, "
-                    "no TCP; seccomp and rlimits per document)",
-                    (long)pid, (int)hello.status);
+        bp_log_info("sandbox: extractor pid %ld up%s%s (Landlock ABI %d: no file access by "
+                    "path, no TCP; seccomp and rlimits per document)",
+                    (long)pid, sb->profile[0] != '\0' ? ", profile " : "", sb->profile,
+                    (int)hello.status);
     else
-        bp_log_warn("sandbox: extractor pid %ld up WITHOUT Landlock (%s); seccomp still "
+        bp_log_warn("sandbox: extractor pid %ld up%s%s WITHOUT Landlock (%s); seccomp still "
                     "refuses every open, socket and exec of the parser",
-                    (long)pid,
+                    (long)pid, sb->profile[0] != '\0' ? ", profile " : "", sb->profile,
                     hello.status == 0 ? "this kernel has none" : strerror(-hello.status));
     return 0;
 

@@ -10,6 +10,9 @@
  *   extractor --fork per document--> child: rlimits, no_new_privs, Landlock (no file access),
  *                                    seccomp (read/write/mmap... on the fds it was handed)
  *   child --(result pipe, progress pipe)--> worker
+ * An extractor may be started with a profile (bp_sandbox_options, its argv[2]) that tells its
+ * init what to warm up: bullpen's worker keeps one for PDFs and one for the other formats
+ * (bp_sandbox_extract.h), so a document's fork copies only its own parsers' mappings.
  * The worker owns the extractor (bp_sandbox) and enforces the wall-clock limit, the output
  * limit and cancellation (job timeout, bullpen ctl cancel); the extractor reaps each child
  * and reports how it ended (status, CPU time), so a crash, a hang or an exhausted limit
@@ -27,9 +30,10 @@
 
 #include "bp_err.h"
 
-#define BP_SANDBOX_ARGV1    "__bullpen_extractor" /* argv[1] of the internal mode */
-#define BP_SANDBOX_ARG_MAX  1024 /* bytes of function argument carried by a request */
-#define BP_SANDBOX_TEXT_MAX 300  /* bytes of a message from the child (error, format) */
+#define BP_SANDBOX_ARGV1       "__bullpen_extractor" /* argv[1] of the internal mode */
+#define BP_SANDBOX_ARG_MAX     1024 /* bytes of function argument carried by a request */
+#define BP_SANDBOX_TEXT_MAX    300  /* bytes of a message from the child (error, format) */
+#define BP_SANDBOX_PROFILE_MAX 32   /* bytes of an extractor's profile name, with its NUL */
 
 /* ---- what runs inside the child ---- */
 
@@ -58,8 +62,9 @@ typedef struct bp_sandbox_fn_entry {
 } bp_sandbox_fn_entry;
 
 /* Warm-up run once in the extractor before it confines itself (load what a parser would
- * otherwise open lazily: iconv modules, font configuration). May be NULL. */
-typedef void (*bp_sandbox_init_fn)(void);
+ * otherwise open lazily: iconv modules, font configuration). profile is the one the worker
+ * started this extractor with (bp_sandbox_options), NULL for none. May be NULL. */
+typedef void (*bp_sandbox_init_fn)(const char *profile);
 
 /* Child side: report progress (done of total, total 0 = unknown), say which format the
  * input is ("PDF"), write output (loops over short writes; -1 when the worker stopped
@@ -76,11 +81,13 @@ void bp_sandbox_fail_host(const bp_sandbox_task *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
 void bp_sandbox_fail_oom(const bp_sandbox_task *t) __attribute__((noreturn));
 
-/* The extractor process (argv[1] == BP_SANDBOX_ARGV1): serves requests on fd 3 until the
- * worker closes it, then exits the process (_exit: no atexit handler, no leak check, which
- * Landlock would not let read /proc). Returns only the exit code of a wrong start (no
- * channel on fd 3). fns is the table requests index. */
-int bp_sandbox_server_main(const bp_sandbox_fn_entry *fns, size_t n_fns, bp_sandbox_init_fn init);
+/* The extractor process (argv[1] == BP_SANDBOX_ARGV1, argv[2] its profile if any): serves
+ * requests on fd 3 until the worker closes it, then exits the process (_exit: no atexit
+ * handler, no leak check, which Landlock would not let read /proc). Returns only the exit
+ * code of a wrong start (no channel on fd 3). fns is the table requests index; init gets
+ * profile. */
+int bp_sandbox_server_main(const bp_sandbox_fn_entry *fns, size_t n_fns, bp_sandbox_init_fn init,
+                           const char *profile);
 
 /* ---- the worker side ---- */
 
@@ -118,8 +125,10 @@ typedef struct bp_sandbox_outcome {
 } bp_sandbox_outcome;
 
 typedef struct bp_sandbox_options {
-    const char *exe;   /* program to exec; NULL = /proc/self/exe */
-    int log_stderr_fd; /* stderr of the extractor (2 to keep ours, -1 = /dev/null) */
+    const char *exe;     /* program to exec; NULL = /proc/self/exe */
+    int log_stderr_fd;   /* stderr of the extractor (2 to keep ours, -1 = /dev/null) */
+    const char *profile; /* argv[2] of the extractor, for its init (what to warm up); NULL =
+                          * none. Printable, at most BP_SANDBOX_PROFILE_MAX - 1 bytes */
 } bp_sandbox_options;
 
 /* Make a handle (no process yet: it is started at the first run). Returns NULL out of

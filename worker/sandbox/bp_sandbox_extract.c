@@ -69,6 +69,9 @@ static bool paged(bp_doc_format f)
            f != BP_FMT_UNKNOWN;
 }
 
+/* What this extractor's init warmed up (bp_sandbox_extract_init): its children parse only that. */
+static bool serves_pdf = true, serves_other = true;
+
 static int child_extract(const bp_sandbox_task *t)
 {
     bp_sandbox_extract_arg a;
@@ -86,6 +89,9 @@ static int child_extract(const bp_sandbox_task *t)
     a.type[sizeof(a.type) - 1] = '\0';
     a.name[sizeof(a.name) - 1] = '\0';
     f = child_format(t, &a);
+    if ((f == BP_FMT_PDF && !serves_pdf) || (f != BP_FMT_PDF && !serves_other))
+        bp_sandbox_fail(t, "internal: a %s document reached the extractor that does not serve it",
+                        f == BP_FMT_UNKNOWN ? "unreadable" : bp_doc_format_label(f));
     bp_sandbox_format(t, f == BP_FMT_UNKNOWN ? "" : bp_doc_format_label(f));
     p.unit = paged(f) ? BP_SANDBOX_UNIT_PAGES : BP_SANDBOX_UNIT_BYTES;
     if (bp_doc_extract(t->doc_fd, a.name[0] != '\0' ? a.name : NULL,
@@ -130,7 +136,35 @@ static const char *const warm_encodings[] = {
 };
 static iconv_t warm_iconv[sizeof(warm_encodings) / sizeof(warm_encodings[0])];
 
-void bp_sandbox_extract_init(void)
+/* poppler-glib is opened (dlopen: bp_poppler.h) and one PDF parsed. It frees its GlobalParams
+ * with the last open document and builds them again (scanning /usr/share/poppler) for the
+ * next: one document kept open for the life of the extractor keeps them built for every
+ * child. */
+static void warm_pdf(const char *pdf, size_t len)
+{
+    const bp_poppler *pp;
+    bp_doc d;
+    bp_err err;
+
+    if (bp_doc_extract_mem(pdf, len, "warm.pdf", NULL, NULL, NULL, NULL, &d, &err) == 0)
+        bp_doc_free(&d);
+    if (kept_pdf == NULL && (pp = bp_poppler_get(&err)) != NULL) {
+        GBytes *bytes = pp->bytes_new_static(pdf, len);
+        kept_pdf = pp->document_new_from_bytes(bytes, NULL, NULL);
+        pp->bytes_unref(bytes);
+    }
+}
+
+bool bp_sandbox_extract_wants_pdf(const char *type, const char *head, size_t n)
+{
+    bp_doc_format f;
+
+    if (type != NULL && type[0] != '\0')
+        return bp_doc_format_parse(type, &f) == 0 && f == BP_FMT_PDF;
+    return bp_doc_is_pdf(head, n);
+}
+
+void bp_sandbox_extract_init(const char *profile)
 {
     static const char html[] = "<html><body><p>warm &amp; up</p></body></html>";
     static const char latin1[] = "caf\xe9 cr\xe8me br\xfbl\xe9"
@@ -144,16 +178,23 @@ void bp_sandbox_extract_init(void)
         "4 0 obj<</Length 36>>stream\nBT /F1 12 Tf 20 100 Td (warm) Tj ET\nendstream endobj\n"
         "5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\n"
         "trailer<</Root 1 0 R/Size 6>>\n%%EOF\n";
-    const bp_poppler *pp;
     bp_doc d;
     bp_err err;
 
+    if (profile != NULL && strcmp(profile, BP_SANDBOX_PROFILE_PDF) == 0)
+        serves_other = false;
+    else if (profile != NULL && strcmp(profile, BP_SANDBOX_PROFILE_OTHER) == 0)
+        serves_pdf = false;
     /* libxml2 sets up its tables, the text path loads its iconv converters and uchardet,
      * poppler-glib is opened (dlopen: bp_poppler.h) and builds its global parameters, lcms2 the
      * time zone (tzset: /etc/localtime): each child inherits them instead of opening files after it
      * is confined, which seccomp would answer with SIGSYS */
-    xmlInitParser();
     tzset();
+    if (serves_pdf)
+        warm_pdf(pdf, sizeof(pdf) - 1);
+    if (!serves_other)
+        return;
+    xmlInitParser();
     for (size_t i = 0; i < sizeof(warm_encodings) / sizeof(warm_encodings[0]); i++)
         if (warm_iconv[i] == NULL || warm_iconv[i] == (iconv_t)-1)
             warm_iconv[i] = iconv_open("UTF-8", warm_encodings[i]);
@@ -166,16 +207,6 @@ void bp_sandbox_extract_init(void)
     if (bp_doc_extract_mem(utf16, sizeof(utf16) - 1, "warm.txt", NULL, NULL, NULL, NULL, &d,
                            &err) == 0)
         bp_doc_free(&d);
-    if (bp_doc_extract_mem(pdf, sizeof(pdf) - 1, "warm.pdf", NULL, NULL, NULL, NULL, &d, &err) == 0)
-        bp_doc_free(&d);
-    /* poppler-glib frees its GlobalParams with the last open document and builds them again
-     * (scanning /usr/share/poppler) for the next: one document kept open for the life of
-     * the extractor keeps them built for every child */
-    if (kept_pdf == NULL && (pp = bp_poppler_get(&err)) != NULL) {
-        GBytes *bytes = pp->bytes_new_static(pdf, sizeof(pdf) - 1);
-        kept_pdf = pp->document_new_from_bytes(bytes, NULL, NULL);
-        pp->bytes_unref(bytes);
-    }
     if (bp_doc_extract_mem("# warm *up*", 11, "warm.md", "markdown", NULL, NULL, NULL, &d, &err) ==
         0)
         bp_doc_free(&d);

@@ -9,6 +9,7 @@
 #ifndef BP_SANDBOX_EXTRACT_H
 #define BP_SANDBOX_EXTRACT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bp_doc.h"
@@ -19,8 +20,21 @@
 extern const bp_sandbox_fn_entry bp_sandbox_extract_fns[]; /* what bullpen's extractor runs */
 extern const size_t bp_sandbox_extract_n_fns;
 
-/* Warm-up of the parsers in the extractor, before it confines itself. */
-void bp_sandbox_extract_init(void);
+/* A worker runs two extractors, each started at its first document: one for PDFs, which
+ * loads poppler-glib and its 40 libraries, one for every other format, which does not.
+ * Every document's child is forked from its extractor, and a fork costs with what the
+ * extractor has mapped: the other formats do not pay for poppler, a worker that sees no
+ * PDF never maps it. No profile (NULL: tools and tests with one extractor) serves all. */
+#define BP_SANDBOX_PROFILE_PDF   "pdf"   /* PDFs: poppler-glib loaded and warmed */
+#define BP_SANDBOX_PROFILE_OTHER "other" /* every other format: no poppler-glib */
+
+/* Warm-up of the parsers a profile serves, in the extractor, before it confines itself. */
+void bp_sandbox_extract_init(const char *profile);
+
+/* Whether a document goes to the PDF extractor: its job's "type" when it has one (NULL or
+ * "" = none), else its first bytes (head, n: at least BP_DOC_PDF_HEAD of them when the
+ * document is that long) by the rule the child detects with. */
+bool bp_sandbox_extract_wants_pdf(const char *type, const char *head, size_t n);
 
 /* What an extraction request carries: the limits, the job's "type" ("" = detect) and the
  * file's name (for messages and the Markdown extension only; "" for a text job). */

@@ -337,7 +337,8 @@ static int serve_one(sbx_server *s, const bp_sbx_msg *m, int fds[3])
     return send_msg(s->chan, &done);
 }
 
-int bp_sandbox_server_main(const bp_sandbox_fn_entry *fns, size_t n_fns, bp_sandbox_init_fn init)
+int bp_sandbox_server_main(const bp_sandbox_fn_entry *fns, size_t n_fns, bp_sandbox_init_fn init,
+                           const char *profile)
 {
     sbx_server s = {.fns = fns, .n_fns = n_fns, .chan = BP_SBX_CHANNEL_FD, .statm = -1};
     static const int ignored[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -362,7 +363,7 @@ int bp_sandbox_server_main(const bp_sandbox_fn_entry *fns, size_t n_fns, bp_sand
     s.page = sysconf(_SC_PAGESIZE);
     s.statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (init != NULL)
-        init(); /* before Landlock: whatever the parsers load lazily, they load now */
+        init(profile); /* before Landlock: whatever the parsers load lazily, they load now */
     (void)bp_sbx_filter_prepare();
     hello.status = bp_sbx_confine_server();
     hello.pid = (int32_t)getpid();
