@@ -130,6 +130,39 @@ def one_process(cmd):
     return r
 
 
+def tree_pss_kb(root):
+    """Proportional set size of root and all its descendants, added up (KiB): pages shared
+    between them (the libraries' code, a parse child's copy-on-write pages) count once, and
+    pages shared with other processes on the machine count in proportion."""
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for ln in f:
+                    if ln.startswith("Pss:"):
+                        total += int(ln.split()[1])
+                        break
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                todo += [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
+            pass  # ended between two reads
+    return total
+
+
+def sampled_pss(cmd):
+    """Run cmd once more and sample its process tree's PSS every 2 ms: the peak seen (KiB).
+    A sample can miss the very top of a parse child that lives a few ms, so this is a lower
+    bound where the GNU time figures above are an upper one (shared pages in each process)."""
+    import time
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while p.poll() is None:
+        peak = max(peak, tree_pss_kb(p.pid))
+        time.sleep(0.002)
+    return peak
+
+
 ROUNDS = int(os.environ.get("BP_BENCH_ROUNDS", "3"))
 
 
@@ -160,28 +193,31 @@ def main():
     pages = FILES * PAGES_PER_FILE
     node_js = os.path.join(NODE, "extract.js")
     cases = []  # (group, key, name, files, measure)
+    one = {}  # (group, key) -> the command of a one-process row, sampled for PSS below
+
+    def one_case(group, key, name, files, cmd):
+        one[group, key] = cmd
+        cases.append((group, key, name, files, lambda fs: one_process(cmd)))
+
     for label, files in [("40 x 25 pages", pdfs), ("1 x 1000 pages", big)]:
+        one_case(label, "bullpen", "bullpen (document handler)", files, [BENCH, "files", *files])
         cases += [
-            (label, "bullpen", "bullpen (document handler)", files,
-             lambda fs: one_process([BENCH, "files", *fs])),
             (label, "pdftotext", "pdftotext (poppler CLI floor)", files,
              lambda fs: per_process(lambda f: ["pdftotext", f, "-"], fs)),
             (label, "mutool", "mutool draw -F txt (MuPDF CLI)", files,
              lambda fs: per_process(lambda f: ["mutool", "draw", "-q", "-F", "txt", "-o",
                                                "/dev/null", f], fs))]
         if FLOOR:
-            cases.append((label, "library", "poppler-glib alone (library floor)", files,
-                          lambda fs: one_process([FLOOR, *fs])))
+            one_case(label, "library", "poppler-glib alone (library floor)", files,
+                     [FLOOR, *files])
         if node_ok:
-            cases.append((label, "node", "pdf-parse 1.1.1 (Node)", files,
-                          lambda fs: one_process(["node", node_js, "pdf", *fs])))
-            cases.append((label, "node2", "pdf-parse 2.4.5 (Node)", files,
-                          lambda fs: one_process(["node", node_js, "pdf2", *fs])))
-    cases.append(("docx", "bullpen", "bullpen (document handler)", docxs,
-                  lambda fs: one_process([BENCH, "files", *fs])))
+            one_case(label, "node", "pdf-parse 1.1.1 (Node)", files,
+                     ["node", node_js, "pdf", *files])
+            one_case(label, "node2", "pdf-parse 2.4.5 (Node)", files,
+                     ["node", node_js, "pdf2", *files])
+    one_case("docx", "bullpen", "bullpen (document handler)", docxs, [BENCH, "files", *docxs])
     if node_ok:
-        cases.append(("docx", "node", "mammoth 1.13 (Node)", docxs,
-                      lambda fs: one_process(["node", node_js, "docx", *fs])))
+        one_case("docx", "node", "mammoth 1.13 (Node)", docxs, ["node", node_js, "docx", *docxs])
     runs = {}
     for _ in range(ROUNDS):
         for group, key, _name, files, measure in cases:
@@ -215,6 +251,21 @@ def main():
     if ("docx", "node") in res:
         b, n = res["docx", "bullpen"], res["docx", "node"]
         print(f"  DOCX: {b[0] / n[0]:.1f}x mammoth speed, {b[1] / n[1]:.2f} of its memory")
+    # the same peaks as proportional set size, sampled: a process tree's shared pages once
+    pss = {k: sampled_pss(cmd) for k, cmd in one.items()}
+    print("Peak PSS, sampled every 2 ms (shared pages counted once; a lower bound for a "
+          "parse child of a few ms):")
+    for group in ["40 x 25 pages", "1 x 1000 pages", "docx"]:
+        peer = ("node", "pdf-parse 1.1.1") if group != "docx" else ("node", "mammoth")
+        line_ = f"  {'PDF ' + group if group != 'docx' else 'DOCX'}:"
+        for key, name in [("bullpen", "bullpen"), ("library", "poppler-glib alone"),
+                          ("node", peer[1]), ("node2", "pdf-parse 2.4.5")]:
+            if (group, key) in pss:
+                line_ += f" {name} {pss[group, key] / 1024:.1f} MB"
+                if key != "node" and (group, "node") in pss:
+                    line_ += f" ({pss[group, key] / pss[group, 'node']:.2f} of {peer[1]})"
+                line_ += ";"
+        print(line_.rstrip(";"))
 
 
 main()
