@@ -69,8 +69,9 @@ typedef void (*bp_sandbox_init_fn)(const char *profile);
 /* Child side: report progress (done of total, total 0 = unknown), say which format the
  * input is ("PDF"), write output (loops over short writes; -1 when the worker stopped
  * reading), or end the task with a deterministic failure of the input (not retried), or
- * with a failure of the host that a retry may not meet (a library that cannot be loaded:
- * the outcome is BP_SANDBOX_TRANSIENT, the text says what to install). */
+ * with a failure of the host rather than of the input (a library that cannot be loaded:
+ * the outcome is BP_SANDBOX_TRANSIENT, so the job keeps its attempts; the text says what
+ * to install). */
 void bp_sandbox_progress(const bp_sandbox_task *t, uint64_t done, uint64_t total,
                          bp_sandbox_unit unit);
 void bp_sandbox_format(const bp_sandbox_task *t, const char *format);
