@@ -77,6 +77,21 @@ all_completed() { # all_completed N: every queue has N completed jobs
     local i q=(qa qb qc)
     for i in 0 1 2; do [ "$(completed "${q[$i]}" "${tags[$i]}")" -eq "$1" ] || return 1; done
 }
+# what a failed wait shows: each queue's counts where the cluster says its slot is, the
+# slot map, and the pool's log since the failover (a flake once in five full runs here,
+# stop 20: "jobs after the kill -9 failover not completed", not reproduced in 24 runs)
+diagnose() {
+    local i q=(qa qb qc) m
+    for i in 0 1 2; do
+        m=$(master_of_slot "$(bp_cli_port "$seed" CLUSTER KEYSLOT "{${tags[$i]}}")")
+        echo "${q[$i]} on master $m: wait $(bp_cli_port "$seed" -c LLEN "{${tags[$i]}}:${q[$i]}:wait")" \
+            "active $(bp_cli_port "$seed" -c LLEN "{${tags[$i]}}:${q[$i]}:active")" \
+            "completed $(completed "${q[$i]}" "${tags[$i]}")" \
+            "blocked clients $(bp_cli_port "$m" INFO clients | grep -o 'blocked_clients:[0-9]*')"
+    done
+    bp_cli_port "$seed" CLUSTER NODES || true
+    tail -40 "$log"
+}
 enqueue_all() {
     local q
     for q in qa qb qc; do
@@ -101,7 +116,7 @@ promoted() {
 BP_WAIT_S=40 bp_wait_for promoted || bp_fail "the cluster did not promote a replica of $victim"
 echo "ok: kill -9 master $victim -> replica $(master_of_slot "$(bp_cli_port "$seed" CLUSTER KEYSLOT "{${tags[0]}}")") promoted after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 enqueue_all 3
-BP_WAIT_S=40 bp_wait_for all_completed 6 || { tail -30 "$log"; bp_fail "jobs after the kill -9 failover not completed"; }
+BP_WAIT_S=40 bp_wait_for all_completed 6 || { diagnose; bp_fail "jobs after the kill -9 failover not completed"; }
 echo "ok: 3 more jobs per queue completed after the kill -9 failover ($(( ($(date +%s%N) - t0) / 1000000 )) ms after the kill)"
 
 # ---- graceful CLUSTER FAILOVER: a replica of qb's master takes over
@@ -118,7 +133,7 @@ bp_cli_port "$replica" CLUSTER FAILOVER | grep -q OK || bp_fail "CLUSTER FAILOVE
 took_over() { [ "$(master_of_slot "$(bp_cli_port "$seed" CLUSTER KEYSLOT "{${tags[1]}}")")" = "$replica" ]; }
 BP_WAIT_S=30 bp_wait_for took_over || bp_fail "replica $replica did not take over from $old"
 enqueue_all 3
-BP_WAIT_S=40 bp_wait_for all_completed 9 || { tail -30 "$log"; bp_fail "jobs after CLUSTER FAILOVER not completed"; }
+BP_WAIT_S=40 bp_wait_for all_completed 9 || { diagnose; bp_fail "jobs after CLUSTER FAILOVER not completed"; }
 echo "ok: CLUSTER FAILOVER $old -> $replica: 3 more jobs per queue completed"
 
 # no crash loop, no health kill (heartbeats crossed nodes), nothing alarming
