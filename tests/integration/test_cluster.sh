@@ -87,7 +87,13 @@ diagnose() {
         echo "${q[$i]} on master $m: wait $(bp_cli_port "$seed" -c LLEN "{${tags[$i]}}:${q[$i]}:wait")" \
             "active $(bp_cli_port "$seed" -c LLEN "{${tags[$i]}}:${q[$i]}:active")" \
             "completed $(completed "${q[$i]}" "${tags[$i]}")" \
+            "failed $(bp_cli_port "$seed" -c ZCARD "{${tags[$i]}}:${q[$i]}:failed")" \
+            "delayed $(bp_cli_port "$seed" -c ZCARD "{${tags[$i]}}:${q[$i]}:delayed")" \
+            "id counter $(bp_cli_port "$seed" -c GET "{${tags[$i]}}:${q[$i]}:id")" \
             "blocked clients $(bp_cli_port "$m" INFO clients | grep -o 'blocked_clients:[0-9]*')"
+        grep "^${q[$i]} " "$BP_TMP/enqueued" | while read -r _ id; do
+            echo "  job $id: $(bp_cli_port "$seed" -c HMGET "{${tags[$i]}}:${q[$i]}:$id" timestamp processedOn finishedOn failedReason | tr '\n' ' ')"
+        done
     done
     bp_cli_port "$seed" CLUSTER NODES || true
     tail -40 "$log"
@@ -95,7 +101,9 @@ diagnose() {
 enqueue_all() {
     local q
     for q in qa qb qc; do
-        for _ in $(seq 1 "$1"); do "$BULLPEN_BIN" enqueue -c "$conf" -q "$q" echo '{"x":1}' >/dev/null; done
+        for _ in $(seq 1 "$1"); do
+            echo "$q $("$BULLPEN_BIN" enqueue -c "$conf" -q "$q" echo '{"x":1}')" >>"$BP_TMP/enqueued"
+        done
     done
 }
 enqueue_all 3
