@@ -89,6 +89,7 @@ diagnose() {
             "completed $(completed "${q[$i]}" "${tags[$i]}")" \
             "failed $(bp_cli_port "$seed" -c ZCARD "{${tags[$i]}}:${q[$i]}:failed")" \
             "delayed $(bp_cli_port "$seed" -c ZCARD "{${tags[$i]}}:${q[$i]}:delayed")" \
+            "paused $(bp_cli_port "$seed" -c LLEN "{${tags[$i]}}:${q[$i]}:paused")" \
             "id counter $(bp_cli_port "$seed" -c GET "{${tags[$i]}}:${q[$i]}:id")" \
             "blocked clients $(bp_cli_port "$m" INFO clients | grep -o 'blocked_clients:[0-9]*')"
         grep "^${q[$i]} " "$BP_TMP/enqueued" | while read -r _ id; do
