@@ -205,12 +205,12 @@ static int cmd_one_shot(const one_shot *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    const char *from;
+    const char *from, *profile;
 
     /* the extraction sandbox's extractor: the worker execs this binary again (bp_sandbox.h) */
-    if ((argc == 2 || argc == 3) && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+    if (bp_sandbox_is_extractor(argc, argv, &profile))
         return bp_sandbox_server_main(bp_sandbox_extract_fns, bp_sandbox_extract_n_fns,
-                                      bp_sandbox_extract_init, argc == 3 ? argv[2] : NULL);
+                                      bp_sandbox_extract_init, profile);
     from = getenv("BULLPEN_UPGRADE_FROM");
     if (from != NULL) { /* read and drop it before the environment is copied */
         upgrade_from = (pid_t)atol(from);

@@ -371,9 +371,11 @@ static int files(int n, char **paths)
 
 int main(int argc, char **argv)
 {
-    if ((argc == 2 || argc == 3) && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+    const char *profile;
+
+    if (bp_sandbox_is_extractor(argc, argv, &profile))
         return bp_sandbox_server_main(bp_sandbox_extract_fns, bp_sandbox_extract_n_fns,
-                                      bp_sandbox_extract_init, argc == 3 ? argv[2] : NULL);
+                                      bp_sandbox_extract_init, profile);
     sandbox = bp_sandbox_new(
         &(bp_sandbox_options){.log_stderr_fd = 2, .profile = BP_SANDBOX_PROFILE_OTHER});
     sandbox_pdf = bp_sandbox_new(

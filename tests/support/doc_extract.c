@@ -101,10 +101,11 @@ int main(int argc, char **argv)
     const char *enc_out = NULL;
     char *enc;
     size_t enc_len;
+    const char *profile;
 
-    if ((argc == 2 || argc == 3) && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+    if (bp_sandbox_is_extractor(argc, argv, &profile))
         return bp_sandbox_server_main(bp_sandbox_extract_fns, bp_sandbox_extract_n_fns,
-                                      bp_sandbox_extract_init, argc == 3 ? argv[2] : NULL);
+                                      bp_sandbox_extract_init, profile);
 
     while ((opt = getopt(argc, argv, "t:L:c:qE:")) != -1) {
         if (opt == 't')

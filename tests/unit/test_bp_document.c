@@ -174,8 +174,8 @@ static int fake_progress(void *worker, const char *json)
     return 0;
 }
 
-/* Run a document job with data; returns the result (caller clears it). */
-/* Run the handler on len bytes of job data (which may hold a NUL byte). */
+/* Run a document job on len bytes of data (which may hold a NUL byte); returns the result
+ * (caller clears it). */
 static bp_result run_len(fixture *fx, const char *data, size_t len)
 {
     static volatile int cancel;
@@ -607,11 +607,12 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_sandbox_memory_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_in_worker, setup, teardown),
     };
+    const char *profile;
     int rc;
 
-    if ((argc == 2 || argc == 3) && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+    if (bp_sandbox_is_extractor(argc, argv, &profile))
         return bp_sandbox_server_main(bp_sandbox_extract_fns, bp_sandbox_extract_n_fns,
-                                      bp_sandbox_extract_init, argc == 3 ? argv[2] : NULL);
+                                      bp_sandbox_extract_init, profile);
     sandbox = bp_sandbox_new(NULL);
     rc = cmocka_run_group_tests_name("bp_document", tests, NULL, NULL);
     bp_sandbox_free(sandbox);

@@ -703,6 +703,7 @@ int main(int argc, char **argv)
     /* this binary is also the tests' extractor: the test table, plus bullpen's extraction
      * after it (FN_NOOP + 1) */
     static bp_sandbox_fn_entry fns[sizeof(test_fns) / sizeof(test_fns[0]) + 1];
+    const char *profile;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_echo_and_progress),
         cmocka_unit_test(test_segv_names_page),
@@ -727,9 +728,9 @@ int main(int argc, char **argv)
 
     memcpy(fns, test_fns, sizeof(test_fns));
     fns[FN_NOOP + 1] = bp_sandbox_extract_fns[BP_SANDBOX_FN_EXTRACT];
-    if ((argc == 2 || argc == 3) && strcmp(argv[1], BP_SANDBOX_ARGV1) == 0)
+    if (bp_sandbox_is_extractor(argc, argv, &profile))
         return bp_sandbox_server_main(fns, sizeof(fns) / sizeof(fns[0]), bp_sandbox_extract_init,
-                                      argc == 3 ? argv[2] : NULL);
+                                      profile);
     if (argc == 3 && strcmp(argv[1], "--bench") == 0)
         return bench(atoi(argv[2]));
     return cmocka_run_group_tests_name("bp_sandbox", tests, group_setup, group_teardown);

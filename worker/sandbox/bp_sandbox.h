@@ -90,6 +90,11 @@ void bp_sandbox_fail_oom(const bp_sandbox_task *t) __attribute__((noreturn));
 int bp_sandbox_server_main(const bp_sandbox_fn_entry *fns, size_t n_fns, bp_sandbox_init_fn init,
                            const char *profile);
 
+/* Whether a program's argv is the extractor's (argv[1] == BP_SANDBOX_ARGV1, then at most
+ * the profile): main() then returns bp_sandbox_server_main(..., *profile). *profile is
+ * argv[2], or NULL when there is none. */
+bool bp_sandbox_is_extractor(int argc, char **argv, const char **profile);
+
 /* ---- the worker side ---- */
 
 typedef struct bp_sandbox bp_sandbox; /* one extractor process and its channel */

@@ -89,9 +89,12 @@ static int child_extract(const bp_sandbox_task *t)
     a.type[sizeof(a.type) - 1] = '\0';
     a.name[sizeof(a.name) - 1] = '\0';
     f = child_format(t, &a);
-    if ((f == BP_FMT_PDF && !serves_pdf) || (f != BP_FMT_PDF && !serves_other))
+    /* a format it cannot name (the head could not be mapped) goes on to bp_doc_extract's
+     * own refusal */
+    if ((f == BP_FMT_PDF && !serves_pdf) ||
+        (f != BP_FMT_PDF && f != BP_FMT_UNKNOWN && !serves_other))
         bp_sandbox_fail(t, "internal: a %s document reached the extractor that does not serve it",
-                        f == BP_FMT_UNKNOWN ? "unreadable" : bp_doc_format_label(f));
+                        bp_doc_format_label(f));
     bp_sandbox_format(t, f == BP_FMT_UNKNOWN ? "" : bp_doc_format_label(f));
     p.unit = paged(f) ? BP_SANDBOX_UNIT_PAGES : BP_SANDBOX_UNIT_BYTES;
     if (bp_doc_extract(t->doc_fd, a.name[0] != '\0' ? a.name : NULL,

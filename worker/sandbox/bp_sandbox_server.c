@@ -337,6 +337,14 @@ static int serve_one(sbx_server *s, const bp_sbx_msg *m, int fds[3])
     return send_msg(s->chan, &done);
 }
 
+bool bp_sandbox_is_extractor(int argc, char **argv, const char **profile)
+{
+    if ((argc != 2 && argc != 3) || strcmp(argv[1], BP_SANDBOX_ARGV1) != 0)
+        return false;
+    *profile = argc == 3 ? argv[2] : NULL;
+    return true;
+}
+
 int bp_sandbox_server_main(const bp_sandbox_fn_entry *fns, size_t n_fns, bp_sandbox_init_fn init,
                            const char *profile)
 {
